@@ -1,0 +1,64 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import type { Config } from '../core/config';
+import type { Redis } from '../infra/redis';
+import type { ReadModels, VersionWaiter } from '../projectors/store';
+import type { CommandBus } from './commands';
+import { RejectionError } from './errors';
+
+/** What every procedure can reach; built once per request by the HTTP adapter or a caller. */
+export interface ApiContext {
+  temporal: Client;
+  bus: CommandBus;
+  readModels: ReadModels;
+  waiter: VersionWaiter;
+  redis: Redis;
+  rabbit: { readonly ready: boolean };
+  config: Config;
+  /** The bearer token the request carried, if any. */
+  token: string | null;
+  correlationId: string | null;
+  userId: string | null;
+}
+
+const t = initTRPC.context<ApiContext>().create({
+  errorFormatter({ shape, error }) {
+    const cause = error.cause;
+    const rejection = cause instanceof RejectionError ? cause.rejection : null;
+    const zodError =
+      cause instanceof z.ZodError
+        ? z.flattenError(cause)
+        : rejection?.kind === 'INVALID_COMMAND' && rejection.details
+          ? (rejection.details as { formErrors: string[]; fieldErrors: Record<string, string[]> })
+          : null;
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        zodError,
+        domainCode: rejection?.code ?? null,
+        details: rejection && rejection.kind !== 'INVALID_COMMAND' ? (rejection.details ?? null) : null,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const mergeRouters = t.mergeRouters;
+export const createCallerFactory = t.createCallerFactory;
+export const publicProcedure = t.procedure;
+
+/** With API_TOKENS set, every procedure but health needs `Authorization: Bearer <token>`. */
+export const procedure = t.procedure.use(({ ctx, next }) => {
+  const tokens = ctx.config.API_TOKENS;
+  if (tokens.length > 0 && !tokens.some((token) => sameToken(token, ctx.token))) {
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+  }
+  return next();
+});
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+/** Constant-time comparison, so response timing does not leak how much of a token matched. */
+const sameToken = (expected: string, given: string | null) => given !== null && timingSafeEqual(digest(expected), digest(given));

@@ -1,0 +1,68 @@
+/** The aggregate worker: runs every aggregate workflow and the publish activity. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { loadConfig, type Config } from '../core/config';
+import { createLogger } from '../infra/logger';
+import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
+
+const repoRoot = __dirname.endsWith(join('dist', 'bin')) ? join(__dirname, '..', '..') : join(__dirname, '..');
+/** Built by `npm run build`, from source run by tsx or compiled JS alike. */
+export const workflowBundlePath = join(repoRoot, 'dist', 'workflow-bundle.js');
+
+export interface AggregateWorker {
+  worker: Worker;
+  /** Resolves when the worker has stopped. */
+  run(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function createAggregateWorker(config: Config, options: { bundle?: 'prebuilt' | 'source' } = {}): Promise<AggregateWorker> {
+  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-worker');
+  const publisher = createEventPublisher(rabbit, topologyOf(config));
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const usePrebuilt = options.bundle !== 'source' && existsSync(workflowBundlePath);
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...(usePrebuilt ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ publisher, exchange: config.EVENTS_EXCHANGE }),
+    maxCachedWorkflows: 2000,
+  });
+  let running: Promise<void> | undefined;
+  const close = async () => {
+    await publisher.close();
+    await rabbit.close();
+    await connection.close();
+  };
+  return {
+    worker,
+    run() {
+      running ??= worker.run().finally(close);
+      return running;
+    },
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await (running ?? close());
+    },
+  };
+}
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger('worker', config.LOG_LEVEL);
+  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  const { worker, run } = await createAggregateWorker(config);
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
+  await run();
+  log.info({ state: worker.getState() }, 'worker stopped');
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

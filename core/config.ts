@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+// 0 asks the OS for a free port (tests).
+const port = z.coerce.number().int().min(0).max(65535);
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a ${protocols.join(' or ')}// URL`);
+
+export const configSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('ledgerflow'),
+  RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  EVENTS_EXCHANGE: z.string().min(1).default('ledgerflow.events'),
+  EVENTS_STREAM: z.string().min(1).default('ledgerflow.events.log'),
+  /** Stream retention as RabbitMQ's x-max-age (e.g. 7D, 12h); unset keeps every event. */
+  EVENTS_RETENTION: z
+    .string()
+    .regex(/^\d+(Y|M|D|h|m|s)$/, 'must be a number followed by Y, M, D, h, m or s, e.g. 7D')
+    .optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** Every Redis key starts with this, so several stacks (or test runs) share one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only').default('lf'),
+  API_HOST: z.string().min(1).optional(),
+  API_PORT: port.default(3000),
+  /** Comma-separated bearer tokens; unset means local development on 127.0.0.1 only. */
+  API_TOKENS: z
+    .string()
+    .optional()
+    .transform((value) => (value ? value.split(',').map((t) => t.trim()).filter(Boolean) : [])),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment once at start-up; every bad value is named in one message. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const relevant = Object.fromEntries(Object.keys(configSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const result = configSchema.safeParse(relevant);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}=${JSON.stringify(env[String(issue.path[0])])}: ${issue.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import type { Rejection } from './errors';
+
+export const commandMetadataSchema = z.object({
+  correlationId: z.string().min(1),
+  causationId: z.string().min(1).optional(),
+  userId: z.string().min(1).optional(),
+  /** ISO timestamp set by the sender; the only clock `decide` ever sees. */
+  issuedAt: z.iso.datetime(),
+});
+
+export const commandEnvelopeSchema = z.object({
+  /** The idempotency key: the same id twice is applied once and answers the same outcome. */
+  commandId: z.string().min(1).max(128),
+  aggregateType: z.string().min(1),
+  aggregateId: z.string().min(1),
+  type: z.string().min(1),
+  payload: z.record(z.string(), z.unknown()),
+  expectedVersion: z.number().int().nonnegative().optional(),
+  metadata: commandMetadataSchema,
+});
+
+export type CommandMetadata = z.infer<typeof commandMetadataSchema>;
+export type CommandEnvelope = z.infer<typeof commandEnvelopeSchema>;
+
+export const eventEnvelopeSchema = z.object({
+  eventId: z.string().min(1),
+  aggregateType: z.string().min(1),
+  aggregateId: z.string().min(1),
+  /** Gapless per aggregate, starting at 1. */
+  version: z.number().int().positive(),
+  type: z.string().min(1),
+  schemaVersion: z.number().int().positive(),
+  payload: z.record(z.string(), z.unknown()),
+  occurredAt: z.iso.datetime(),
+  commandId: z.string(),
+  correlationId: z.string(),
+  causationId: z.string(),
+});
+
+export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
+
+/** What a command came to: the events it produced, or why it was refused. */
+export type CommandOutcome =
+  | { status: 'accepted'; commandId: string; aggregateId: string; version: number; events: DecidedEvent[] }
+  | { status: 'rejected'; commandId: string; aggregateId: string; version: number; rejection: Rejection };
+
+export interface DecidedEvent {
+  type: string;
+  version: number;
+  payload: Record<string, unknown>;
+}

@@ -1,0 +1,58 @@
+import { assertNever } from '../core/aggregate';
+import { fromCents } from '../core/money';
+import { defineProjection } from '../core/projection';
+import { cart } from './cart';
+
+/** The cart as clients read it: decimal prices, totals precomputed from exact cents. */
+export interface CartReadModel {
+  cartId: string;
+  items: { itemId: string; quantity: number; price: number }[];
+  totalItems: number;
+  totalPrice: number;
+  status: 'open' | 'checked_out';
+  version: number;
+  updatedAt: string;
+}
+
+const withTotals = (doc: CartReadModel): CartReadModel => {
+  const totalCents = doc.items.reduce((sum, item) => sum + item.quantity * Math.round(item.price * 100), 0);
+  return { ...doc, totalItems: doc.items.reduce((sum, item) => sum + item.quantity, 0), totalPrice: fromCents(totalCents) };
+};
+
+export const cartProjection = defineProjection<CartReadModel, typeof cart.events>({
+  name: 'carts',
+  version: 1,
+  source: cart,
+  evolve(current, event) {
+    const doc: CartReadModel = current ?? {
+      cartId: event.aggregateId,
+      items: [],
+      totalItems: 0,
+      totalPrice: 0,
+      status: 'open',
+      version: 0,
+      updatedAt: event.occurredAt,
+    };
+    const next = { ...doc, version: event.version, updatedAt: event.occurredAt };
+    switch (event.type) {
+      case 'ItemAddedToCart': {
+        const { itemId, quantity, unitPriceCents } = event.payload;
+        const exists = doc.items.some((item) => item.itemId === itemId);
+        next.items = exists
+          ? doc.items.map((item) => (item.itemId === itemId ? { ...item, quantity: item.quantity + quantity } : item))
+          : [...doc.items, { itemId, quantity, price: fromCents(unitPriceCents) }];
+        return withTotals(next);
+      }
+      case 'ItemRemovedFromCart':
+        next.items = doc.items.filter((item) => item.itemId !== event.payload.itemId);
+        return withTotals(next);
+      case 'ItemQuantityChanged':
+        next.items = doc.items.map((item) => (item.itemId === event.payload.itemId ? { ...item, quantity: event.payload.quantity } : item));
+        return withTotals(next);
+      case 'CartCheckedOut':
+        return { ...next, status: 'checked_out' };
+      default:
+        return assertNever(event);
+    }
+  },
+});

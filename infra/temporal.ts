@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../core/config';
+
+export const temporalCliVersion = 'v1.5.1';
+
+/** Where `scripts/install-temporal.sh` caches the CLI: outside the repo, reused across clones. */
+export function temporalCliPath(env: Record<string, string | undefined> = process.env): string {
+  return env.TEMPORAL_CLI ?? join(env.LEDGERFLOW_CACHE ?? join(homedir(), '.cache', 'ledgerflow'), `temporal-cli-${temporalCliVersion}`, 'temporal');
+}
+
+export const searchAttributeFlags = ['AggregateType=Keyword', 'AggregateId=Keyword', 'AggregateVersion=Int'].flatMap((sa) => [
+  '--search-attribute',
+  sa,
+]);
+
+export async function connectTemporal(config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Promise<Client> {
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+}
+
+export interface DevServerOptions {
+  port: number;
+  uiPort?: number;
+  /** SQLite file; without it the server keeps everything in memory. */
+  dbFile?: string;
+  dynamicConfig?: Record<string, unknown>;
+  binary?: string;
+  ip?: string;
+  log?: (line: string) => void;
+}
+
+export interface DevServer {
+  address: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `temporal server start-dev` and resolves once its frontend answers. */
+export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), ...searchAttributeFlags, '--log-level', 'error'];
+  if (options.uiPort) args.push('--ui-port', String(options.uiPort));
+  else args.push('--headless');
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+
+  const child = spawn(options.binary ?? temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output.push(text);
+    if (output.length > 50) output.shift();
+    options.log?.(text);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const address = `${ip}:${options.port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`temporal dev server exited with ${child.exitCode}:\n${output.join('')}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        // The default namespace is created just after the frontend opens.
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return { address, process: child, stop };
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw new Error(`temporal dev server did not answer on ${address} within 60s: ${String(error)}\n${output.join('')}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}

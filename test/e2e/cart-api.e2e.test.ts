@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TRPCClientError } from '@trpc/client';
+import type { AppRouter } from '../../api';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+
+describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)', { timeout: 120_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const rejectionOf = async (call: Promise<unknown>) => {
+    const error = await call.then(
+      () => assert.fail('expected the call to be rejected'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof TRPCClientError, `expected a TRPCClientError, got ${String(error)}`);
+    return error as TRPCClientError<AppRouter>;
+  };
+
+  it('runs the seed flow: add product-abc x1 at 19.99 to a cart, then read 1 item, total 19.99', async () => {
+    const cartId = uniqueId('user-123');
+    const result = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'product-abc', quantity: 1, price: 19.99 });
+    assert.equal(result.aggregateId, cartId);
+    assert.equal(result.status, 'processed');
+    assert.equal(result.version, 1);
+    assert.deepEqual(result.events, [{ type: 'ItemAddedToCart', version: 1, payload: { itemId: 'product-abc', quantity: 1, unitPriceCents: 1999 } }]);
+
+    const cart = await stack.trpc.cart.get.query({ cartId, minVersion: result.version! });
+    assert.deepEqual(cart.items, [{ itemId: 'product-abc', quantity: 1, price: 19.99 }]);
+    assert.equal(cart.totalItems, 1);
+    assert.equal(cart.totalPrice, 19.99);
+    assert.equal(cart.status, 'open');
+    assert.equal(cart.version, 1);
+  });
+
+  it('keeps money exact: 19.99 + 0.10 + 0.20 is 20.29', async () => {
+    const cartId = uniqueId('cart');
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 19.99 });
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 0.1 });
+    const last = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'c', quantity: 1, price: 0.2, wait: 'projected' });
+    const cart = await stack.trpc.cart.get.query({ cartId });
+    assert.equal(last.version, 3);
+    assert.equal(cart.totalPrice, 20.29);
+    assert.equal(cart.totalItems, 3);
+  });
+
+  it('answers bad input with BAD_REQUEST and field errors, and writes nothing', async () => {
+    const cartId = uniqueId('cart');
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['quantity 0', { cartId, itemId: 'a', quantity: 0, price: 1 }, 'quantity'],
+      ['quantity 100', { cartId, itemId: 'a', quantity: 100, price: 1 }, 'quantity'],
+      ['fractional quantity', { cartId, itemId: 'a', quantity: 1.5, price: 1 }, 'quantity'],
+      ['negative price', { cartId, itemId: 'a', quantity: 1, price: -1 }, 'price'],
+      ['three decimals', { cartId, itemId: 'a', quantity: 1, price: 1.999 }, 'price'],
+      ['price as string', { cartId, itemId: 'a', quantity: 1, price: '1.00' }, 'price'],
+      ['missing itemId', { cartId, quantity: 1, price: 1 }, 'itemId'],
+      ['empty itemId', { cartId, itemId: '', quantity: 1, price: 1 }, 'itemId'],
+      ['bad cartId', { cartId: 'no spaces allowed', itemId: 'a', quantity: 1, price: 1 }, 'cartId'],
+      ['unknown field', { cartId, itemId: 'a', quantity: 1, price: 1, colour: 'red' }, ''],
+    ];
+    for (const [label, input, field] of cases) {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const error = await rejectionOf(stack.trpc.cart.addItem.mutate(input as any));
+      assert.equal(error.data?.code, 'BAD_REQUEST', label);
+      assert.equal(error.data?.httpStatus, 400, label);
+      const zodError = error.data?.zodError;
+      assert.ok(zodError, `${label}: zodError present`);
+      if (field) assert.ok(zodError.fieldErrors[field]?.length, `${label}: field error on ${field}: ${JSON.stringify(zodError)}`);
+      else assert.ok(zodError.formErrors.length > 0, `${label}: form error: ${JSON.stringify(zodError)}`);
+    }
+    // Nothing reached Temporal: no workflow, and no read model.
+    const workflows = await stack.temporal.workflow.count(`WorkflowId = 'cart:${cartId}'`);
+    assert.equal(workflows.count, 0);
+    await assert.rejects(stack.trpc.cart.get.query({ cartId }), (e: TRPCClientError<AppRouter>) => e.data?.code === 'NOT_FOUND');
+  });
+
+  it('rejects broken rules with a domain code, keeping the cart unchanged', async () => {
+    const cartId = uniqueId('cart');
+    const empty = await rejectionOf(stack.trpc.cart.checkout.mutate({ cartId }));
+    assert.equal(empty.data?.code, 'UNPROCESSABLE_CONTENT');
+    assert.equal(empty.data?.httpStatus, 422);
+    assert.equal(empty.data?.domainCode, 'CART_EMPTY');
+
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 5 });
+    const absent = await rejectionOf(stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'zzz' }));
+    assert.equal(absent.data?.domainCode, 'ITEM_NOT_IN_CART');
+    const absentChange = await rejectionOf(stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'zzz', quantity: 3 }));
+    assert.equal(absentChange.data?.domainCode, 'ITEM_NOT_IN_CART');
+
+    const checkedOut = await stack.trpc.cart.checkout.mutate({ cartId, wait: 'projected' });
+    assert.equal(checkedOut.version, 2);
+    const closed = await rejectionOf(stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 1 }));
+    assert.equal(closed.data?.code, 'PRECONDITION_FAILED');
+    assert.equal(closed.data?.domainCode, 'CART_CLOSED');
+
+    const cart = await stack.trpc.cart.get.query({ cartId });
+    assert.equal(cart.status, 'checked_out');
+    assert.equal(cart.version, 2);
+    assert.deepEqual(cart.items, [{ itemId: 'a', quantity: 2, price: 5 }]);
+  });
+
+  it('answers NOT_FOUND for a cart that never existed', async () => {
+    const error = await rejectionOf(stack.trpc.cart.get.query({ cartId: uniqueId('nobody') }));
+    assert.equal(error.data?.code, 'NOT_FOUND');
+    assert.equal(error.data?.httpStatus, 404);
+  });
+
+  it('speaks plain JSON to any HTTP client', async () => {
+    const cartId = uniqueId('curl');
+    const post = await fetch(`${stack.api!.url}/trpc/cart.addItem`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cartId, itemId: 'product-abc', quantity: 1, price: 19.99, wait: 'projected' }),
+    });
+    assert.equal(post.status, 200);
+    const body = (await post.json()) as { result: { data: { version: number } } };
+    assert.equal(body.result.data.version, 1);
+
+    const get = await fetch(`${stack.api!.url}/trpc/cart.get?input=${encodeURIComponent(JSON.stringify({ cartId }))}`);
+    assert.equal(get.status, 200);
+    const cart = (await get.json()) as { result: { data: { totalPrice: number; items: unknown[] } } };
+    assert.equal(cart.result.data.totalPrice, 19.99);
+
+    const malformed = await fetch(`${stack.api!.url}/trpc/cart.addItem`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"cartId": ',
+    });
+    assert.equal(malformed.status, 400);
+
+    const health = await fetch(`${stack.api!.url}/health`);
+    assert.equal(health.status, 200);
+    const report = (await health.json()) as { ok: boolean; checks: Record<string, { ok: boolean }> };
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(report.checks).map(([name, check]) => [name, check.ok])),
+      { temporal: true, redis: true, rabbitmq: true },
+    );
+  });
+
+  it('reads a read model within a second of the command', async () => {
+    const cartId = uniqueId('fast');
+    const started = performance.now();
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'x', quantity: 1, price: 1 });
+    const cart = await eventually(() => stack.trpc.cart.get.query({ cartId }).catch(() => undefined), 1000, 'read model visible');
+    const elapsed = performance.now() - started;
+    assert.equal(cart.version, 1);
+    assert.ok(elapsed < 1000, `visible after ${elapsed.toFixed(0)} ms`);
+  });
+});

@@ -1,0 +1,161 @@
+/**
+ * Test stacks on the real services: a Temporal dev server of the test's own (free port, in
+ * memory), and RabbitMQ and Redis isolated by names and key prefixes unique to the run.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createTRPCClient, httpLink } from '@trpc/client';
+import type { AppRouter } from '../../api';
+import { startApiServer, type ApiServer } from '../../api/server';
+import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
+import { loadConfig, type Config } from '../../core/config';
+import { projections as registered } from '../../domain';
+import { createLogger } from '../../infra/logger';
+import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
+import { createRedis, type Redis } from '../../infra/redis';
+import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
+import type { Client } from '@temporalio/client';
+import type { Connection } from 'rabbitmq-client';
+import { startProjector, type Projector } from '../../projectors/runtime';
+import { createReadModels, type ReadModels } from '../../projectors/store';
+
+let runtimeInstalled = false;
+function quietTemporalRuntime() {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const uniqueId = (label = 'run') => `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+export interface TestStackOptions {
+  worker?: boolean;
+  projector?: boolean;
+  api?: boolean;
+  dynamicConfig?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+export interface TestStack {
+  config: Config;
+  temporalServer: DevServer;
+  temporal: Client;
+  redis: Redis;
+  rabbit: Connection;
+  readModels: ReadModels;
+  worker?: AggregateWorker;
+  projector?: Projector;
+  api?: ApiServer;
+  trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
+  startWorker(): Promise<AggregateWorker>;
+  startProjector(): Projector;
+  stop(): Promise<void>;
+}
+
+export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
+  quietTemporalRuntime();
+  const run = uniqueId('lf');
+  const temporalServer = await startTemporalDevServer({ port: await freePort(), dynamicConfig: options.dynamicConfig });
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: temporalServer.address,
+    TEMPORAL_TASK_QUEUE: `ledgerflow-${run}`,
+    EVENTS_EXCHANGE: `ledgerflow.test.${run}`,
+    EVENTS_STREAM: `ledgerflow.test.${run}.log`,
+    REDIS_PREFIX: `lftest:${run}`,
+    API_PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...options.env,
+  });
+  const log = createLogger('test', config.LOG_LEVEL);
+  const temporal = await connectTemporal(config);
+  const redis = createRedis(config.REDIS_URL, 'ledgerflow-test');
+  await redis.connect();
+  const projectorRedis = createRedis(config.REDIS_URL, 'ledgerflow-test-projector');
+  projectorRedis.on('error', () => {});
+  await projectorRedis.connect();
+  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-test');
+  await declareTopology(rabbit, topologyOf(config));
+
+  const stack: TestStack = {
+    config,
+    temporalServer,
+    temporal,
+    redis,
+    rabbit,
+    readModels: createReadModels(redis, config.REDIS_PREFIX),
+    trpc: undefined as never,
+    async startWorker() {
+      const worker = await createAggregateWorker(config);
+      void worker.run();
+      stack.worker = worker;
+      return worker;
+    },
+    startProjector() {
+      stack.projector = startProjector(
+        { redis: projectorRedis, rabbit, topology: topologyOf(config), prefix: config.REDIS_PREFIX, log },
+        registered,
+        { batchSize: 200 },
+      );
+      return stack.projector;
+    },
+    async stop() {
+      await stack.api?.close();
+      await stack.projector?.stop();
+      await stack.worker?.shutdown();
+      await temporal.connection.close();
+      await temporalServer.stop();
+      await rabbit.queueDelete({ queue: config.EVENTS_STREAM }).catch(() => {});
+      await rabbit.exchangeDelete({ exchange: config.EVENTS_EXCHANGE }).catch(() => {});
+      await rabbit.close();
+      await deleteKeys(redis, `${config.REDIS_PREFIX}:*`);
+      await Promise.allSettled([redis.quit(), projectorRedis.quit()]);
+    },
+  };
+
+  try {
+    if (options.worker !== false) await stack.startWorker();
+    if (options.projector !== false) stack.startProjector();
+    if (options.api !== false) {
+      stack.api = await startApiServer(config, log);
+      stack.trpc = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${stack.api.url}/trpc` })] });
+    }
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return stack;
+}
+
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  for await (const keys of redis.scanIterator({ MATCH: pattern, COUNT: 500 })) {
+    if (keys.length) await redis.del(keys);
+  }
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, label = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`${label} not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
