@@ -23,18 +23,27 @@ export interface ApiContext {
   userId: string | null;
 }
 
+/** zod's flattened error: messages for the whole input and per field. */
+export interface FieldErrors {
+  formErrors: string[];
+  fieldErrors: Record<string, string[] | undefined>;
+}
+
 const t = initTRPC.context<ApiContext>().create({
+  // No stack traces on the wire, whatever NODE_ENV says.
+  isDev: false,
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     const rejection = cause instanceof RejectionError ? cause.rejection : null;
-    const zodError =
+    const zodError: FieldErrors | null =
       cause instanceof z.ZodError
         ? z.flattenError(cause)
         : rejection?.kind === 'INVALID_COMMAND' && rejection.details
-          ? (rejection.details as { formErrors: string[]; fieldErrors: Record<string, string[]> })
+          ? (rejection.details as unknown as FieldErrors)
           : null;
     return {
       ...shape,
+      message: cause instanceof z.ZodError ? summarize(zodError!) : shape.message,
       data: {
         ...shape.data,
         zodError,
@@ -62,3 +71,9 @@ export const procedure = t.procedure.use(({ ctx, next }) => {
 const digest = (value: string) => createHash('sha256').update(value).digest();
 /** Constant-time comparison, so response timing does not leak how much of a token matched. */
 const sameToken = (expected: string, given: string | null) => given !== null && timingSafeEqual(digest(expected), digest(given));
+
+/** `invalid input: quantity: must be at least 1; price: ...` rather than zod's JSON dump. */
+function summarize(errors: FieldErrors): string {
+  const parts = [...errors.formErrors, ...Object.entries(errors.fieldErrors).map(([field, messages]) => `${field}: ${messages?.join(', ')}`)];
+  return `invalid input: ${parts.join('; ')}`;
+}

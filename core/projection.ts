@@ -22,7 +22,8 @@ export interface ProjectionDefinition<Doc = unknown, E extends MessageSchemas = 
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyProjection = ProjectionDefinition<any, any>;
-export type DocOf<P> = P extends ProjectionDefinition<infer D, MessageSchemas> ? D : never;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type DocOf<P> = P extends ProjectionDefinition<infer D, any> ? D : never;
 
 export function defineProjection<Doc, E extends MessageSchemas>(
   definition: Omit<ProjectionDefinition<Doc, E>, 'documentId'> & { documentId?: (event: ProjectedEvent<E>) => string },

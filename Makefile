@@ -1,0 +1,44 @@
+# The two commands of the README: `make up` runs the whole local stack, `make test` the suite.
+# Both install what a fresh machine lacks first (npm packages, the Temporal CLI, the RabbitMQ
+# management plugin) and skip what is already there.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help up test deps build temporal-cli rabbitmq-console preflight typecheck bench clean
+
+help:
+	@echo "make up     run the whole stack (Temporal dev server, worker, projector, API)"
+	@echo "make test   run the test suite against real Temporal, RabbitMQ and Redis"
+
+# `npm install` rather than `npm ci`: this machine's registry has no macOS/Windows builds of
+# @swc/core's optional packages, so the lock file cannot list them and `npm ci` refuses it.
+node_modules/.ledgerflow-installed: package.json package-lock.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.ledgerflow-installed
+
+temporal-cli:
+	@bash scripts/install-temporal.sh >/dev/null
+
+rabbitmq-console:
+	@bash scripts/enable-rabbitmq-management.sh
+
+build: deps
+	npm run --silent build
+
+preflight: deps
+	@npx --no-install tsx bin/preflight.ts
+
+up: deps temporal-cli rabbitmq-console build preflight
+	node dist/bin/dev-stack.js
+
+typecheck: deps
+	npm run --silent typecheck
+
+test: deps temporal-cli rabbitmq-console build preflight typecheck
+	npm test
+
+clean:
+	rm -rf dist .data
