@@ -75,7 +75,7 @@ export function decideCommand<S>(
   let { state, version } = snapshot;
   const events: EventEnvelope[] = [];
   for (const event of decided) {
-    const eventSchema: z.ZodObject | undefined = aggregate.events[event.type];
+    const eventSchema: z.ZodObject | undefined = Object.hasOwn(aggregate.events, event.type) ? aggregate.events[event.type] : undefined;
     if (!eventSchema) throw new Error(`${aggregate.name}.decide returned unknown event type '${event.type}'`);
     const payload = eventSchema.parse(event.payload) as Record<string, unknown>;
     state = aggregate.evolve(state, { type: event.type, payload });

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * Money is carried in integer minor units (cents) so sums are exact; 19.99 + 0.10 + 0.20 is
- * 2029 cents, never 20.290000000000003. Decimal amounts exist only at the edges (API input,
- * read models), where they are converted once.
+ * Money is carried in integer minor units (cents) so sums are exact: 0.1 + 0.2 is 30 cents,
+ * where the float sum is 0.30000000000000004. Decimal amounts exist only at the edges (API
+ * input, read models), where they are converted once.
  */
 export type Cents = number;
 
@@ -12,9 +12,9 @@ export const decimalAmount = z
   .number()
   .positive({ message: 'must be greater than 0' })
   .max(1_000_000_000, { message: 'must be at most 1,000,000,000' })
-  .refine((value) => Number.isInteger(Math.round(value * 100)) && Math.abs(value * 100 - Math.round(value * 100)) < 1e-6, {
-    message: 'must have at most two decimal places',
-  });
+  // JavaScript prints a number as its shortest exact decimal, so 19.99 reads "19.99" and
+  // 1.000000001 or 1.005 show their extra digits.
+  .refine((value) => /^-?\d+(\.\d{1,2})?$/.test(String(value)), { message: 'must have at most two decimal places' });
 
 export function toCents(amount: number): Cents {
   return Math.round(amount * 100);

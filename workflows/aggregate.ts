@@ -31,7 +31,8 @@ import {
 } from './definitions';
 
 const { publishEvents } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '30 seconds',
+  // Short, so a publish lost with a crashed worker is retried elsewhere within seconds.
+  startToCloseTimeout: '10 seconds',
   // No maximum attempts: a broker outage delays events and loses none.
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });

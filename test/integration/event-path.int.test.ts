@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { CartState } from '../../domain/cart';
+import type { EventEnvelope } from '../../core/envelopes';
+import { stateQuery, versionQuery } from '../../workflows/definitions';
+import type { AsyncMessage } from 'rabbitmq-client';
+import { cartProjection } from '../../domain';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { readStream } from '../support/stream';
+
+describe('event path: workflow → RabbitMQ stream → projector → Redis', { timeout: 120_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('decides in the aggregate workflow, answers its queries and keeps search attributes current', async () => {
+    const cartId = uniqueId('wf');
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 3.5 });
+    await stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'a', quantity: 5 });
+    const handle = stack.temporal.workflow.getHandle(`cart:${cartId}`);
+    assert.equal(await handle.query(versionQuery), 2);
+    assert.deepEqual(await handle.query(stateQuery) as CartState, { status: 'open', items: [{ itemId: 'a', quantity: 5, unitPriceCents: 350 }] });
+
+    const described = await eventually(async () => {
+      const d = await handle.describe();
+      return d.typedSearchAttributes.getAll().find((p) => p.key.name === 'AggregateVersion')?.value === 2 ? d : undefined;
+    }, 10_000, 'AggregateVersion=2');
+    const attributes = Object.fromEntries(described.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value]));
+    assert.equal(attributes.AggregateType, 'cart');
+    assert.equal(attributes.AggregateId, cartId);
+
+    // Filterable, as in the Web UI's search box (visibility is eventually consistent).
+    await eventually(async () => {
+      const { count } = await stack.temporal.workflow.count(`AggregateType = 'cart' AND AggregateId = '${cartId}' AND AggregateVersion = 2`);
+      return count === 1 ? true : undefined;
+    }, 10_000, 'visibility query finds the cart');
+  });
+
+  it('publishes each event with confirms: routing key, message id, persistent, in version order', async () => {
+    const cartId = uniqueId('pub');
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 19.99 });
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 0.1 });
+    await stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'b' });
+    await stack.trpc.cart.checkout.mutate({ cartId });
+
+    const ofThisCart = (ms: AsyncMessage[]) => ms.filter((m) => (m.body as EventEnvelope).aggregateId === cartId);
+    const messages = ofThisCart(await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => ofThisCart(ms).length >= 4));
+    assert.deepEqual(
+      messages.map((m) => [m.routingKey, m.messageId, m.durable, m.contentType]),
+      [
+        ['cart.ItemAddedToCart', `cart:${cartId}:1`, true, 'application/json'],
+        ['cart.ItemAddedToCart', `cart:${cartId}:2`, true, 'application/json'],
+        ['cart.ItemRemovedFromCart', `cart:${cartId}:3`, true, 'application/json'],
+        ['cart.CartCheckedOut', `cart:${cartId}:4`, true, 'application/json'],
+      ],
+    );
+    const checkedOut = messages[3]!.body as EventEnvelope;
+    assert.equal(checkedOut.version, 4);
+    assert.deepEqual(checkedOut.payload, { totalItems: 1, totalCents: 1999 });
+    assert.equal(checkedOut.schemaVersion, 1);
+    assert.match(checkedOut.occurredAt, /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('projects into Redis exactly once: a re-delivered event is skipped by its version', async () => {
+    const cartId = uniqueId('dup');
+    const first = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 2.5, wait: 'projected' });
+    assert.equal(first.version, 1);
+    const skippedBefore = stack.projector!.status()[0]!.duplicatesSkipped;
+
+    // What a publish retry after a lost confirm does: the same event on the log again.
+    const [original] = (await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => ms.some((m) => m.messageId === `cart:${cartId}:1`)))
+      .filter((m) => m.messageId === `cart:${cartId}:1`);
+    const publisher = stack.rabbit.createPublisher({ confirm: true });
+    await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: original!.routingKey, messageId: original!.messageId, durable: true }, original!.body);
+    await publisher.close();
+
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 1, wait: 'projected' });
+    const cart = await stack.trpc.cart.get.query({ cartId });
+    assert.deepEqual(cart.items, [
+      { itemId: 'a', quantity: 1, price: 2.5 },
+      { itemId: 'b', quantity: 1, price: 1 },
+    ]);
+    assert.equal(cart.totalPrice, 3.5);
+    assert.equal(cart.version, 2);
+    assert.ok(stack.projector!.status()[0]!.duplicatesSkipped > skippedBefore, 'the duplicate was counted as skipped');
+  });
+
+  it('resumes from its stored checkpoint after a restart, without replaying what it applied', async () => {
+    const cartId = uniqueId('resume');
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    await stack.projector!.stop();
+
+    // Events published while no projector runs wait in the stream.
+    await stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'a', quantity: 7 });
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 2, price: 0.3 });
+    assert.equal((await stack.readModels.get(cartProjection, cartId))?.version, 1);
+
+    const restarted = stack.startProjector();
+    const cart = await eventually(async () => {
+      const doc = await stack.readModels.get(cartProjection, cartId);
+      return doc?.version === 3 ? doc : undefined;
+    }, 10_000, 'read model at version 3');
+    assert.equal(cart.totalItems, 9);
+    assert.equal(cart.totalPrice, 7.6);
+    assert.equal(restarted.status()[0]!.applied, 2, 'only the two events published while stopped were applied');
+  });
+});
