@@ -1,0 +1,37 @@
+# One image for the three Ledgerflow processes: the default CMD runs the API; docker-compose.yml
+# runs the same image as `node dist/bin/worker.js` and `node dist/bin/projector.js`.
+#
+#   docker build -t ledgerflow .
+#   docker run --rm -e API_TOKENS=secret -e TEMPORAL_ADDRESS=... -p 3000:3000 ledgerflow
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: install every dependency, compile to dist/, bundle the workflows, drop dev deps ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+
+# `npm install` rather than `npm ci` (see the Makefile): the lock file cannot list the
+# macOS/Windows builds of @swc/core's optional packages, so `npm ci` refuses it.
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund
+
+COPY . .
+# tsc -p tsconfig.build.json, then dist/bin/bundle-workflows.js writes dist/workflow-bundle.js,
+# which the worker loads instead of bundling the workflow code at start-up.
+RUN npm run build \
+ && test -f dist/workflow-bundle.js \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# ---- runtime: compiled JS and production node_modules only, run as the unprivileged `node` user ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Owned by root and read-only to `node`: the processes never write to their own code.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+
+USER node
+EXPOSE 3000
+CMD ["node", "dist/bin/api.js"]

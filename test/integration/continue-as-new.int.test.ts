@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createCommandBus } from '../../api/commands';
+import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
+import { cartProjection } from '../../domain';
+import { versionQuery } from '../../workflows/definitions';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { readStream } from '../support/stream';
+
+const senders = 5;
+const perSender = 300;
+
+describe('continue-as-new under load', { timeout: 300_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ api: false, dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 200 } });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it(`applies ${senders} x ${perSender} concurrent commands to one aggregate once each, in order, across several runs`, async () => {
+    const cartId = uniqueId('hot');
+    const envelope = (sender: number, i: number): CommandEnvelope => ({
+      commandId: `${cartId}-${sender}-${i}`,
+      aggregateType: 'cart',
+      aggregateId: cartId,
+      type: 'addItem',
+      payload: { itemId: `s${sender}-i${i}`, quantity: 1, price: 0.01 },
+      metadata: { correlationId: cartId, issuedAt: new Date().toISOString() },
+    });
+    // Each sender is its own command bus, as if from its own API process: their updates race.
+    const outcomes = await Promise.all(
+      Array.from({ length: senders }, async (_, sender) => {
+        const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
+        const results = [];
+        for (let i = 0; i < perSender; i++) results.push(await bus.submit(envelope(sender, i)));
+        return results;
+      }),
+    );
+
+    const all = outcomes.flat();
+    const rejected = all.filter((o) => o.status !== 'accepted');
+    assert.deepEqual(rejected, [], 'nothing rejected, not even during a hand-over');
+    const versions = all.map((o) => o.version).sort((a, b) => a - b);
+    assert.deepEqual(versions, Array.from({ length: senders * perSender }, (_, i) => i + 1), 'each command has its own version');
+    // Each sender's commands were decided in the order it sent them.
+    for (const list of outcomes) assert.ok(list.every((o, i) => i === 0 || o.version > list[i - 1]!.version));
+
+    const handle = stack.temporal.workflow.getHandle(`cart:${cartId}`);
+    assert.equal(await handle.query(versionQuery), senders * perSender);
+    const history = await handle.fetchHistory();
+    assert.ok((history.events?.length ?? 0) < 1000, 'the current run has a short history');
+    await eventually(async () => {
+      let n = 0;
+      for await (const _ of stack.temporal.workflow.list({ query: `WorkflowId = 'cart:${cartId}' AND ExecutionStatus = 'ContinuedAsNew'` })) n += 1;
+      return n >= 3 ? n : undefined;
+    }, 15_000, 'continued as new at least three times');
+
+    // Retrying a command from the first run answers its original outcome: dedupe crossed runs.
+    const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
+    const retried = await bus.submit(envelope(0, perSender - 1));
+    assert.deepEqual(retried, outcomes[0]![perSender - 1]);
+    assert.equal(await handle.query(versionQuery), senders * perSender);
+
+    // The log holds every version, first sightings in order; the read model has all items.
+    const total = senders * perSender;
+    const messages = await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => new Set(ms.map((m) => m.messageId)).size >= total, 60_000);
+    const logged = messages.map((m) => (m.body as EventEnvelope).version);
+    assert.deepEqual(
+      logged.filter((v, i) => logged.indexOf(v) === i),
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
+    const doc = await eventually(async () => {
+      const d = await stack.readModels.get(cartProjection, cartId);
+      return d?.version === total ? d : undefined;
+    }, 60_000, 'read model complete');
+    assert.equal(doc.items.length, total);
+    assert.equal(doc.totalPrice, total / 100);
+  });
+});
