@@ -79,7 +79,8 @@ export function commandRouter<A extends AnyAggregate>(aggregate: A, projections:
           },
         };
         if (wait === 'none') {
-          await ctx.bus.send(envelope);
+          const refused = await ctx.bus.send(envelope);
+          if (refused?.status === 'rejected') throw toTRPCError(refused.rejection);
           return { aggregateId: envelope.aggregateId, commandId, status: 'queued', version: null, events: [] };
         }
         const outcome = await ctx.bus.submit(envelope);

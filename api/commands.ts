@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
-import { TypedSearchAttributes } from '@temporalio/common';
+import { TypedSearchAttributes, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { CommandEnvelope, CommandOutcome } from '../core/envelopes';
 import { workflowIdOf } from '../core/ids';
 import type { aggregateWorkflow } from '../workflows/aggregate';
@@ -32,6 +32,9 @@ export function createCommandBus(client: Client, taskQueue: string) {
     workflowId: workflowIdOf(envelope.aggregateType, envelope.aggregateId),
     taskQueue,
     args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId }] as Parameters<typeof aggregateWorkflow>,
+    // An aggregate whose workflow was closed (terminated by an operator, say) is never started
+    // again empty under the same id: the command is refused instead.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
     typedSearchAttributes: new TypedSearchAttributes([
       { key: AggregateType, value: envelope.aggregateType },
       { key: AggregateId, value: envelope.aggregateId },
@@ -51,7 +54,8 @@ export function createCommandBus(client: Client, taskQueue: string) {
         });
         batch.forEach((w, i) => w.resolve(outcomes[i]!));
       } catch (error) {
-        for (const w of batch) w.reject(error);
+        if (isClosedWorkflow(error)) for (const w of batch) w.resolve(closedOutcome(w.envelope));
+        else for (const w of batch) w.reject(error);
       }
     }
     queues.delete(workflowId);
@@ -70,16 +74,38 @@ export function createCommandBus(client: Client, taskQueue: string) {
       });
     },
 
-    /** Resolves once the command is durably in the aggregate's mailbox. */
-    async send(envelope: CommandEnvelope): Promise<void> {
-      await client.workflow.signalWithStart<typeof aggregateWorkflow, [CommandEnvelope]>(aggregateWorkflowType, {
-        ...startOptions(envelope),
-        signal: commandSignal,
-        signalArgs: [envelope],
-      });
+    /** Resolves once the command is durably in the aggregate's mailbox (null), or with its refusal. */
+    async send(envelope: CommandEnvelope): Promise<CommandOutcome | null> {
+      try {
+        await client.workflow.signalWithStart<typeof aggregateWorkflow, [CommandEnvelope]>(aggregateWorkflowType, {
+          ...startOptions(envelope),
+          signal: commandSignal,
+          signalArgs: [envelope],
+        });
+        return null;
+      } catch (error) {
+        if (isClosedWorkflow(error)) return closedOutcome(envelope);
+        throw error;
+      }
     },
   };
 }
+
+const isClosedWorkflow = (error: unknown) =>
+  error instanceof WorkflowExecutionAlreadyStartedError ||
+  (error instanceof Error && error.cause instanceof WorkflowExecutionAlreadyStartedError);
+
+const closedOutcome = (envelope: CommandEnvelope): CommandOutcome => ({
+  status: 'rejected',
+  commandId: envelope.commandId,
+  aggregateId: envelope.aggregateId,
+  version: 0,
+  rejection: {
+    kind: 'AGGREGATE_CLOSED',
+    code: 'AGGREGATE_WORKFLOW_CLOSED',
+    message: `${envelope.aggregateType} ${envelope.aggregateId} was closed in Temporal and is not restarted empty`,
+  },
+});
 
 export type CommandBus = ReturnType<typeof createCommandBus>;
 
