@@ -7,9 +7,9 @@ import { loadConfig, type Config } from '../core/config';
 import { createLogger } from '../infra/logger';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
 
-const repoRoot = __dirname.endsWith(join('dist', 'bin')) ? join(__dirname, '..', '..') : join(__dirname, '..');
-/** Built by `npm run build`, from source run by tsx or compiled JS alike. */
-export const workflowBundlePath = join(repoRoot, 'dist', 'workflow-bundle.js');
+const compiled = __dirname.endsWith(join('dist', 'bin'));
+/** Built by `npm run build` next to the compiled code. */
+export const workflowBundlePath = join(__dirname, compiled ? '..' : '../dist', 'workflow-bundle.js');
 
 export interface AggregateWorker {
   worker: Worker;
@@ -18,11 +18,16 @@ export interface AggregateWorker {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Compiled code runs the prebuilt bundle; code run from source (tsx, tests) bundles its own
+ * workflows, so it never runs a stale bundle.
+ */
 export async function createAggregateWorker(config: Config, options: { bundle?: 'prebuilt' | 'source' } = {}): Promise<AggregateWorker> {
   const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-worker');
   const publisher = createEventPublisher(rabbit, topologyOf(config));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const usePrebuilt = options.bundle !== 'source' && existsSync(workflowBundlePath);
+  const usePrebuilt = (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
+  if (usePrebuilt && !existsSync(workflowBundlePath)) throw new Error(`no workflow bundle at ${workflowBundlePath}: run npm run build`);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,

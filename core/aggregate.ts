@@ -38,7 +38,17 @@ export interface AggregateDefinition<
   readonly isTerminal: (state: State) => boolean;
   /** A short Markdown summary of the state for the Temporal Web UI. */
   readonly describe: (state: State) => string;
+  /**
+   * Schema evolution: `upcasters.SomeEvent[n]` turns a schemaVersion-n payload into n+1. An
+   * event type's current schemaVersion is one past its highest upcaster (1 without any).
+   */
+  readonly upcasters: Upcasters<Events>;
 }
+
+/** Pure functions from an old payload shape to the next; old payloads are untyped JSON. */
+export type Upcasters<Events extends MessageSchemas> = {
+  readonly [K in keyof Events]?: Readonly<Record<number, (payload: Record<string, unknown>) => Record<string, unknown>>>;
+};
 
 /** Any registered aggregate, with its type parameters erased for generic engine code. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -49,8 +59,9 @@ export type CommandsOf<A> = A extends AggregateDefinition<string, string, infer 
 
 type DefinitionInput<N extends string, I extends string, C extends MessageSchemas, E extends MessageSchemas, S> = Omit<
   AggregateDefinition<N, I, C, E, S>,
-  'isTerminal' | 'describe' | 'idSchema'
+  'isTerminal' | 'describe' | 'idSchema' | 'upcasters'
 > & {
+  readonly upcasters?: Upcasters<E>;
   readonly idSchema?: z.ZodString;
   readonly isTerminal?: (state: S) => boolean;
   readonly describe?: (state: S) => string;
@@ -74,6 +85,7 @@ export function defineAggregate<
     idSchema: defaultIdSchema,
     isTerminal: () => false,
     describe: (state) => '```json\n' + JSON.stringify(state, null, 2) + '\n```',
+    upcasters: {},
     ...definition,
   };
 }

@@ -3,6 +3,7 @@ import type { AnyAggregate } from './aggregate';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from './envelopes';
 import { DomainError, type Rejection } from './errors';
 import { eventIdOf } from './ids';
+import { currentSchemaVersion, upcast } from './upcasting';
 
 /** An aggregate's state as the engine holds it: the domain state plus its version. */
 export interface Snapshot<S = unknown> {
@@ -86,7 +87,7 @@ export function decideCommand<S>(
       aggregateId: command.aggregateId,
       version,
       type: event.type,
-      schemaVersion: 1,
+      schemaVersion: currentSchemaVersion(aggregate, event.type),
       payload,
       occurredAt,
       commandId: command.commandId,
@@ -108,9 +109,17 @@ export function decideCommand<S>(
   };
 }
 
-/** Rebuilds a snapshot from events, e.g. in tests or tools; the workflow keeps its own. */
-export function replay<S>(aggregate: AnyAggregate, events: readonly Pick<EventEnvelope, 'type' | 'payload'>[]): Snapshot<S> {
+/**
+ * Rebuilds a snapshot from logged events, upcasting old schema versions first; for tools and
+ * tests (the workflow carries its state instead of replaying events).
+ */
+export function replay<S>(
+  aggregate: AnyAggregate,
+  events: readonly (Pick<EventEnvelope, 'type' | 'payload'> & { schemaVersion?: number })[],
+): Snapshot<S> {
   let state = aggregate.initialState() as S;
-  for (const event of events) state = aggregate.evolve(state, event);
+  for (const { type, payload, schemaVersion = currentSchemaVersion(aggregate, type) } of events) {
+    state = aggregate.evolve(state, upcast(aggregate, { type, payload, schemaVersion }));
+  }
   return { state, version: events.length };
 }

@@ -1,4 +1,4 @@
-import type { MessageOf, MessageSchemas } from './aggregate';
+import type { MessageOf, MessageSchemas, Upcasters } from './aggregate';
 import type { EventEnvelope } from './envelopes';
 
 /** An event as a projection sees it: the envelope with its payload typed by the aggregate. */
@@ -13,7 +13,7 @@ export interface ProjectionDefinition<Doc = unknown, E extends MessageSchemas = 
   readonly name: string;
   /** Raise it when `evolve` changes meaning: the read model is rebuilt from the log. */
   readonly version: number;
-  readonly source: { readonly name: string; readonly events: E };
+  readonly source: { readonly name: string; readonly events: E; readonly upcasters: Upcasters<E> };
   /** Which document an event changes; by default the aggregate's own id. */
   readonly documentId: (event: ProjectedEvent<E>) => string;
   /** The new document, or null to delete it. */

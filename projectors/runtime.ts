@@ -2,6 +2,7 @@ import type { AsyncMessage, Connection } from 'rabbitmq-client';
 import type { z } from 'zod';
 import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
 import type { AnyProjection } from '../core/projection';
+import { upcast } from '../core/upcasting';
 import type { Logger } from '../infra/logger';
 import type { EventTopology } from '../infra/rabbit';
 import type { Redis } from '../infra/redis';
@@ -250,9 +251,17 @@ function parseEvent(body: unknown, projection: AnyProjection): 'other' | { event
   const envelope = eventEnvelopeSchema.safeParse(value);
   if (!envelope.success) return { error: `not an event envelope: ${envelope.error.message}` };
   if (envelope.data.aggregateType !== projection.source.name) return 'other';
-  const schema: z.ZodObject | undefined = projection.source.events[envelope.data.type];
+  const schema: z.ZodObject | undefined = Object.hasOwn(projection.source.events, envelope.data.type)
+    ? projection.source.events[envelope.data.type]
+    : undefined;
   if (!schema) return { error: `unknown event type ${envelope.data.type}` };
-  const payload = schema.safeParse(envelope.data.payload);
-  if (!payload.success) return { error: `invalid ${envelope.data.type} payload: ${payload.error.message}` };
-  return { event: { ...envelope.data, payload: payload.data as Record<string, unknown> } };
+  let current: EventEnvelope;
+  try {
+    current = upcast(projection.source, envelope.data);
+  } catch (error) {
+    return { error: String(error) };
+  }
+  const payload = schema.safeParse(current.payload);
+  if (!payload.success) return { error: `invalid ${current.type} payload: ${payload.error.message}` };
+  return { event: { ...current, payload: payload.data as Record<string, unknown> } };
 }

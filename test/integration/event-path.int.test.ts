@@ -108,4 +108,30 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
     assert.equal(cart.totalPrice, 7.6);
     assert.equal(restarted.status()[0]!.applied, 2, 'only the two events published while stopped were applied');
   });
+
+  it('projects a schema-1 event found in the log through its upcaster', async () => {
+    const cartId = uniqueId('legacy');
+    // As an older release wrote it: a decimal price instead of cents.
+    const legacy: EventEnvelope = {
+      eventId: `cart:${cartId}:1`,
+      aggregateType: 'cart',
+      aggregateId: cartId,
+      version: 1,
+      type: 'ItemAddedToCart',
+      schemaVersion: 1,
+      payload: { itemId: 'vintage', quantity: 3, price: 0.1 },
+      occurredAt: new Date().toISOString(),
+      commandId: 'legacy-1',
+      correlationId: 'legacy-1',
+      causationId: 'legacy-1',
+    };
+    const publisher = stack.rabbit.createPublisher({ confirm: true });
+    await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: legacy.eventId, durable: true }, legacy);
+    await publisher.close();
+
+    const doc = await eventually(() => stack.readModels.get(cartProjection, cartId).then((d) => d ?? undefined), 10_000, 'legacy event projected');
+    assert.deepEqual(doc.items, [{ itemId: 'vintage', quantity: 3, price: 0.1 }]);
+    assert.equal(doc.totalPrice, 0.3);
+    assert.equal(stack.projector!.status()[0]!.parked, 0);
+  });
 });
