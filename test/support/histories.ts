@@ -1,0 +1,108 @@
+/**
+ * Recorded aggregate histories for the determinism guard. `npm run record:histories` runs the
+ * scenarios on a real dev server and writes them to test/fixtures/histories; the replay test
+ * replays every file there with the current workflow code.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { History } from '@temporalio/common/lib/proto-utils';
+import { createCommandBus } from '../../api/commands';
+import type { CommandEnvelope } from '../../core/envelopes';
+import type { aggregateWorkflow } from '../../workflows/aggregate';
+import { aggregateWorkflowType, submitUpdate, versionQuery } from '../../workflows/definitions';
+import { eventually, uniqueId, type TestStack } from './stack';
+
+export const historiesDir = join(__dirname, '..', 'fixtures', 'histories');
+
+const command = (cartId: string, type: string, payload: Record<string, unknown>, extra: Partial<CommandEnvelope> = {}): CommandEnvelope => ({
+  commandId: uniqueId(type),
+  aggregateType: 'cart',
+  aggregateId: cartId,
+  type,
+  payload,
+  metadata: { correlationId: cartId, issuedAt: new Date().toISOString() },
+  ...extra,
+});
+
+/** Drives carts through every path of the workflow and returns their histories by name. */
+export async function recordScenarios(stack: TestStack): Promise<Record<string, History>> {
+  const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
+  const histories: Record<string, History> = {};
+
+  // Lifecycle: accepted, rejected, duplicate, conflicting, queued, closed.
+  const lifecycle = uniqueId('replay-lifecycle');
+  const first = command(lifecycle, 'addItem', { itemId: 'a', quantity: 2, price: 19.99 });
+  await bus.submit(first);
+  await bus.submit(first);
+  await bus.send(command(lifecycle, 'addItem', { itemId: 'b', quantity: 1, price: 0.1 }));
+  await Promise.all([
+    bus.submit(command(lifecycle, 'changeQuantity', { itemId: 'a', quantity: 3 })),
+    bus.submit(command(lifecycle, 'removeItem', { itemId: 'zzz' })),
+    bus.submit(command(lifecycle, 'addItem', { itemId: 'c', quantity: 0, price: 1 })),
+  ]);
+  await bus.submit(command(lifecycle, 'checkout', {}, { expectedVersion: 0 }));
+  await eventually(async () => ((await stack.temporal.workflow.getHandle(`cart:${lifecycle}`).query(versionQuery)) >= 3 ? true : undefined));
+  await bus.submit(command(lifecycle, 'checkout', {}));
+  await bus.submit(command(lifecycle, 'addItem', { itemId: 'd', quantity: 1, price: 1 }));
+  histories.lifecycle = await settledHistory(stack, `cart:${lifecycle}`);
+
+  // Continue-as-new: a tiny history budget makes the aggregate hand over several times.
+  const long = uniqueId('replay-can');
+  for (let i = 0; i < 40; i++) {
+    await stack.temporal.workflow.executeUpdateWithStart(submitUpdate, {
+      args: [[command(long, 'addItem', { itemId: `i${i}`, quantity: 1, price: 1 })]],
+      startWorkflowOperation: new WithStartWorkflowOperation<typeof aggregateWorkflow>(aggregateWorkflowType, {
+        workflowId: `cart:${long}`,
+        taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+        args: [{ aggregateType: 'cart', aggregateId: long, historyBudget: 60 }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+  }
+  let run = 0;
+  for await (const execution of stack.temporal.workflow.list({ query: `WorkflowId = 'cart:${long}'` })) {
+    const handle = stack.temporal.workflow.getHandle(execution.workflowId, execution.runId);
+    histories[`continue-as-new-run-${++run}`] = await handle.fetchHistory();
+  }
+  return histories;
+}
+
+/** The history once publishing caught up, so it ends in a quiet state. */
+async function settledHistory(stack: TestStack, workflowId: string): Promise<History> {
+  const handle = stack.temporal.workflow.getHandle(workflowId);
+  return eventually(async () => {
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).length;
+    const completed = events.filter((e) => e.activityTaskCompletedEventAttributes).length;
+    return scheduled > 0 && scheduled === completed ? history : undefined;
+  }, 15_000, `${workflowId} publishing settled`);
+}
+
+export function writeHistories(histories: Record<string, History>, dir = historiesDir): string[] {
+  mkdirSync(dir, { recursive: true });
+  return Object.entries(histories).map(([name, history]) => {
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, historyToJSON(history) + '\n');
+    return file;
+  });
+}
+
+if (require.main === module) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { startTestStack } = require('./stack') as typeof import('./stack');
+  (async () => {
+    const stack = await startTestStack({ api: false, projector: false });
+    try {
+      const files = writeHistories(await recordScenarios(stack));
+      console.log(`recorded ${files.length} histories:\n${files.join('\n')}`);
+    } finally {
+      await stack.stop();
+    }
+  })().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
