@@ -21,7 +21,7 @@ async function replayAll(histories: Record<string, History>) {
 
 describe('determinism guard: replaying aggregate histories with the current workflow code', { timeout: 180_000 }, () => {
   it('replays every recorded history in test/fixtures/histories', async () => {
-    const files = readdirSync(historiesDir).filter((f) => f.endsWith('.json'));
+    const files = (readdirSync(historiesDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json'));
     assert.ok(files.length >= 2, 'recorded histories are present (npm run record:histories)');
     const histories = Object.fromEntries(files.map((f) => [f, historyFromJSON(JSON.parse(readFileSync(join(historiesDir, f), 'utf8')))]));
     assert.deepEqual(await replayAll(histories), []);

@@ -81,7 +81,8 @@ async function settledHistory(stack: TestStack, workflowId: string): Promise<His
   }, 15_000, `${workflowId} publishing settled`);
 }
 
-export function writeHistories(histories: Record<string, History>, dir = historiesDir): string[] {
+/** Each recording goes to a folder of its day, so older histories stay and keep being replayed. */
+export function writeHistories(histories: Record<string, History>, dir = join(historiesDir, new Date().toISOString().slice(0, 10))): string[] {
   mkdirSync(dir, { recursive: true });
   return Object.entries(histories).map(([name, history]) => {
     const file = join(dir, `${name}.json`);
