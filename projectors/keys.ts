@@ -1,19 +1,35 @@
-/** Every Redis key the read side uses, in one place. Generation lets a rebuild run beside the live model. */
+/**
+ * Every Redis key the read side uses, in one place. A projection's documents, versions and
+ * checkpoint live under a generation, so a rebuild can fill a new one beside the live one.
+ */
 export function projectionKeys(prefix: string, projection: string) {
   const base = `${prefix}:proj:${projection}`;
   return {
-    /** Hash: generation (the active one), version (of the definition that built it). */
+    /** Hash: generation (active), version (of the definition that built it), rebuilding (generation being built). */
     meta: `${base}:meta`,
+    /** The instance that owns the projection (a lease with a TTL). */
+    lease: `${base}:lease`,
+    /** JSON status the owner refreshes every couple of seconds (expires when nobody owns it). */
+    status: `${base}:status`,
+    /** List of parked events (JSON), oldest first. */
+    parked: `${base}:parked`,
+    /** Set of aggregate keys with a parked event: their later events wait behind it. */
+    blocked: `${base}:blocked`,
+    /** Flags the CLI and admin API set for the owner to act on. */
+    rebuildRequested: `${base}:rebuild-requested`,
+    redriveRequested: `${base}:redrive-requested`,
     checkpoint: (generation: number) => `${base}:g${generation}:checkpoint`,
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,
-    /** List of events a handler could not apply, with the error. */
-    parked: `${base}:parked`,
+    /** Every key of one generation, for dropping it after a switch. */
+    generationPatterns: (generation: number) => [`${base}:g${generation}:*`, `${prefix}:rm:${projection}:g${generation}:*`],
   };
 }
 
-/** Pub/sub channel announcing each committed batch, for read-your-writes waits. */
+export type ProjectionKeys = ReturnType<typeof projectionKeys>;
+
+/** Pub/sub channel announcing each committed batch, for read-your-writes waits and live updates. */
 export const appliedChannel = (prefix: string) => `${prefix}:applied`;
 
 export const aggregateKey = (aggregateType: string, aggregateId: string) => `${aggregateType}:${aggregateId}`;

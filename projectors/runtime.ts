@@ -1,15 +1,18 @@
-import type { AsyncMessage, Connection } from 'rabbitmq-client';
-import type { z } from 'zod';
-import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Connection } from 'rabbitmq-client';
 import type { AnyProjection } from '../core/projection';
-import { upcast } from '../core/upcasting';
 import type { Logger } from '../infra/logger';
 import type { EventTopology } from '../infra/rabbit';
 import type { Redis } from '../infra/redis';
-import { aggregateKey, appliedChannel, projectionKeys } from './keys';
+import { applyEntries, type ApplyCounters, type LogEntry, type ParkedEvent } from './apply';
+import { commitBatch, type CommitResult, type WriteTarget } from './commit';
+import { projectionKeys, type ProjectionKeys } from './keys';
+import type { ProjectionStatus } from './status';
+import { offsetOf, probeTail, sleep, subscribe, type Subscription } from './stream';
 
 export interface ProjectorDeps {
-  /** A connection of the projector's own: batches are written with MULTI/EXEC on it. */
+  /** A connection of the projector's own (batches are written with Lua scripts on it). */
   redis: Redis;
   rabbit: Connection;
   topology: EventTopology;
@@ -22,246 +25,370 @@ export interface ProjectorOptions {
   batchSize?: number;
   /** Stream credit: deliveries in flight before acks. */
   prefetch?: number;
-}
-
-export interface ProjectionStatus {
-  name: string;
-  generation: number;
-  /** Stream offset of the last event applied (or skipped), null before the first. */
-  checkpoint: number | null;
-  applied: number;
-  duplicatesSkipped: number;
-  gaps: number;
-  parked: number;
-  lastAppliedAt: string | null;
-  state: 'starting' | 'live' | 'waiting';
+  /** Attempts of a throwing handler before its event is parked. */
+  handlerAttempts?: number;
+  /** How long an owner's lease lasts without renewal; a standby takes over after it. */
+  leaseMs?: number;
+  /** How often the owner renews its lease, checks requests and publishes its status. */
+  tickMs?: number;
+  /** Names this instance in leases and status. */
+  instanceId?: string;
 }
 
 export interface Projector {
+  readonly instanceId: string;
+  /** This instance's view of each projection (the owner's is also in Redis). */
   status(): ProjectionStatus[];
   stop(): Promise<void>;
 }
 
-export interface ParkedEvent {
-  offset: number;
-  error: string;
-  event: unknown;
-  parkedAt: string;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Runs each projection as its own stream consumer, resuming from its checkpoint in Redis. */
+/**
+ * Runs every projection: each is owned by one instance at a time through a lease in Redis,
+ * consumed from its checkpoint in the event stream, and rebuilt into a new generation when its
+ * definition's version changes, when asked to, or when Redis lost its data.
+ */
 export function startProjector(deps: ProjectorDeps, projections: readonly AnyProjection[], options: ProjectorOptions = {}): Projector {
-  const runners = projections.map((projection) => runProjection(deps, projection, options));
+  const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const supervisors = projections.map((projection) => superviseProjection(deps, projection, { ...options, instanceId }));
   return {
-    status: () => runners.map((runner) => runner.status()),
+    instanceId,
+    status: () => supervisors.map((s) => s.status()),
     stop: async () => {
-      await Promise.all(runners.map((runner) => runner.stop()));
+      await Promise.all(supervisors.map((s) => s.stop()));
     },
   };
 }
 
-function runProjection(deps: ProjectorDeps, projection: AnyProjection, options: ProjectorOptions) {
+interface Runner {
+  generation: number;
+  checkpoint: number | null;
+  firstOffset: number | null;
+  counters: ApplyCounters;
+  subscription?: Subscription;
+  stopped: boolean;
+  /** Re-apply the parked events before the next batch. */
+  redrive: boolean;
+  oldestPendingAt: number | null;
+  done: Promise<RunEnd>;
+}
+
+type RunEnd = Exclude<CommitResult, 'OK'> | 'STOPPED' | 'SWITCHED';
+
+const renewScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+const switchScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LEASE_LOST' end
+if redis.call('HGET', KEYS[2], 'rebuilding') ~= ARGV[2] then return 'GENERATION_CHANGED' end
+redis.call('HSET', KEYS[2], 'generation', ARGV[2], 'version', ARGV[3])
+redis.call('HDEL', KEYS[2], 'rebuilding')
+return 'OK'`;
+
+function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, options: ProjectorOptions & { instanceId: string }) {
   const { redis, rabbit, topology, prefix } = deps;
+  const owner = options.instanceId;
   const log = deps.log.child({ projection: projection.name });
   const keys = projectionKeys(prefix, projection.name);
   const batchSize = options.batchSize ?? 500;
   const prefetch = options.prefetch ?? 1000;
-  const status: ProjectionStatus = {
-    name: projection.name,
-    generation: 1,
-    checkpoint: null,
-    applied: 0,
-    duplicatesSkipped: 0,
-    gaps: 0,
-    parked: 0,
-    lastAppliedAt: null,
-    state: 'starting',
-  };
+  const attempts = options.handlerAttempts ?? 3;
+  const leaseMs = options.leaseMs ?? 5000;
+  const tickMs = options.tickMs ?? 1000;
+
   let stopped = false;
-  /** Wakes the consume loop: a delivery arrived, the channel closed, or stop was asked. */
-  let wake = () => {};
-  const nextWake = () => new Promise<void>((resolve) => (wake = resolve));
+  let owning = false;
+  let live: Runner | undefined;
+  let rebuild: (Runner & { startedAt: number; startOffset: number | null }) | undefined;
+  let tail: number | null = null;
+  let lastRate = { at: Date.now(), applied: 0, eventsPerSecond: 0 };
+  const totals: ApplyCounters = { applied: 0, duplicatesSkipped: 0, gaps: 0, parked: 0 };
 
-  async function loadPosition(): Promise<void> {
-    await redis.hSetNX(keys.meta, 'generation', '1');
-    await redis.hSetNX(keys.meta, 'version', String(projection.version));
-    const meta = await redis.hGetAll(keys.meta);
-    status.generation = Number(meta.generation);
-    if (Number(meta.version) !== projection.version) {
-      log.warn({ stored: meta.version, defined: projection.version }, 'projection version changed; rebuild it to apply the new definition');
-    }
-    const checkpoint = await redis.get(keys.checkpoint(status.generation));
-    status.checkpoint = checkpoint === null ? null : Number(checkpoint);
-  }
-
-  /** Applies one batch and commits documents, versions and checkpoint in one transaction. */
-  async function apply(messages: AsyncMessage[]): Promise<void> {
-    const generation = status.generation;
-    const events: EventEnvelope[] = [];
-    const parked: ParkedEvent[] = [];
-    let lastOffset: number | null = null;
-    for (const message of messages) {
-      const offset = Number(message.headers?.['x-stream-offset']);
-      if (status.checkpoint !== null && offset <= status.checkpoint) continue;
-      lastOffset = offset;
-      const parsed = parseEvent(message.body, projection);
-      if (parsed === 'other') continue;
-      if ('error' in parsed) parked.push({ offset, error: parsed.error, event: message.body, parkedAt: new Date().toISOString() });
-      else events.push(parsed.event);
-    }
-    if (lastOffset === null) return;
-
-    const aggregateKeys = [...new Set(events.map((e) => aggregateKey(e.aggregateType, e.aggregateId)))];
-    const documentIds = [...new Set(events.map((e) => projection.documentId(e)))];
-    const [storedVersions, storedDocs] = await Promise.all([
-      aggregateKeys.length ? redis.hmGet(keys.versions(generation), aggregateKeys) : Promise.resolve([]),
-      documentIds.length ? redis.mGet(documentIds.map((id) => keys.document(generation, id))) : Promise.resolve([]),
-    ]);
-    const versions = new Map(aggregateKeys.map((key, i) => [key, Number(storedVersions[i] ?? 0)]));
-    const docs = new Map<string, unknown>(documentIds.map((id, i) => [id, storedDocs[i] == null ? null : JSON.parse(storedDocs[i]!)]));
-    const changedDocs = new Set<string>();
-    const changedVersions = new Map<string, number>();
-    let applied = 0;
-    let duplicates = 0;
-
-    for (const event of events) {
-      const key = aggregateKey(event.aggregateType, event.aggregateId);
-      const last = versions.get(key) ?? 0;
-      if (event.version <= last) {
-        duplicates += 1;
-        continue;
+  /** Consumes one generation from its checkpoint until stopped, superseded, or caught up. */
+  function runGeneration(target: WriteTarget, afterCommit?: (runner: Runner) => Promise<boolean>): Runner {
+    const runner: Runner = {
+      generation: target.generation,
+      checkpoint: null,
+      firstOffset: null,
+      counters: { applied: 0, duplicatesSkipped: 0, gaps: 0, parked: 0 },
+      stopped: false,
+      redrive: false,
+      oldestPendingAt: null,
+      done: Promise.resolve('STOPPED'),
+    };
+    const applyOptions = {
+      redis,
+      projection,
+      keys,
+      prefix,
+      generation: target.generation,
+      attempts,
+      onGap: (aggregate: string, expected: number, got: number) => log.warn({ aggregate, expected, got }, 'version gap: events missing from the log'),
+    };
+    const account = (counters: ApplyCounters) => {
+      for (const k of Object.keys(counters) as (keyof ApplyCounters)[]) {
+        runner.counters[k] += counters[k];
+        totals[k] += counters[k];
       }
-      if (event.version > last + 1) {
-        status.gaps += 1;
-        log.warn({ aggregate: key, expected: last + 1, got: event.version }, 'version gap: events missing from the log');
-      }
-      const id = projection.documentId(event);
-      try {
-        docs.set(id, projection.evolve(docs.get(id) ?? null, event));
-      } catch (error) {
-        parked.push({ offset: -1, error: String(error), event, parkedAt: new Date().toISOString() });
-        continue;
-      }
-      versions.set(key, event.version);
-      changedVersions.set(key, event.version);
-      changedDocs.add(id);
-      applied += 1;
-    }
+    };
 
-    const tx = redis.multi();
-    for (const id of changedDocs) {
-      const doc = docs.get(id);
-      if (doc === null) tx.del(keys.document(generation, id));
-      else tx.set(keys.document(generation, id), JSON.stringify(doc));
-    }
-    if (changedVersions.size) tx.hSet(keys.versions(generation), Object.fromEntries([...changedVersions].map(([k, v]) => [k, String(v)])));
-    for (const item of parked) tx.rPush(keys.parked, JSON.stringify(item));
-    tx.set(keys.checkpoint(generation), String(lastOffset));
-    if (changedVersions.size) {
-      tx.publish(appliedChannel(prefix), JSON.stringify({ projection: projection.name, versions: Object.fromEntries(changedVersions) }));
-    }
-    await tx.exec();
+    const commit = async (entries: LogEntry[], checkpoint: number, redriven?: { count: number; unblock: string[] }) => {
+      const { batch, counters } = await applyEntries(applyOptions, entries, checkpoint);
+      const result = await commitBatch(redis, target, { ...batch, redriven });
+      if (result === 'OK') account(counters);
+      for (const item of batch.parked) log.error({ parked: JSON.parse(item) as ParkedEvent }, 'event parked');
+      return result;
+    };
 
-    status.checkpoint = lastOffset;
-    status.applied += applied;
-    status.duplicatesSkipped += duplicates;
-    status.parked += parked.length;
-    if (applied) status.lastAppliedAt = new Date().toISOString();
-    for (const item of parked) log.error({ offset: item.offset, error: item.error }, 'event parked');
-  }
+    const redriveParked = async (): Promise<CommitResult> => {
+      const raw = await redis.lRange(keys.parked, 0, -1);
+      if (raw.length === 0) return 'OK';
+      const items = raw.map((r) => JSON.parse(r) as ParkedEvent);
+      const unblock = [...new Set(items.map((i) => i.aggregate).filter((a): a is string => a !== null))];
+      // Unblocked first, so the re-driven events are applied rather than parked behind themselves.
+      await redis.sRem(keys.blocked, unblock);
+      log.info({ count: items.length }, 're-driving parked events');
+      return commit(items.map((i) => ({ offset: i.offset, body: i.event })), runner.checkpoint ?? -1, { count: raw.length, unblock });
+    };
 
-  /** One subscription: from the checkpoint until the channel closes or the projector stops. */
-  async function consume(): Promise<void> {
-    const channel = await rabbit.acquire();
-    channel.once('close', () => wake());
-    const pending: AsyncMessage[] = [];
-    try {
-      await channel.basicQos({ prefetchCount: prefetch });
-      const from = status.checkpoint === null ? 'first' : status.checkpoint + 1;
-      await channel.basicConsume({ queue: topology.stream, arguments: { 'x-stream-offset': from } }, (message) => {
-        pending.push(message);
-        wake();
-      });
-      status.state = 'live';
-      log.info({ from, generation: status.generation }, 'consuming the event log');
-      while (!stopped && channel.active) {
-        if (pending.length === 0) {
-          await nextWake();
-          continue;
+    runner.done = (async (): Promise<RunEnd> => {
+      while (!runner.stopped && !stopped) {
+        let subscription: Subscription | undefined;
+        try {
+          const stored = await redis.get(keys.checkpoint(target.generation));
+          runner.checkpoint = stored === null ? null : Number(stored);
+          const from = runner.checkpoint === null ? 'first' : runner.checkpoint + 1;
+          subscription = await subscribe(rabbit, topology.stream, from, prefetch);
+          runner.subscription = subscription;
+          log.info({ from, generation: target.generation, role: target.guard === 'generation' ? 'live' : 'rebuild' }, 'consuming the event log');
+          while (!runner.stopped && !stopped && subscription.active) {
+            if (runner.redrive) {
+              runner.redrive = false;
+              const result = await redriveParked();
+              if (result !== 'OK') return result;
+            }
+            const messages = subscription.pending.splice(0, batchSize);
+            runner.oldestPendingAt = null;
+            if (messages.length === 0) {
+              if (afterCommit && (await afterCommit(runner))) return 'SWITCHED';
+              await Promise.race([subscription.next(), sleep(tickMs)]);
+              continue;
+            }
+            const entries = messages
+              .map((m) => ({ offset: offsetOf(m), body: m.body }))
+              .filter((e) => runner.checkpoint === null || e.offset > runner.checkpoint);
+            runner.firstOffset ??= entries[0]?.offset ?? null;
+            if (entries.length > 0) {
+              const checkpoint = entries[entries.length - 1]!.offset;
+              const result = await commit(entries, checkpoint);
+              if (result !== 'OK') return result;
+              runner.checkpoint = checkpoint;
+            }
+            subscription.ack(messages[messages.length - 1]!);
+            const next = subscription.pending[0];
+            runner.oldestPendingAt = next ? Date.parse((next.body as { occurredAt?: string })?.occurredAt ?? '') || null : null;
+            if (afterCommit && (await afterCommit(runner))) return 'SWITCHED';
+          }
+        } catch (error) {
+          if (runner.stopped || stopped) break;
+          log.warn({ error: String(error) }, 'projection step failed; resuming from the checkpoint');
+          await sleep(500);
+        } finally {
+          await subscription?.close();
         }
-        const batch = pending.splice(0, batchSize);
-        await withRetry(() => apply(batch));
-        if (channel.active) channel.basicAck({ deliveryTag: batch[batch.length - 1]!.deliveryTag, multiple: true });
       }
-    } finally {
-      if (channel.active) await channel.close().catch(() => {});
+      return 'STOPPED';
+    })();
+    return runner;
+  }
+
+  const liveTarget = (generation: number): WriteTarget => ({ keys, owner, generation, guard: 'generation' });
+
+  /** Builds generation `generation` from the start of the log while the live one keeps serving. */
+  async function startRebuild(reason: string) {
+    if (rebuild || !live) return;
+    const meta = await redis.hGetAll(keys.meta);
+    const generation = Math.max(Number(meta.generation ?? 1), Number(meta.rebuilding ?? 0)) + 1;
+    await dropGeneration(redis, keys, generation);
+    await redis.hSet(keys.meta, 'rebuilding', String(generation));
+    log.info({ generation, reason }, 'rebuilding into a new generation');
+    const runner = runGeneration({ keys, owner, generation, guard: 'rebuilding' }, async (r) => {
+      const liveCheckpoint = await redis.get(keys.checkpoint(live!.generation));
+      const caughtUp = liveCheckpoint === null ? tail === null || (r.checkpoint ?? -1) >= tail : (r.checkpoint ?? -1) >= Number(liveCheckpoint);
+      if (!caughtUp) return false;
+      const result = await redis.eval(switchScript, { keys: [keys.lease, keys.meta], arguments: [owner, String(generation), String(projection.version)] });
+      if (result !== 'OK') return false;
+      log.info({ generation, previous: live!.generation, events: r.counters.applied }, 'rebuild caught up; switched generation');
+      return true;
+    });
+    rebuild = Object.assign(runner, { startedAt: Date.now(), startOffset: null });
+    void rebuild.done.then(async (end) => {
+      const previous = live;
+      rebuild = undefined;
+      if (end !== 'SWITCHED' || !previous) return;
+      previous.stopped = true;
+      previous.subscription?.interrupt();
+      await previous.done;
+      if (stopped || !owning) return;
+      live = runGeneration(liveTarget(generation));
+      watchLive(live);
+      await dropGeneration(redis, keys, previous.generation);
+    });
+  }
+
+  function watchLive(runner: Runner) {
+    void runner.done.then((end) => {
+      if (end === 'LEASE_LOST' || end === 'GENERATION_CHANGED') {
+        log.warn({ end }, 'live projection stopped; re-establishing ownership');
+        owning = false;
+      }
+    });
+  }
+
+  /** Takes ownership: makes sure meta exists, starts the live runner, and a rebuild if due. */
+  async function takeOwnership() {
+    const created = await redis.hSetNX(keys.meta, 'generation', '1');
+    if (created) await redis.hSet(keys.meta, 'version', String(projection.version));
+    await redis.hDel(keys.meta, 'rebuilding');
+    const meta = await redis.hGetAll(keys.meta);
+    const generation = Number(meta.generation);
+    live = runGeneration(liveTarget(generation));
+    watchLive(live);
+    if (Number(meta.version) !== projection.version) {
+      await startRebuild(`definition version ${meta.version} → ${projection.version}`);
     }
   }
 
-  /** Redis errors are retried until they pass: an outage delays the read side and loses nothing. */
-  async function withRetry(step: () => Promise<void>): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await step();
-      } catch (error) {
-        if (stopped) throw error;
-        status.state = 'waiting';
-        log.warn({ error: String(error), attempt }, 'projection step failed; retrying');
-        await sleep(Math.min(100 * 2 ** attempt, 5000));
-      }
+  async function releaseRunners() {
+    for (const runner of [rebuild, live]) {
+      if (!runner) continue;
+      runner.stopped = true;
+      runner.subscription?.interrupt();
     }
+    await Promise.all([rebuild?.done, live?.done]);
+    rebuild = undefined;
+    live = undefined;
+  }
+
+  async function publishStatus() {
+    try {
+      tail = (await probeTail(rabbit, topology.stream)).offset;
+    } catch {
+      // Keep the last known tail while the broker is away.
+    }
+    const [parked, meta] = await Promise.all([redis.lLen(keys.parked), redis.hGetAll(keys.meta)]);
+    const status = currentStatus(parked, Number(meta.version ?? projection.version));
+    await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: leaseMs * 2 } });
+  }
+
+  function currentStatus(parked = totals.parked, version = projection.version): ProjectionStatus {
+    const now = Date.now();
+    if (now - lastRate.at >= 1000) {
+      lastRate = { at: now, applied: totals.applied, eventsPerSecond: ((totals.applied - lastRate.applied) * 1000) / (now - lastRate.at) };
+    }
+    const checkpoint = live?.checkpoint ?? null;
+    const lagEvents = tail === null ? null : Math.max(0, tail - (checkpoint ?? -1));
+    const rebuildStatus = rebuild
+      ? (() => {
+          const first = rebuild.firstOffset ?? 0;
+          const done = rebuild.checkpoint === null ? 0 : rebuild.checkpoint - first + 1;
+          const total = tail === null ? null : Math.max(done, tail - first + 1);
+          const seconds = (now - rebuild.startedAt) / 1000;
+          const rate = seconds > 0 ? rebuild.counters.applied / seconds : 0;
+          const perOffset = seconds > 0 ? done / seconds : 0;
+          return {
+            generation: rebuild.generation,
+            done,
+            total,
+            eventsPerSecond: Math.round(rate),
+            etaSeconds: total === null || perOffset === 0 ? null : Math.round((total - done) / perOffset),
+          };
+        })()
+      : null;
+    return {
+      name: projection.name,
+      owner: owning ? owner : null,
+      state: !owning ? 'standby' : rebuild ? 'rebuilding' : 'live',
+      generation: live?.generation ?? null,
+      version,
+      checkpoint,
+      tail,
+      lagEvents,
+      lagSeconds: live?.oldestPendingAt ? Math.max(0, (now - live.oldestPendingAt) / 1000) : 0,
+      eventsPerSecond: Math.round(lastRate.eventsPerSecond),
+      applied: totals.applied,
+      duplicatesSkipped: totals.duplicatesSkipped,
+      gaps: totals.gaps,
+      parked,
+      rebuild: rebuildStatus,
+      updatedAt: new Date(now).toISOString(),
+    };
   }
 
   const done = (async () => {
     while (!stopped) {
       try {
-        await withRetry(loadPosition);
-        await consume();
+        if (!owning) {
+          await releaseRunners();
+          const acquired = await redis.set(keys.lease, owner, { condition: 'NX', expiration: { type: 'PX', value: leaseMs } });
+          if (acquired !== 'OK') {
+            await sleep(tickMs);
+            continue;
+          }
+          owning = true;
+          log.info({ owner }, 'took ownership of the projection');
+          await takeOwnership();
+        }
+        await sleep(tickMs);
+        if (stopped) break;
+        const renewed = await redis.eval(renewScript, { keys: [keys.lease], arguments: [owner, String(leaseMs)] });
+        if (Number(renewed) !== 1) {
+          // Another instance owns it now, or Redis lost the lease (and maybe everything else).
+          log.warn('lease lost; stopping and re-establishing ownership');
+          owning = false;
+          continue;
+        }
+        if (!live || live.stopped) {
+          owning = false;
+          continue;
+        }
+        if (await redis.getDel(keys.rebuildRequested)) await startRebuild('requested');
+        if (await redis.getDel(keys.redriveRequested)) {
+          live.redrive = true;
+          live.subscription?.interrupt();
+        }
+        await publishStatus();
       } catch (error) {
-        if (!stopped) log.warn({ error: String(error) }, 'event log subscription lost; resubscribing');
+        if (stopped) break;
+        log.warn({ error: String(error) }, 'projector supervision step failed; retrying');
+        await sleep(Math.min(tickMs, 1000));
       }
-      if (!stopped) {
-        status.state = 'waiting';
-        await Promise.race([sleep(500), nextWake()]);
-      }
+    }
+    await releaseRunners();
+    if (owning) {
+      await redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end return 0`, {
+        keys: [keys.lease, keys.status],
+        arguments: [owner],
+      }).catch(() => {});
     }
   })();
 
   return {
-    status: () => ({ ...status }),
+    status: () => currentStatus(),
     async stop() {
       stopped = true;
-      wake();
+      live?.subscription?.interrupt();
+      rebuild?.subscription?.interrupt();
       await done;
     },
   };
 }
 
-function parseEvent(body: unknown, projection: AnyProjection): 'other' | { event: EventEnvelope } | { error: string } {
-  let value = body;
-  if (Buffer.isBuffer(body) || typeof body === 'string') {
-    try {
-      value = JSON.parse(body.toString());
-    } catch {
-      return { error: 'body is not JSON' };
+/** Deletes every key of one generation (documents, versions, checkpoint). */
+export async function dropGeneration(redis: Redis, keys: ProjectionKeys, generation: number): Promise<void> {
+  for (const pattern of keys.generationPatterns(generation)) {
+    for await (const batch of redis.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+      if (batch.length) await redis.unlink(batch);
     }
   }
-  const envelope = eventEnvelopeSchema.safeParse(value);
-  if (!envelope.success) return { error: `not an event envelope: ${envelope.error.message}` };
-  if (envelope.data.aggregateType !== projection.source.name) return 'other';
-  const schema: z.ZodObject | undefined = Object.hasOwn(projection.source.events, envelope.data.type)
-    ? projection.source.events[envelope.data.type]
-    : undefined;
-  if (!schema) return { error: `unknown event type ${envelope.data.type}` };
-  let current: EventEnvelope;
-  try {
-    current = upcast(projection.source, envelope.data);
-  } catch (error) {
-    return { error: String(error) };
-  }
-  const payload = schema.safeParse(current.payload);
-  if (!payload.success) return { error: `invalid ${current.type} payload: ${payload.error.message}` };
-  return { event: { ...current, payload: payload.data as Record<string, unknown> } };
 }

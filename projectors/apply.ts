@@ -1,0 +1,178 @@
+import type { z } from 'zod';
+import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
+import type { AnyProjection } from '../core/projection';
+import { upcast } from '../core/upcasting';
+import type { Redis } from '../infra/redis';
+import type { Batch } from './commit';
+import { aggregateKey, appliedChannel, type ProjectionKeys } from './keys';
+import { sleep } from './stream';
+
+/** An event the projection could not apply, kept with the reason until it is re-driven. */
+export interface ParkedEvent {
+  offset: number;
+  aggregate: string | null;
+  version: number | null;
+  error: string;
+  attempts: number;
+  parkedAt: string;
+  /** The message body as it was on the log. */
+  event: unknown;
+}
+
+export interface LogEntry {
+  offset: number;
+  body: unknown;
+}
+
+export interface ApplyCounters {
+  applied: number;
+  duplicatesSkipped: number;
+  gaps: number;
+  parked: number;
+}
+
+export interface ApplyOptions {
+  redis: Redis;
+  projection: AnyProjection;
+  keys: ProjectionKeys;
+  prefix: string;
+  generation: number;
+  /** Attempts of a throwing handler before its event is parked. */
+  attempts: number;
+  onGap?: (aggregate: string, expected: number, got: number) => void;
+}
+
+type Parsed = { kind: 'other' } | { kind: 'event'; event: EventEnvelope } | { kind: 'invalid'; error: string };
+
+/** Decodes a log entry into the projection's current event shape (upcast and validated). */
+export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
+  let value = body;
+  if (Buffer.isBuffer(body) || typeof body === 'string') {
+    try {
+      value = JSON.parse(body.toString());
+    } catch {
+      return { kind: 'invalid', error: 'body is not JSON' };
+    }
+  }
+  const envelope = eventEnvelopeSchema.safeParse(value);
+  if (!envelope.success) return { kind: 'invalid', error: `not an event envelope: ${envelope.error.message}` };
+  if (envelope.data.aggregateType !== projection.source.name) return { kind: 'other' };
+  const schema: z.ZodObject | undefined = Object.hasOwn(projection.source.events, envelope.data.type)
+    ? projection.source.events[envelope.data.type]
+    : undefined;
+  if (!schema) return { kind: 'invalid', error: `unknown event type ${envelope.data.type}` };
+  let current: EventEnvelope;
+  try {
+    current = upcast(projection.source, envelope.data);
+  } catch (error) {
+    return { kind: 'invalid', error: String(error) };
+  }
+  const payload = schema.safeParse(current.payload);
+  if (!payload.success) return { kind: 'invalid', error: `invalid ${current.type} payload: ${payload.error.message}` };
+  return { kind: 'event', event: { ...current, payload: payload.data as Record<string, unknown> } };
+}
+
+/**
+ * Folds a batch of log entries into the documents it touches. Duplicates (a version not newer
+ * than the stored one) are skipped; an event whose handler keeps throwing is parked and blocks
+ * its aggregate's later events, which are parked behind it so their order survives a re-drive.
+ */
+export async function applyEntries(
+  options: ApplyOptions,
+  entries: LogEntry[],
+  checkpoint: number,
+): Promise<{ batch: Batch; counters: ApplyCounters }> {
+  const { redis, projection, keys, generation } = options;
+  const counters: ApplyCounters = { applied: 0, duplicatesSkipped: 0, gaps: 0, parked: 0 };
+  const parked: ParkedEvent[] = [];
+  const park = (entry: LogEntry, error: string, attempts: number, event?: EventEnvelope) => {
+    parked.push({
+      offset: entry.offset,
+      aggregate: event ? aggregateKey(event.aggregateType, event.aggregateId) : null,
+      version: event?.version ?? null,
+      error,
+      attempts,
+      parkedAt: new Date().toISOString(),
+      event: entry.body,
+    });
+  };
+
+  const events: { entry: LogEntry; event: EventEnvelope }[] = [];
+  for (const entry of entries) {
+    const parsed = parseEntry(entry.body, projection);
+    if (parsed.kind === 'invalid') park(entry, parsed.error, 1);
+    else if (parsed.kind === 'event') events.push({ entry, event: parsed.event });
+  }
+
+  const aggregates = [...new Set(events.map(({ event }) => aggregateKey(event.aggregateType, event.aggregateId)))];
+  const documentIds = [...new Set(events.map(({ event }) => projection.documentId(event)))];
+  const [storedVersions, storedDocs, blockedFlags] = await Promise.all([
+    aggregates.length ? redis.hmGet(keys.versions(generation), aggregates) : Promise.resolve([]),
+    documentIds.length ? redis.mGet(documentIds.map((id) => keys.document(generation, id))) : Promise.resolve([]),
+    aggregates.length ? redis.smIsMember(keys.blocked, aggregates) : Promise.resolve([]),
+  ]);
+  const versions = new Map(aggregates.map((key, i) => [key, Number(storedVersions[i] ?? 0)]));
+  const blocked = new Set(aggregates.filter((_, i) => Number(blockedFlags[i]) === 1));
+  const newlyBlocked = new Set<string>();
+  const docs = new Map<string, unknown>(documentIds.map((id, i) => [id, storedDocs[i] == null ? null : JSON.parse(storedDocs[i]!)]));
+  const changedDocs = new Set<string>();
+  const changedVersions = new Map<string, number>();
+
+  for (const { entry, event } of events) {
+    const key = aggregateKey(event.aggregateType, event.aggregateId);
+    const last = versions.get(key) ?? 0;
+    if (event.version <= last) {
+      counters.duplicatesSkipped += 1;
+      continue;
+    }
+    if (blocked.has(key) || newlyBlocked.has(key)) {
+      park(entry, `waiting behind an earlier parked event of ${key}`, 0, event);
+      continue;
+    }
+    if (event.version > last + 1) {
+      counters.gaps += 1;
+      options.onGap?.(key, last + 1, event.version);
+    }
+    const id = projection.documentId(event);
+    const result = await withAttempts(options.attempts, () => projection.evolve(docs.get(id) ?? null, event));
+    if ('error' in result) {
+      park(entry, result.error, options.attempts, event);
+      newlyBlocked.add(key);
+      continue;
+    }
+    docs.set(id, result.value);
+    versions.set(key, event.version);
+    changedVersions.set(key, event.version);
+    changedDocs.add(id);
+    counters.applied += 1;
+  }
+  counters.parked = parked.length;
+
+  const notice = changedVersions.size ? JSON.stringify({ projection: projection.name, versions: Object.fromEntries(changedVersions) }) : '';
+  return {
+    counters,
+    batch: {
+      documents: new Map([...changedDocs].map((id) => [keys.document(generation, id), docs.get(id) === null ? null : JSON.stringify(docs.get(id))])),
+      versions: changedVersions,
+      parked: parked.map((p) => JSON.stringify(p)),
+      blocked: [...newlyBlocked],
+      checkpoint,
+      channel: appliedChannel(options.prefix),
+      notice,
+    },
+  };
+}
+
+/** Runs a handler up to `attempts` times with a short exponential backoff. */
+async function withAttempts<T>(attempts: number, run: () => T): Promise<{ value: T } | { error: string }> {
+  let last: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    try {
+      return { value: run() };
+    } catch (error) {
+      last = error;
+      if (attempt < attempts - 1) await sleep(20 * 2 ** attempt);
+    }
+  }
+  return { error: last instanceof Error ? `${last.name}: ${last.message}` : String(last) };
+}
