@@ -2,10 +2,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import type { Config } from '../core/config';
+import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
 import { connectRabbit } from '../infra/rabbit';
 import { createRedis } from '../infra/redis';
 import { connectTemporal } from '../infra/temporal';
+import { projections } from '../domain';
+import { createProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
 import { createCommandBus } from './commands';
 import { checkHealth } from './health';
@@ -25,7 +28,12 @@ const header = (req: IncomingMessage, name: string) => {
 };
 
 /** Connects to Temporal, Redis and RabbitMQ and serves /trpc, /health and /metrics. */
-export async function startApiServer(config: Config, log: Logger): Promise<ApiServer> {
+export interface ApiServerOptions {
+  /** Projections the admin procedures and metrics cover (the registry's by default). */
+  projections?: readonly AnyProjection[];
+}
+
+export async function startApiServer(config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
   const temporal = await connectTemporal(config);
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-api');
   const subscriber = redis.duplicate();
@@ -37,9 +45,10 @@ export async function startApiServer(config: Config, log: Logger): Promise<ApiSe
   const readModels = createReadModels(redis, config.REDIS_PREFIX);
   const waiter = await createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX);
   const bus = createCommandBus(temporal, config.TEMPORAL_TASK_QUEUE);
-  const metrics = createApiMetrics();
+  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projections);
+  const metrics = createApiMetrics(admin);
 
-  const base = { temporal, bus, readModels, waiter, redis, rabbit, config };
+  const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config };
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Config } from '../core/config';
 import type { Redis } from '../infra/redis';
+import type { ProjectionAdmin } from '../projectors/admin';
 import type { ReadModels, VersionWaiter } from '../projectors/store';
 import type { CommandBus } from './commands';
 import { RejectionError } from './errors';
@@ -14,6 +15,7 @@ export interface ApiContext {
   bus: CommandBus;
   readModels: ReadModels;
   waiter: VersionWaiter;
+  admin: ProjectionAdmin;
   redis: Redis;
   rabbit: { readonly ready: boolean };
   config: Config;

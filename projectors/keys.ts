@@ -22,6 +22,9 @@ export function projectionKeys(prefix: string, projection: string) {
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,
+    /** The parts around the generation number in document and versions keys (for reads in Lua). */
+    documentParts: [`${prefix}:rm:${projection}:g`, ':'] as const,
+    versionsParts: [`${base}:g`, ':versions'] as const,
     /** Every key of one generation, for dropping it after a switch. */
     generationPatterns: (generation: number) => [`${base}:g${generation}:*`, `${prefix}:rm:${projection}:g${generation}:*`],
   };

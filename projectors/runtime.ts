@@ -213,9 +213,19 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     await redis.hSet(keys.meta, 'rebuilding', String(generation));
     log.info({ generation, reason }, 'rebuilding into a new generation');
     const runner = runGeneration({ keys, owner, generation, guard: 'rebuilding' }, async (r) => {
-      const liveCheckpoint = await redis.get(keys.checkpoint(live!.generation));
-      const caughtUp = liveCheckpoint === null ? tail === null || (r.checkpoint ?? -1) >= tail : (r.checkpoint ?? -1) >= Number(liveCheckpoint);
-      if (!caughtUp) return false;
+      const serving = live!;
+      const liveCheckpoint = await redis.get(keys.checkpoint(serving.generation));
+      const behind = liveCheckpoint === null ? (tail ?? -1) - (r.checkpoint ?? -1) : Number(liveCheckpoint) - (r.checkpoint ?? -1);
+      if (behind > 0) {
+        // Under steady load the live model is always an event or two ahead: once close, pause it
+        // (reads keep being served from it) so the rebuild can reach its final checkpoint.
+        if (behind <= batchSize && !serving.stopped) {
+          serving.stopped = true;
+          serving.subscription?.interrupt();
+          await serving.done;
+        }
+        return false;
+      }
       const result = await redis.eval(switchScript, { keys: [keys.lease, keys.meta], arguments: [owner, String(generation), String(projection.version)] });
       if (result !== 'OK') return false;
       log.info({ generation, previous: live!.generation, events: r.counters.applied }, 'rebuild caught up; switched generation');
@@ -348,7 +358,8 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
           owning = false;
           continue;
         }
-        if (!live || live.stopped) {
+        // A live runner stopped on its own (not paused for a rebuild's switch) lost its footing.
+        if (!live || (live.stopped && !rebuild)) {
           owning = false;
           continue;
         }

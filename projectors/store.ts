@@ -2,22 +2,31 @@ import type { AnyProjection, DocOf } from '../core/projection';
 import type { Redis } from '../infra/redis';
 import { aggregateKey, appliedChannel, projectionKeys } from './keys';
 
+/**
+ * Reads the active generation's key in one step, so a read never straddles a generation switch
+ * (the old generation is dropped right after it).
+ */
+const readActive = `
+local generation = redis.call('HGET', KEYS[1], 'generation') or '1'
+local key = ARGV[1] .. generation .. ARGV[2]
+if ARGV[4] == 'hash' then return redis.call('HGET', key, ARGV[3]) end
+return redis.call('GET', key .. ARGV[3])`;
+
 /** Reads what the projector wrote: the active generation's documents and applied versions. */
 export function createReadModels(redis: Redis, prefix: string) {
-  const generationOf = async (projection: AnyProjection) =>
-    Number((await redis.hGet(projectionKeys(prefix, projection.name).meta, 'generation')) ?? 1);
-
   return {
     async get<P extends AnyProjection>(projection: P, id: string): Promise<DocOf<P> | null> {
       const keys = projectionKeys(prefix, projection.name);
-      const raw = await redis.get(keys.document(await generationOf(projection), id));
+      const [before, after] = keys.documentParts;
+      const raw = (await redis.eval(readActive, { keys: [keys.meta], arguments: [before, after, id, 'string'] })) as string | null;
       return raw === null ? null : (JSON.parse(raw) as DocOf<P>);
     },
 
     /** The last version of an aggregate the projection has applied; 0 if none. */
     async appliedVersion(projection: AnyProjection, aggregateType: string, aggregateId: string): Promise<number> {
       const keys = projectionKeys(prefix, projection.name);
-      const version = await redis.hGet(keys.versions(await generationOf(projection)), aggregateKey(aggregateType, aggregateId));
+      const [before, after] = keys.versionsParts;
+      const version = await redis.eval(readActive, { keys: [keys.meta], arguments: [before, after, aggregateKey(aggregateType, aggregateId), 'hash'] });
       return Number(version ?? 0);
     },
   };
@@ -26,40 +35,45 @@ export function createReadModels(redis: Redis, prefix: string) {
 export type ReadModels = ReturnType<typeof createReadModels>;
 
 /**
- * Read-your-writes: resolves once every given projection has applied an aggregate's version,
- * woken by the projector's pub/sub notices rather than by polling. `subscriber` is a
- * connection of its own (a subscribed Redis connection takes no other commands).
+ * Read-your-writes and live updates: resolves once projections have applied an aggregate's
+ * version, or streams its newly applied versions, woken by the projector's pub/sub notices
+ * rather than by polling. `subscriber` is a connection of its own (a subscribed Redis
+ * connection takes no other commands).
  */
 export async function createVersionWaiter(subscriber: Redis, readModels: ReadModels, prefix: string) {
-  type Waiter = { version: number; resolve: () => void };
-  const waiters = new Map<string, Set<Waiter>>();
+  type Listener = (version: number) => void;
+  const listeners = new Map<string, Set<Listener>>();
   const slot = (projection: string, key: string) => `${projection}|${key}`;
 
   await subscriber.subscribe(appliedChannel(prefix), (message) => {
     const notice = JSON.parse(message) as { projection: string; versions: Record<string, number> };
     for (const [key, version] of Object.entries(notice.versions)) {
-      const set = waiters.get(slot(notice.projection, key));
-      for (const waiter of set ?? []) if (version >= waiter.version) waiter.resolve();
+      for (const listener of listeners.get(slot(notice.projection, key)) ?? []) listener(version);
     }
   });
 
-  async function waitOne(projection: AnyProjection, aggregateType: string, aggregateId: string, version: number, signal: AbortSignal) {
+  /** Calls `listener` with each version the projection applies for the aggregate; returns the unsubscribe. */
+  function listen(projection: AnyProjection, aggregateType: string, aggregateId: string, listener: Listener): () => void {
     const name = slot(projection.name, aggregateKey(aggregateType, aggregateId));
-    let waiter!: Waiter;
-    const reached = new Promise<void>((resolve) => (waiter = { version, resolve }));
-    const set = waiters.get(name) ?? new Set();
-    waiters.set(name, set.add(waiter));
-    const cleanup = () => {
-      set.delete(waiter);
-      if (set.size === 0 && waiters.get(name) === set) waiters.delete(name);
+    const set = listeners.get(name) ?? new Set();
+    listeners.set(name, set.add(listener));
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && listeners.get(name) === set) listeners.delete(name);
     };
-    signal.addEventListener('abort', () => waiter.resolve(), { once: true });
+  }
+
+  async function waitOne(projection: AnyProjection, aggregateType: string, aggregateId: string, version: number, signal: AbortSignal) {
+    let reached!: () => void;
+    const done = new Promise<void>((resolve) => (reached = resolve));
+    const stop = listen(projection, aggregateType, aggregateId, (applied) => applied >= version && reached());
+    signal.addEventListener('abort', () => reached(), { once: true });
     try {
-      // Subscribed before reading, so a notice between the read and the wait is not missed.
+      // Listening before reading, so a notice between the read and the wait is not missed.
       if ((await readModels.appliedVersion(projection, aggregateType, aggregateId)) >= version) return;
-      await reached;
+      await done;
     } finally {
-      cleanup();
+      stop();
     }
   }
 
@@ -69,6 +83,37 @@ export async function createVersionWaiter(subscriber: Redis, readModels: ReadMod
       const signal = AbortSignal.timeout(timeoutMs);
       await Promise.all(projections.map((p) => waitOne(p, aggregateType, aggregateId, version, signal)));
       return !signal.aborted;
+    },
+
+    /** The aggregate's document each time the projection applies a newer version, until `signal` aborts. */
+    async *changes<P extends AnyProjection>(projection: P, aggregateType: string, id: string, since: number, signal: AbortSignal) {
+      let wake = () => {};
+      let latest = since;
+      const stop = listen(projection, aggregateType, id, (version) => {
+        latest = Math.max(latest, version);
+        wake();
+      });
+      const aborted = () => wake();
+      signal.addEventListener('abort', aborted, { once: true });
+      try {
+        let sent = since;
+        latest = Math.max(latest, await readModels.appliedVersion(projection, aggregateType, id));
+        while (!signal.aborted) {
+          if (latest > sent) {
+            const doc = await readModels.get(projection, id);
+            const version = (doc as { version?: number } | null)?.version ?? latest;
+            if (doc !== null && version > sent) {
+              sent = version;
+              yield { version, doc: doc as DocOf<P> };
+              continue;
+            }
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      } finally {
+        stop();
+        signal.removeEventListener('abort', aborted);
+      }
     },
   };
 }

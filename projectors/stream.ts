@@ -58,14 +58,17 @@ export interface StreamTail {
 
 /**
  * Finds the stream's newest offset over AMQP: a consumer from `last` receives the final chunk,
- * whose highest offset is the tail. Waits `quietMs` after the last delivery.
+ * whose highest offset is the tail. Stops after `quietMs` without a delivery, and after
+ * `maxMs` in any case (under load new messages never stop coming).
  */
-export async function probeTail(rabbit: Connection, stream: string, quietMs = 150): Promise<StreamTail> {
+export async function probeTail(rabbit: Connection, stream: string, quietMs = 100, maxMs = 400): Promise<StreamTail> {
+  const deadline = Date.now() + maxMs;
   const subscription = await subscribe(rabbit, stream, 'last', 2000);
   let offset = -1;
   try {
-    for (;;) {
-      const arrived = await Promise.race([subscription.next().then(() => true), sleep(quietMs).then(() => false)]);
+    while (Date.now() < deadline) {
+      const wait = Math.min(quietMs, deadline - Date.now());
+      const arrived = await Promise.race([subscription.next().then(() => true), sleep(wait).then(() => false)]);
       for (const message of subscription.pending.splice(0)) {
         offset = Math.max(offset, offsetOf(message));
         subscription.ack(message);

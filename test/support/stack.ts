@@ -17,7 +17,8 @@ import { createRedis, type Redis } from '../../infra/redis';
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
 import type { Client } from '@temporalio/client';
 import type { Connection } from 'rabbitmq-client';
-import { startProjector, type Projector } from '../../projectors/runtime';
+import type { AnyProjection } from '../../core/projection';
+import { startProjector, type Projector, type ProjectorOptions } from '../../projectors/runtime';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 
 let runtimeInstalled = false;
@@ -46,6 +47,9 @@ export interface TestStackOptions {
   api?: boolean;
   dynamicConfig?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** Projections the projector runs (the registry's by default). */
+  projections?: readonly AnyProjection[];
+  projectorOptions?: ProjectorOptions;
 }
 
 export interface TestStack {
@@ -60,7 +64,7 @@ export interface TestStack {
   api?: ApiServer;
   trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
   startWorker(): Promise<AggregateWorker>;
-  startProjector(): Projector;
+  startProjector(options?: ProjectorOptions): Projector;
   stop(): Promise<void>;
 }
 
@@ -75,12 +79,13 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     EVENTS_STREAM: `ledgerflow.test.${run}.log`,
     REDIS_PREFIX: `lftest:${run}`,
     API_PORT: '0',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.LF_TEST_LOG ?? 'warn',
     ...options.env,
   });
   const log = createLogger('test', config.LOG_LEVEL);
   const temporal = await connectTemporal(config);
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-test');
+  redis.on('error', () => {});
   await redis.connect();
   const projectorRedis = createRedis(config.REDIS_URL, 'ledgerflow-test-projector');
   projectorRedis.on('error', () => {});
@@ -102,11 +107,11 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       stack.worker = worker;
       return worker;
     },
-    startProjector() {
+    startProjector(overrides?: ProjectorOptions) {
       stack.projector = startProjector(
         { redis: projectorRedis, rabbit, topology: topologyOf(config), prefix: config.REDIS_PREFIX, log },
-        registered,
-        { batchSize: 200 },
+        options.projections ?? registered,
+        { batchSize: 200, tickMs: 500, leaseMs: 3000, ...options.projectorOptions, ...overrides },
       );
       return stack.projector;
     },
@@ -128,7 +133,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     if (options.worker !== false) await stack.startWorker();
     if (options.projector !== false) stack.startProjector();
     if (options.api !== false) {
-      stack.api = await startApiServer(config, log);
+      stack.api = await startApiServer(config, log, { projections: options.projections });
       stack.trpc = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${stack.api.url}/trpc` })] });
     }
   } catch (error) {

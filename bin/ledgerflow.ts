@@ -1,0 +1,103 @@
+/**
+ * The admin CLI: projection status, parked events, re-drive, rebuild with progress.
+ *   npm run ledgerflow -- status
+ *   npm run ledgerflow -- parked carts
+ *   npm run ledgerflow -- redrive carts
+ *   npm run ledgerflow -- rebuild carts
+ */
+import { loadConfig } from '../core/config';
+import { projections } from '../domain';
+import { createRedis } from '../infra/redis';
+import { createProjectionAdmin, UnknownProjectionError } from '../projectors/admin';
+import type { ProjectionStatus } from '../projectors/status';
+
+const usage = `usage: ledgerflow <command>
+  status                 every projection: state, checkpoint, stream tail, lag, rate, parked
+  parked <projection>    list parked events with their errors
+  redrive <projection>   re-apply parked events (after fixing the handler)
+  rebuild <projection>   rebuild into a new generation from the start of the log, showing progress`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function formatStatus(s: ProjectionStatus): string {
+  const lag = s.lagEvents === null ? 'lag ?' : `lag ${s.lagEvents} events / ${s.lagSeconds.toFixed(1)}s`;
+  const lines = [
+    `${s.name}  ${s.state.toUpperCase()}  generation ${s.generation ?? '-'}  version ${s.version}  owner ${s.owner ?? '-'}`,
+    `  checkpoint ${s.checkpoint ?? '-'}  tail ${s.tail ?? '-'}  ${lag}  ${s.eventsPerSecond} events/s  parked ${s.parked}  duplicates skipped ${s.duplicatesSkipped}  gaps ${s.gaps}`,
+  ];
+  if (s.rebuild) lines.push(`  ${formatRebuild(s.rebuild)}`);
+  return lines.join('\n');
+}
+
+function formatRebuild(r: NonNullable<ProjectionStatus['rebuild']>): string {
+  const percent = r.total ? ` (${((100 * r.done) / r.total).toFixed(1)}%)` : '';
+  const eta = r.etaSeconds === null ? '' : `, ${r.etaSeconds}s left`;
+  return `rebuilding generation ${r.generation}: ${r.done} of ${r.total ?? '?'} events${percent}, ${r.eventsPerSecond} events/s${eta}`;
+}
+
+async function main() {
+  const [command, name] = process.argv.slice(2);
+  if (!command || command === 'help' || command === '--help') {
+    console.log(usage);
+    return;
+  }
+  const config = loadConfig();
+  const redis = createRedis(config.REDIS_URL, 'ledgerflow-cli');
+  redis.on('error', () => {});
+  await redis.connect();
+  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, projections);
+  try {
+    const projection = () => {
+      if (!name) throw new UnknownProjectionError('', admin.names());
+      return name;
+    };
+    switch (command) {
+      case 'status':
+        for (const status of await admin.statuses()) console.log(formatStatus(status));
+        break;
+      case 'parked': {
+        const parked = await admin.parked(projection());
+        if (parked.length === 0) console.log('no parked events');
+        for (const p of parked) console.log(`offset ${p.offset}  ${p.aggregate ?? '?'} v${p.version ?? '?'}  ${p.parkedAt}  ${p.error}`);
+        break;
+      }
+      case 'redrive': {
+        const { parked } = await admin.requestRedrive(projection());
+        console.log(`re-drive of ${parked} parked event(s) requested; the owner applies them within a second or two`);
+        break;
+      }
+      case 'rebuild': {
+        const target = projection();
+        const before = (await admin.statuses()).find((s) => s.name === target)!;
+        await admin.requestRebuild(target);
+        console.log(`rebuild of ${target} requested (live generation ${before.generation ?? '-'})`);
+        const started = Date.now();
+        let seen = false;
+        for (;;) {
+          await sleep(1000);
+          const status = (await admin.statuses()).find((s) => s.name === target)!;
+          if (status.rebuild) {
+            seen = true;
+            process.stdout.write(`\r${formatRebuild(status.rebuild)}   `);
+          } else if (seen || (status.generation ?? 0) > (before.generation ?? 0)) {
+            console.log(`\nrebuilt: ${target} now serves generation ${status.generation} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+            break;
+          } else if (Date.now() - started > 30_000 && status.owner === null) {
+            throw new Error(`no projector owns ${target}: start one (make up, or node dist/bin/projector.js)`);
+          }
+        }
+        break;
+      }
+      default:
+        console.error(usage);
+        process.exitCode = 2;
+    }
+  } finally {
+    await redis.quit();
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
