@@ -35,13 +35,10 @@ export interface ApiServerOptions {
 
 export async function startApiServer(config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
   const temporal = await connectTemporal(config);
-  const redis = createRedis(config.REDIS_URL, 'ledgerflow-api');
-  const subscriber = redis.duplicate();
-  redis.on('error', (error) => log.warn({ error: String(error) }, 'redis'));
-  subscriber.on('error', (error) => log.warn({ error: String(error) }, 'redis subscriber'));
+  const redis = createRedis(config.REDIS_URL, 'ledgerflow-api', log);
+  const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
   await Promise.all([redis.connect(), subscriber.connect()]);
-  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-api');
-  rabbit.on('error', (error) => log.warn({ error: String(error) }, 'rabbitmq'));
+  const rabbit = connectRabbit(config, 'api', log);
   const readModels = createReadModels(redis, config.REDIS_PREFIX);
   const waiter = await createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX);
   const bus = createCommandBus(temporal, config.TEMPORAL_TASK_QUEUE);

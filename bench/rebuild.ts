@@ -20,12 +20,12 @@ async function main() {
   const run = uniqueId('bench');
   const config = loadConfig({ EVENTS_EXCHANGE: `ledgerflow.bench.${run}`, EVENTS_STREAM: `ledgerflow.bench.${run}.log`, REDIS_PREFIX: `lfbench:${run}`, LOG_LEVEL: 'warn' });
   const log = createLogger('bench', 'warn');
-  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-bench');
+  const rabbit = connectRabbit(config, 'bench');
   const topology = topologyOf(config);
   await declareTopology(rabbit, topology);
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-bench');
   await redis.connect();
-  const projectorRedis = redis.duplicate();
+  const projectorRedis = createRedis(config.REDIS_URL, 'ledgerflow-bench-projector');
   await projectorRedis.connect();
 
   try {

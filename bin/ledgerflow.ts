@@ -43,7 +43,6 @@ async function main() {
   }
   const config = loadConfig();
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-cli');
-  redis.on('error', () => {});
   await redis.connect();
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, projections);
   try {

@@ -9,11 +9,9 @@ import { startProjector } from '../projectors/runtime';
 async function main() {
   const config = loadConfig();
   const log = createLogger('projector', config.LOG_LEVEL);
-  const redis = createRedis(config.REDIS_URL, 'ledgerflow-projector');
-  redis.on('error', (error) => log.warn({ error: String(error) }, 'redis'));
+  const redis = createRedis(config.REDIS_URL, 'ledgerflow-projector', log);
   await redis.connect();
-  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-projector');
-  rabbit.on('error', (error) => log.warn({ error: String(error) }, 'rabbitmq'));
+  const rabbit = connectRabbit(config, 'projector', log);
   const topology = topologyOf(config);
   await declareTopology(rabbit, topology);
   const projector = startProjector({ redis, rabbit, topology, prefix: config.REDIS_PREFIX, log }, projections);

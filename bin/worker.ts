@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfig, type Config } from '../core/config';
-import { createLogger } from '../infra/logger';
+import { createLogger, type Logger } from '../infra/logger';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
 
 const compiled = __dirname.endsWith(join('dist', 'bin'));
@@ -22,8 +22,11 @@ export interface AggregateWorker {
  * Compiled code runs the prebuilt bundle; code run from source (tsx, tests) bundles its own
  * workflows, so it never runs a stale bundle.
  */
-export async function createAggregateWorker(config: Config, options: { bundle?: 'prebuilt' | 'source' } = {}): Promise<AggregateWorker> {
-  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-worker');
+export async function createAggregateWorker(
+  config: Config,
+  options: { bundle?: 'prebuilt' | 'source'; log?: Logger } = {},
+): Promise<AggregateWorker> {
+  const rabbit = connectRabbit(config, 'worker', options.log);
   const publisher = createEventPublisher(rabbit, topologyOf(config));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const usePrebuilt = (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
@@ -59,7 +62,7 @@ async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.LOG_LEVEL);
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
-  const { worker, run } = await createAggregateWorker(config);
+  const { worker, run } = await createAggregateWorker(config, { log });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
   await run();
   log.info({ state: worker.getState() }, 'worker stopped');

@@ -1,5 +1,6 @@
 import { Connection, type Publisher } from 'rabbitmq-client';
 import type { Config } from '../core/config';
+import type { Logger } from './logger';
 
 export interface EventTopology {
   exchange: string;
@@ -14,8 +15,14 @@ export const topologyOf = (config: Config): EventTopology => ({
   retention: config.EVENTS_RETENTION,
 });
 
-export function connectRabbit(url: string, name: string): Connection {
-  return new Connection({ url, connectionName: name, retryLow: 250, retryHigh: 5000 });
+/**
+ * Named `ledgerflow-<role> (<exchange>)`, so the RabbitMQ console tells stacks and roles apart.
+ * The client reconnects by itself; its errors are logged, never left to crash the process.
+ */
+export function connectRabbit(config: Pick<Config, 'RABBITMQ_URL' | 'EVENTS_EXCHANGE'>, role: string, log?: Logger): Connection {
+  const rabbit = new Connection({ url: config.RABBITMQ_URL, connectionName: `ledgerflow-${role} (${config.EVENTS_EXCHANGE})`, retryLow: 250, retryHigh: 5000 });
+  rabbit.on('error', (error) => log?.warn({ error: String(error) }, 'rabbitmq connection error; reconnecting'));
+  return rabbit;
 }
 
 /** Topic exchange bound with '#' to an append-only stream queue: the replayable event log. */

@@ -1,12 +1,18 @@
+import type { Logger } from './logger';
 import { createClient } from 'redis';
 
 export type Redis = ReturnType<typeof createRedis>;
 
-/** A node-redis client that reconnects with capped backoff and never gives up. */
-export function createRedis(url: string, name: string) {
-  return createClient({
+/**
+ * A node-redis client that reconnects with capped backoff and never gives up; its errors are
+ * logged, never left to crash the process (an 'error' event without a listener would).
+ */
+export function createRedis(url: string, name: string, log?: Logger) {
+  const client = createClient({
     url,
     name,
     socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 3000), connectTimeout: 3000 },
   });
+  client.on('error', (error) => log?.warn({ error: String(error), client: name }, 'redis connection error; reconnecting'));
+  return client;
 }

@@ -85,12 +85,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const log = createLogger('test', config.LOG_LEVEL);
   const temporal = await connectTemporal(config);
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-test');
-  redis.on('error', () => {});
   await redis.connect();
   const projectorRedis = createRedis(config.REDIS_URL, 'ledgerflow-test-projector');
-  projectorRedis.on('error', () => {});
   await projectorRedis.connect();
-  const rabbit = connectRabbit(config.RABBITMQ_URL, 'ledgerflow-test');
+  const rabbit = connectRabbit(config, 'test', log);
   await declareTopology(rabbit, topologyOf(config));
 
   const stack: TestStack = {
