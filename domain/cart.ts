@@ -124,13 +124,6 @@ export const cart = defineAggregate({
 
   isTerminal: (state) => state.status === 'checkedOut',
 
-  upcasters: {
-    // Schema 1 carried the decimal price the client sent; schema 2 carries exact cents.
-    ItemAddedToCart: {
-      1: ({ price, ...rest }) => ({ ...rest, unitPriceCents: toCents(price as number) }),
-    },
-  },
-
   describe(state) {
     const lines = state.items.map((l) => `| ${l.itemId} | ${l.quantity} | ${fromCents(l.unitPriceCents).toFixed(2)} |`);
     return [

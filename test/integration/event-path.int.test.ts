@@ -5,13 +5,14 @@ import type { EventEnvelope } from '../../core/envelopes';
 import { stateQuery, versionQuery } from '../../workflows/definitions';
 import type { AsyncMessage } from 'rabbitmq-client';
 import { cartProjection } from '../../domain';
+import { currenciesProjection } from '../support/cart-v2';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';
 
 describe('event path: workflow → RabbitMQ stream → projector → Redis', { timeout: 120_000 }, () => {
   let stack: TestStack;
   before(async () => {
-    stack = await startTestStack();
+    stack = await startTestStack({ projections: [cartProjection, currenciesProjection] });
   });
   after(async () => {
     await stack?.stop();
@@ -69,7 +70,7 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
     const cartId = uniqueId('dup');
     const first = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 2.5, wait: 'projected' });
     assert.equal(first.version, 1);
-    const skippedBefore = stack.projector!.status()[0]!.duplicatesSkipped;
+    const skippedBefore = stack.projector!.status().find((s) => s.name === 'carts')!.duplicatesSkipped;
 
     // What a publish retry after a lost confirm does: the same event on the log again.
     const [original] = (await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => ms.some((m) => m.messageId === `cart:${cartId}:1`)))
@@ -86,7 +87,7 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
     ]);
     assert.equal(cart.totalPrice, 3.5);
     assert.equal(cart.version, 2);
-    assert.ok(stack.projector!.status()[0]!.duplicatesSkipped > skippedBefore, 'the duplicate was counted as skipped');
+    assert.ok(stack.projector!.status().find((s) => s.name === 'carts')!.duplicatesSkipped > skippedBefore, 'the duplicate was counted as skipped');
   });
 
   it('resumes from its stored checkpoint after a restart, without replaying what it applied', async () => {
@@ -109,29 +110,32 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
     assert.equal(restarted.status()[0]!.applied, 2, 'only the two events published while stopped were applied');
   });
 
-  it('projects a schema-1 event found in the log through its upcaster', async () => {
+  it('reads schema-1 events already in the log through the upcaster of a schema-2 definition', async () => {
     const cartId = uniqueId('legacy');
-    // As an older release wrote it: a decimal price instead of cents.
-    const legacy: EventEnvelope = {
-      eventId: `cart:${cartId}:1`,
-      aggregateType: 'cart',
-      aggregateId: cartId,
-      version: 1,
-      type: 'ItemAddedToCart',
-      schemaVersion: 1,
-      payload: { itemId: 'vintage', quantity: 3, price: 0.1 },
-      occurredAt: new Date().toISOString(),
-      commandId: 'legacy-1',
-      correlationId: 'legacy-1',
-      causationId: 'legacy-1',
+    // Today's cart writes ItemAddedToCart as schema 1 (no currency).
+    const first = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'old', quantity: 1, price: 2, wait: 'projected' });
+    const [logged] = (await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => ms.some((m) => m.messageId === `cart:${cartId}:1`)))
+      .filter((m) => m.messageId === `cart:${cartId}:1`);
+    assert.equal((logged!.body as EventEnvelope).schemaVersion, 1);
+
+    // A later release writes schema 2 with a currency; its projection reads both.
+    const newer: EventEnvelope = {
+      ...(logged!.body as EventEnvelope),
+      eventId: `cart:${cartId}:2`,
+      version: first.version! + 1,
+      schemaVersion: 2,
+      payload: { itemId: 'new', quantity: 1, unitPriceCents: 300, currency: 'USD' },
     };
     const publisher = stack.rabbit.createPublisher({ confirm: true });
-    await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: legacy.eventId, durable: true }, legacy);
+    await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: newer.eventId, durable: true }, newer);
     await publisher.close();
 
-    const doc = await eventually(() => stack.readModels.get(cartProjection, cartId).then((d) => d ?? undefined), 10_000, 'legacy event projected');
-    assert.deepEqual(doc.items, [{ itemId: 'vintage', quantity: 3, price: 0.1 }]);
-    assert.equal(doc.totalPrice, 0.3);
-    assert.equal(stack.projector!.status()[0]!.parked, 0);
+    const doc = await eventually(
+      () => stack.readModels.get(currenciesProjection, cartId).then((d) => (d?.version === 2 ? d : undefined)),
+      10_000,
+      'both schemas projected',
+    );
+    assert.deepEqual(doc.currencies, ['EUR', 'USD']);
+    assert.equal(stack.projector!.status().find((s) => s.name === 'cart-currencies')!.parked, 0);
   });
 });

@@ -48,7 +48,7 @@ describe('decideCommand', () => {
           aggregateId: 'c1',
           version: 1,
           type: 'ItemAddedToCart',
-          schemaVersion: 2, // schema 1 carried a decimal price: see the cart's upcasters
+          schemaVersion: 1,
           payload: { itemId: 'apple', quantity: 2, unitPriceCents: 1999 },
           occurredAt,
           commandId: 'cmd-1',
