@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
 import type { AnyProjection } from '../core/projection';
 import { upcast } from '../core/upcasting';
@@ -42,7 +42,11 @@ export interface ApplyOptions {
   onGap?: (aggregate: string, expected: number, got: number) => void;
 }
 
-type Parsed = { kind: 'other' } | { kind: 'event'; event: EventEnvelope } | { kind: 'invalid'; error: string };
+type Parsed =
+  | { kind: 'other' }
+  | { kind: 'event'; event: EventEnvelope }
+  /** `envelope` when only the payload is wrong: its aggregate is then blocked behind it. */
+  | { kind: 'invalid'; error: string; envelope?: EventEnvelope };
 
 /** Decodes a log entry into the projection's current event shape (upcast and validated). */
 export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
@@ -60,15 +64,17 @@ export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
   const schema: z.ZodObject | undefined = Object.hasOwn(projection.source.events, envelope.data.type)
     ? projection.source.events[envelope.data.type]
     : undefined;
-  if (!schema) return { kind: 'invalid', error: `unknown event type ${envelope.data.type}` };
+  if (!schema) return { kind: 'invalid', error: `unknown event type ${envelope.data.type}`, envelope: envelope.data };
   let current: EventEnvelope;
   try {
     current = upcast(projection.source, envelope.data);
   } catch (error) {
-    return { kind: 'invalid', error: String(error) };
+    return { kind: 'invalid', error: String(error), envelope: envelope.data };
   }
   const payload = schema.safeParse(current.payload);
-  if (!payload.success) return { kind: 'invalid', error: `invalid ${current.type} payload: ${payload.error.message}` };
+  if (!payload.success) {
+    return { kind: 'invalid', error: `invalid ${current.type} payload: ${z.prettifyError(payload.error)}`, envelope: envelope.data };
+  }
   return { kind: 'event', event: { ...current, payload: payload.data as Record<string, unknown> } };
 }
 
@@ -97,15 +103,17 @@ export async function applyEntries(
     });
   };
 
-  const events: { entry: LogEntry; event: EventEnvelope }[] = [];
+  // Events of this projection in log order; unreadable ones stay in place to be parked in turn.
+  const events: { entry: LogEntry; event: EventEnvelope; invalid?: string }[] = [];
   for (const entry of entries) {
     const parsed = parseEntry(entry.body, projection);
-    if (parsed.kind === 'invalid') park(entry, parsed.error, 1);
-    else if (parsed.kind === 'event') events.push({ entry, event: parsed.event });
+    if (parsed.kind === 'event') events.push({ entry, event: parsed.event });
+    else if (parsed.kind === 'invalid' && parsed.envelope) events.push({ entry, event: parsed.envelope, invalid: parsed.error });
+    else if (parsed.kind === 'invalid') park(entry, parsed.error, 1);
   }
 
   const aggregates = [...new Set(events.map(({ event }) => aggregateKey(event.aggregateType, event.aggregateId)))];
-  const documentIds = [...new Set(events.map(({ event }) => projection.documentId(event)))];
+  const documentIds = [...new Set(events.filter((e) => !e.invalid).map(({ event }) => projection.documentId(event)))];
   const [storedVersions, storedDocs, blockedFlags] = await Promise.all([
     aggregates.length ? redis.hmGet(keys.versions(generation), aggregates) : Promise.resolve([]),
     documentIds.length ? redis.mGet(documentIds.map((id) => keys.document(generation, id))) : Promise.resolve([]),
@@ -118,7 +126,7 @@ export async function applyEntries(
   const changedDocs = new Set<string>();
   const changedVersions = new Map<string, number>();
 
-  for (const { entry, event } of events) {
+  for (const { entry, event, invalid } of events) {
     const key = aggregateKey(event.aggregateType, event.aggregateId);
     const last = versions.get(key) ?? 0;
     if (event.version <= last) {
@@ -127,6 +135,11 @@ export async function applyEntries(
     }
     if (blocked.has(key) || newlyBlocked.has(key)) {
       park(entry, `waiting behind an earlier parked event of ${key}`, 0, event);
+      continue;
+    }
+    if (invalid) {
+      park(entry, invalid, 1, event);
+      newlyBlocked.add(key);
       continue;
     }
     if (event.version > last + 1) {

@@ -146,7 +146,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
       const items = raw.map((r) => JSON.parse(r) as ParkedEvent);
       const unblock = [...new Set(items.map((i) => i.aggregate).filter((a): a is string => a !== null))];
       // Unblocked first, so the re-driven events are applied rather than parked behind themselves.
-      await redis.sRem(keys.blocked, unblock);
+      if (unblock.length > 0) await redis.sRem(keys.blocked, unblock);
       log.info({ count: items.length }, 're-driving parked events');
       return commit(items.map((i) => ({ offset: i.offset, body: i.event })), runner.checkpoint ?? -1, { count: raw.length, unblock });
     };
@@ -163,9 +163,9 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
           log.info({ from, generation: target.generation, role: target.guard === 'generation' ? 'live' : 'rebuild' }, 'consuming the event log');
           while (!runner.stopped && !stopped && subscription.active) {
             if (runner.redrive) {
-              runner.redrive = false;
               const result = await redriveParked();
               if (result !== 'OK') return result;
+              runner.redrive = false;
             }
             const messages = subscription.pending.splice(0, batchSize);
             runner.oldestPendingAt = null;
