@@ -105,6 +105,27 @@ describe('projection engine', { timeout: 240_000 }, () => {
     assert.equal(unknown?.data?.code, 'NOT_FOUND');
   });
 
+  it('parks an event it cannot read, with the events of its aggregate behind it', async () => {
+    const cartId = uniqueId('unreadable');
+    const envelope = (version: number, payload: Record<string, unknown>) => ({
+      eventId: `cart:${cartId}:${version}`, aggregateType: 'cart', aggregateId: cartId, version, type: 'ItemAddedToCart', schemaVersion: 1,
+      payload, occurredAt: new Date().toISOString(), commandId: `k${version}`, correlationId: 'k', causationId: `k${version}`,
+    });
+    const publisher = stack.rabbit.createPublisher({ confirm: true });
+    for (const event of [envelope(1, { itemId: 'a', quantity: 'lots', unitPriceCents: 1 }), envelope(2, { itemId: 'b', quantity: 1, unitPriceCents: 1 })]) {
+      await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
+    }
+    await publisher.close();
+    const parked = await eventually(async () => {
+      const list = (await admin().parked('carts')).filter((p) => p.aggregate === `cart:${cartId}`);
+      return list.length === 2 ? list : undefined;
+    }, 10_000, 'both parked');
+    assert.match(parked[0]!.error, /invalid ItemAddedToCart payload/);
+    assert.equal(parked[0]!.version, 1);
+    assert.match(parked[1]!.error, /waiting behind/);
+    assert.equal(await stack.readModels.get(cartProjection, cartId), null, 'nothing applied past the unreadable event');
+  });
+
   it('rebuilds under load into a new generation while reads stay consistent, then drops the old one', async () => {
     const carts = Array.from({ length: 20 }, () => uniqueId('rb'));
     for (const cartId of carts) await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'first', quantity: 1, price: 1, wait: 'projected' });
