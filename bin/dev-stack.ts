@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../core/config';
 import { checkServices, describeDown } from '../infra/preflight';
 import { startTemporalDevServer, type DevServer } from '../infra/temporal';
+import { runMain } from './main';
 
 const root = join(__dirname, '..', '..');
 const dataDir = process.env.LEDGERFLOW_DATA ?? join(root, '.data');
@@ -122,7 +123,4 @@ async function main() {
   process.on('SIGTERM', shutdown);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main);

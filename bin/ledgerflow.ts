@@ -10,6 +10,7 @@ import { projections } from '../domain';
 import { createRedis } from '../infra/redis';
 import { createProjectionAdmin, UnknownProjectionError } from '../projectors/admin';
 import type { ProjectionStatus } from '../projectors/status';
+import { runMain } from './main';
 
 const usage = `usage: ledgerflow <command>
   status                 every projection: state, checkpoint, stream tail, lag, rate, parked
@@ -96,7 +97,4 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runMain(main);

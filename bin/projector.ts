@@ -5,6 +5,7 @@ import { createLogger } from '../infra/logger';
 import { connectRabbit, declareTopology, topologyOf } from '../infra/rabbit';
 import { createRedis } from '../infra/redis';
 import { startProjector } from '../projectors/runtime';
+import { onShutdown, runMain } from './main';
 
 async function main() {
   const config = loadConfig();
@@ -16,16 +17,10 @@ async function main() {
   await declareTopology(rabbit, topology);
   const projector = startProjector({ redis, rabbit, topology, prefix: config.REDIS_PREFIX, log }, projections);
   log.info({ projections: projections.map((p) => p.name), stream: topology.stream }, 'projector started');
-  const stop = async () => {
+  onShutdown(async () => {
     await projector.stop();
     await Promise.allSettled([redis.quit(), rabbit.close()]);
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  });
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+runMain(main);

@@ -6,6 +6,7 @@ import { createActivities } from '../activities';
 import { loadConfig, type Config } from '../core/config';
 import { createLogger, type Logger } from '../infra/logger';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
+import { runMain } from './main';
 
 const compiled = __dirname.endsWith(join('dist', 'bin'));
 /** Built by `npm run build` next to the compiled code. */
@@ -68,9 +69,4 @@ async function main() {
   log.info({ state: worker.getState() }, 'worker stopped');
 }
 
-if (require.main === module) {
-  main().catch((error) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+if (require.main === module) runMain(main);

@@ -10,7 +10,7 @@ import { createProjectionAdmin } from '../../projectors/admin';
 import { startProjector } from '../../projectors/runtime';
 import { projectionKeys } from '../../projectors/keys';
 import { createReadModels } from '../../projectors/store';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 /** A second projection beside the cart's: item counts per cart, with a handler that can be broken. */
 let poisonFixed = false;
@@ -222,7 +222,7 @@ describe('several projector instances', { timeout: 120_000 }, () => {
   it('lets one instance own a projection; a standby takes over within seconds when the owner dies, without double-applying', async () => {
     // The in-process projector is the first owner; stop it and start an owner we can kill.
     await stack.projector!.stop();
-    const env = { ...process.env, ...Object.fromEntries(Object.entries(stack.config).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v ?? '')])) };
+    const env = envOf(stack.config);
     child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bin', 'projector.ts')], { env, stdio: 'ignore' });
     const status = async () => (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts')!;
     const childOwner = await eventually(async () => {

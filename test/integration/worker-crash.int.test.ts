@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EventEnvelope } from '../../core/envelopes';
 import { cartProjection } from '../../domain';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';
 
 const root = join(__dirname, '..', '..');
 
 /** The worker as its own process, so the test can kill it like a crash would. */
 function spawnWorker(stack: TestStack): ChildProcess {
-  const env = { ...process.env, ...Object.fromEntries(Object.entries(stack.config).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v ?? '')])) };
+  const env = envOf(stack.config);
   return spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], { env, stdio: 'ignore' });
 }
 

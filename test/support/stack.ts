@@ -141,6 +141,12 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   return stack;
 }
 
+/** The stack's configuration as environment variables, for a process of its own (worker, projector). */
+export function envOf(config: Config): NodeJS.ProcessEnv {
+  const vars = Object.entries(config).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : String(value ?? '')]);
+  return { ...process.env, ...Object.fromEntries(vars) };
+}
+
 export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
   for await (const keys of redis.scanIterator({ MATCH: pattern, COUNT: 500 })) {
     if (keys.length) await redis.del(keys);
