@@ -35,7 +35,7 @@ export interface ApiServerOptions {
 
 export async function startApiServer(config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
   const temporal = await connectTemporal(config);
-  const redis = createRedis(config.REDIS_URL, 'ledgerflow-api', log);
+  const redis = createRedis(config.REDIS_URL, 'ledgerflow-api', log, { failFast: true });
   const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
   await Promise.all([redis.connect(), subscriber.connect()]);
   const rabbit = connectRabbit(config, 'api', log);

@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
+import { isGrpcServiceError } from '@temporalio/client';
+import { ClientClosedError, ClientOfflineError, SocketClosedUnexpectedlyError } from 'redis';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Config } from '../core/config';
@@ -62,13 +64,36 @@ export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure;
 
 /** With API_TOKENS set, every procedure but health needs `Authorization: Bearer <token>`. */
-export const procedure = t.procedure.use(({ ctx, next }) => {
-  const tokens = ctx.config.API_TOKENS;
-  if (tokens.length > 0 && !tokens.some((token) => sameToken(token, ctx.token))) {
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+export const procedure = t.procedure
+  .use(({ ctx, next }) => {
+    const tokens = ctx.config.API_TOKENS;
+    if (tokens.length > 0 && !tokens.some((token) => sameToken(token, ctx.token))) {
+      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+    }
+    return next();
+  })
+  .use(async ({ next }) => {
+    // A service being away is a 503 the caller may retry, not a 500.
+    const result = await next();
+    if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(result.error.cause)) {
+      throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${unavailableService(result.error.cause)} is unavailable; try again`, cause: result.error.cause });
+    }
+    return result;
+  });
+
+const redisDown = (error: unknown): boolean =>
+  error instanceof ClientOfflineError || error instanceof ClientClosedError || error instanceof SocketClosedUnexpectedlyError;
+const temporalDown = (error: unknown) => isGrpcServiceError(error) && (error.code === 14 || error.code === 4); // UNAVAILABLE, DEADLINE_EXCEEDED
+const isUnavailable = (error: unknown): boolean =>
+  redisDown(error) || temporalDown(error) || (error instanceof Error && error.cause !== undefined && error.cause !== error && isUnavailable(error.cause));
+const unavailableService = (error: unknown): string => {
+  let current: unknown = error;
+  while (current instanceof Error) {
+    if (redisDown(current)) return 'Redis';
+    current = current.cause;
   }
-  return next();
-});
+  return 'Temporal';
+};
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 /** Constant-time comparison, so response timing does not leak how much of a token matched. */

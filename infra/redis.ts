@@ -7,10 +7,12 @@ export type Redis = ReturnType<typeof createRedis>;
  * A node-redis client that reconnects with capped backoff and never gives up; its errors are
  * logged, never left to crash the process (an 'error' event without a listener would).
  */
-export function createRedis(url: string, name: string, log?: Logger) {
+export function createRedis(url: string, name: string, log?: Logger, options: { failFast?: boolean } = {}) {
   const client = createClient({
     url,
     name,
+    // Fail fast: a request while disconnected errors at once instead of waiting for the reconnect.
+    disableOfflineQueue: options.failFast ?? false,
     socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 3000), connectTimeout: 3000 },
   });
   client.on('error', (error) => log?.warn({ error: String(error), client: name }, 'redis connection error; reconnecting'));

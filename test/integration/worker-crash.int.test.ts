@@ -35,6 +35,7 @@ describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, ()
     const perCart = 15;
     const queuedCart = uniqueId('queued');
     const queued = 30;
+    const firstQueuedId = `${queuedCart}-first`;
     worker = spawnWorker(stack);
 
     let processed = 0;
@@ -47,7 +48,7 @@ describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, ()
     });
     const signals = (async () => {
       for (let i = 1; i <= queued; i++) {
-        await stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: `q-${i}`, quantity: 1, price: 0.1, wait: 'none' });
+        await stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: `q-${i}`, quantity: 1, price: 0.1, wait: 'none', commandId: i === 1 ? firstQueuedId : undefined });
       }
     })();
 
@@ -61,6 +62,10 @@ describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, ()
 
     await Promise.all([...senders, signals]);
     assert.ok(processedAtKill < carts.length * perCart, 'the kill happened mid-stream');
+
+    // A retry of a command decided before the kill is answered from the aggregate's memory.
+    const again = await stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: 'q-1', quantity: 1, price: 0.1, commandId: firstQueuedId });
+    assert.equal(again.version, 1);
 
     // Every read model complete, and the log holds each version once (first sightings) in order.
     for (const cartId of [...carts, queuedCart]) {
