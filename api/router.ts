@@ -2,7 +2,7 @@ import { TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { AnyAggregate } from '../core/aggregate';
 import type { AnyProjection, DocOf } from '../core/projection';
-import { aggregates, projections, readModelOf, type Aggregates } from '../domain';
+import { aggregates, cartProjection, projections, readModelOf, type Aggregates } from '../domain';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
@@ -86,7 +86,20 @@ export const systemRouter = router({
   }),
 });
 
-export const appRouter = router({ ...aggregateRouters, system: systemRouter });
+/** Read-model queries beyond `get`, over the projections' indexes. */
+const cartQueries = router({
+  /** Open carts, least recently changed first (e.g. `updatedBefore` an hour ago: abandoned carts). */
+  listOpen: procedure
+    .input(z.strictObject({ updatedBefore: z.iso.datetime().optional(), limit: z.number().int().min(1).max(100).optional() }))
+    .query(({ ctx, input }) =>
+      ctx.readModels.list(cartProjection, 'openSince', {
+        max: input.updatedBefore === undefined ? undefined : Date.parse(input.updatedBefore),
+        limit: input.limit ?? 20,
+      }),
+    ),
+});
+
+export const appRouter = router({ ...aggregateRouters, cart: mergeRouters(aggregateRouters.cart, cartQueries), system: systemRouter });
 
 /** The API's type: give it to `createTRPCClient<AppRouter>` for typed commands and queries. */
 export type AppRouter = typeof appRouter;

@@ -18,6 +18,11 @@ export interface ProjectionDefinition<Doc = unknown, E extends MessageSchemas = 
   readonly documentId: (event: ProjectedEvent<E>) => string;
   /** The new document, or null to delete it. */
   readonly evolve: (doc: Doc | null, event: ProjectedEvent<E>) => Doc | null;
+  /**
+   * Sorted indexes over the documents (Redis sorted sets, rebuilt with the projection): each
+   * gives a document's score in that index, or null to leave it out.
+   */
+  readonly indexes: Readonly<Record<string, (doc: Doc) => number | null>>;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -26,7 +31,8 @@ export type AnyProjection = ProjectionDefinition<any, any>;
 export type DocOf<P> = P extends ProjectionDefinition<infer D, any> ? D : never;
 
 export function defineProjection<Doc, E extends MessageSchemas>(
-  definition: Omit<ProjectionDefinition<Doc, E>, 'documentId'> & { documentId?: (event: ProjectedEvent<E>) => string },
+  definition: Omit<ProjectionDefinition<Doc, E>, 'documentId' | 'indexes'> &
+    Partial<Pick<ProjectionDefinition<Doc, E>, 'documentId' | 'indexes'>>,
 ): ProjectionDefinition<Doc, E> {
-  return { documentId: (event) => event.aggregateId, ...definition };
+  return { documentId: (event) => event.aggregateId, indexes: {}, ...definition };
 }

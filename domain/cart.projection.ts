@@ -21,8 +21,13 @@ const withTotals = (doc: CartReadModel): CartReadModel => {
 
 export const cartProjection = defineProjection<CartReadModel, typeof cart.events>({
   name: 'carts',
-  version: 1,
+  // 2: added the openSince index.
+  version: 2,
   source: cart,
+  indexes: {
+    /** Open carts by when they last changed: the oldest are the abandoned ones. */
+    openSince: (doc) => (doc.status === 'open' ? Date.parse(doc.updatedAt) : null),
+  },
   evolve(current, event) {
     const doc: CartReadModel = current ?? {
       cartId: event.aggregateId,

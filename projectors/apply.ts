@@ -125,6 +125,7 @@ export async function applyEntries(
   const docs = new Map<string, unknown>(documentIds.map((id, i) => [id, storedDocs[i] == null ? null : JSON.parse(storedDocs[i]!)]));
   const changedDocs = new Set<string>();
   const changedVersions = new Map<string, number>();
+  const scoresOf = new Map<string, readonly (readonly [string, number | null])[]>();
 
   for (const { entry, event, invalid } of events) {
     const key = aggregateKey(event.aggregateType, event.aggregateId);
@@ -147,13 +148,19 @@ export async function applyEntries(
       options.onGap?.(key, last + 1, event.version);
     }
     const id = projection.documentId(event);
-    const result = await withAttempts(options.attempts, () => projection.evolve(docs.get(id) ?? null, event));
+    // The index scores are computed with the document, so a throwing index parks the event too.
+    const result = await withAttempts(options.attempts, () => {
+      const doc = projection.evolve(docs.get(id) ?? null, event);
+      const scores = Object.entries(projection.indexes).map(([name, score]) => [name, doc === null ? null : score(doc)] as const);
+      return { doc, scores };
+    });
     if ('error' in result) {
       park(entry, result.error, options.attempts, event);
       newlyBlocked.add(key);
       continue;
     }
-    docs.set(id, result.value);
+    docs.set(id, result.value.doc);
+    scoresOf.set(id, result.value.scores);
     versions.set(key, event.version);
     changedVersions.set(key, event.version);
     changedDocs.add(id);
@@ -162,10 +169,12 @@ export async function applyEntries(
   counters.parked = parked.length;
 
   const notice = changedVersions.size ? JSON.stringify({ projection: projection.name, versions: Object.fromEntries(changedVersions) }) : '';
+  const indexes = [...scoresOf].flatMap(([id, scores]) => scores.map(([name, score]) => [keys.index(generation, name), id, score] as [string, string, number | null]));
   return {
     counters,
     batch: {
       documents: new Map([...changedDocs].map((id) => [keys.document(generation, id), docs.get(id) === null ? null : JSON.stringify(docs.get(id))])),
+      indexes,
       versions: changedVersions,
       parked: parked.map((p) => JSON.stringify(p)),
       blocked: [...newlyBlocked],

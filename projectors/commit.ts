@@ -15,6 +15,8 @@ for _, member in ipairs(batch.unblock) do redis.call('SREM', KEYS[6], member) en
 for _, doc in ipairs(batch.set) do redis.call('SET', KEYS[doc[1]], doc[2]) end
 for _, index in ipairs(batch.del) do redis.call('DEL', KEYS[index]) end
 for _, pair in ipairs(batch.versions) do redis.call('HSET', KEYS[4], pair[1], pair[2]) end
+for _, entry in ipairs(batch.indexed) do redis.call('ZADD', KEYS[entry[1]], entry[3], entry[2]) end
+for _, entry in ipairs(batch.unindexed) do redis.call('ZREM', KEYS[entry[1]], entry[2]) end
 for _, item in ipairs(batch.parked) do redis.call('RPUSH', KEYS[5], item) end
 for _, member in ipairs(batch.blocked) do redis.call('SADD', KEYS[6], member) end
 redis.call('SET', KEYS[3], ARGV[4])
@@ -28,6 +30,8 @@ export interface Batch {
   /** Document key → JSON, or null to delete. */
   documents: Map<string, string | null>;
   versions: Map<string, number>;
+  /** Index entries: [index key, document id, score or null to remove]. */
+  indexes: [string, string, number | null][];
   parked: string[];
   blocked: string[];
   /** Re-drive: how many parked entries (from the head) this batch re-applied, and whose block it lifts. */
@@ -47,7 +51,8 @@ export interface WriteTarget {
 
 export async function commitBatch(redis: Redis, target: WriteTarget, batch: Batch): Promise<CommitResult> {
   const { keys, owner, generation, guard } = target;
-  const docKeys = [...batch.documents.keys()];
+  const indexKeys = [...new Set(batch.indexes.map(([key]) => key))];
+  const docKeys = [...batch.documents.keys(), ...indexKeys];
   const base = [keys.lease, keys.meta, keys.checkpoint(generation), keys.versions(generation), keys.parked, keys.blocked];
   const payload = {
     set: [] as [number, string][],
@@ -55,16 +60,22 @@ export async function commitBatch(redis: Redis, target: WriteTarget, batch: Batc
     versions: [...batch.versions].map(([key, version]) => [key, String(version)]),
     parked: batch.parked,
     blocked: batch.blocked,
+    indexed: [] as [number, string, number][],
+    unindexed: [] as [number, string][],
     trim: batch.redriven?.count ?? 0,
     unblock: batch.redriven?.unblock ?? [],
     channel: batch.channel,
     notice: batch.notice,
   };
-  docKeys.forEach((key, i) => {
-    const value = batch.documents.get(key);
-    if (value === null || value === undefined) payload.del.push(base.length + i + 1);
-    else payload.set.push([base.length + i + 1, value]);
-  });
+  const position = (key: string) => base.length + docKeys.indexOf(key) + 1;
+  for (const [key, value] of batch.documents) {
+    if (value === null) payload.del.push(position(key));
+    else payload.set.push([position(key), value]);
+  }
+  for (const [key, id, score] of batch.indexes) {
+    if (score === null) payload.unindexed.push([position(key), id]);
+    else payload.indexed.push([position(key), id, score]);
+  }
   const result = await redis.eval(commitScript, {
     keys: [...base, ...docKeys],
     arguments: [owner, guard, String(generation), String(batch.checkpoint), JSON.stringify(payload)],

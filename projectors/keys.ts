@@ -22,6 +22,8 @@ export function projectionKeys(prefix: string, projection: string) {
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,
+    /** Sorted set of document ids (a projection's named index); ':' keeps it apart from document ids. */
+    index: (generation: number, name: string) => `${prefix}:rm:${projection}:g${generation}::index:${name}`,
     /** The parts around the generation number in document and versions keys (for reads in Lua). */
     documentParts: [`${prefix}:rm:${projection}:g`, ':'] as const,
     versionsParts: [`${base}:g`, ':versions'] as const,

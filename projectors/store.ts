@@ -12,9 +12,51 @@ local key = ARGV[1] .. generation .. ARGV[2]
 if ARGV[4] == 'hash' then return redis.call('HGET', key, ARGV[3]) end
 return redis.call('GET', key .. ARGV[3])`;
 
+/** Documents by score from a projection's index, in the active generation, in one step. */
+const readIndex = `
+local generation = redis.call('HGET', KEYS[1], 'generation') or '1'
+local index = ARGV[1] .. generation .. ARGV[2]
+local ids
+if ARGV[6] == 'desc' then
+  ids = redis.call('ZRANGE', index, ARGV[4], ARGV[3], 'BYSCORE', 'REV', 'LIMIT', 0, ARGV[5])
+else
+  ids = redis.call('ZRANGE', index, ARGV[3], ARGV[4], 'BYSCORE', 'LIMIT', 0, ARGV[5])
+end
+if #ids == 0 then return {} end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = ARGV[1] .. generation .. ARGV[7] .. id end
+return redis.call('MGET', unpack(keys))`;
+
+export interface IndexQuery {
+  /** Lowest and highest score, inclusive; unbounded when absent. */
+  min?: number;
+  max?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
 /** Reads what the projector wrote: the active generation's documents and applied versions. */
 export function createReadModels(redis: Redis, prefix: string) {
   return {
+    /** Documents in a projection's index, by score. */
+    async list<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query: IndexQuery = {}): Promise<DocOf<P>[]> {
+      const keys = projectionKeys(prefix, projection.name);
+      const [before, after] = keys.documentParts;
+      const raw = (await redis.eval(readIndex, {
+        keys: [keys.meta],
+        arguments: [
+          before,
+          `::index:${index}`,
+          query.min === undefined ? '-inf' : String(query.min),
+          query.max === undefined ? '+inf' : String(query.max),
+          String(query.limit ?? 100),
+          query.order ?? 'asc',
+          after,
+        ],
+      })) as (string | null)[];
+      return raw.filter((doc): doc is string => doc !== null).map((doc) => JSON.parse(doc) as DocOf<P>);
+    },
+
     async get<P extends AnyProjection>(projection: P, id: string): Promise<DocOf<P> | null> {
       const keys = projectionKeys(prefix, projection.name);
       const [before, after] = keys.documentParts;

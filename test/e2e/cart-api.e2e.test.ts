@@ -151,4 +151,21 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     assert.equal(cart.version, 1);
     assert.ok(elapsed < 1000, `visible after ${elapsed.toFixed(0)} ms`);
   });
+
+  it('lists open carts by when they last changed, from a sorted index the projection keeps', async () => {
+    const [older, newer, done] = [uniqueId('idx'), uniqueId('idx'), uniqueId('idx')];
+    await stack.trpc.cart.addItem.mutate({ cartId: older, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    await stack.trpc.cart.addItem.mutate({ cartId: done, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const cutoff = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await stack.trpc.cart.addItem.mutate({ cartId: newer, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    await stack.trpc.cart.checkout.mutate({ cartId: done, wait: 'projected' });
+
+    const ours = (carts: { cartId: string }[]) => carts.map((c) => c.cartId).filter((id) => [older, newer, done].includes(id));
+    assert.deepEqual(ours(await stack.trpc.cart.listOpen.query({ limit: 100 })), [older, newer], 'checked-out carts leave the index');
+    assert.deepEqual(ours(await stack.trpc.cart.listOpen.query({ updatedBefore: cutoff, limit: 100 })), [older]);
+    const invalid = await rejectionOf(stack.trpc.cart.listOpen.query({ updatedBefore: 'yesterday' }));
+    assert.equal(invalid.data?.code, 'BAD_REQUEST');
+  });
 });
