@@ -8,6 +8,7 @@ export const trpcCodeOf: Record<ErrorKind, TRPC_ERROR_CODE_KEY> = {
   AGGREGATE_CLOSED: 'PRECONDITION_FAILED',
   VERSION_CONFLICT: 'CONFLICT',
   NOT_FOUND: 'NOT_FOUND',
+  INTERNAL: 'INTERNAL_SERVER_ERROR',
 };
 
 /** Carries a rejection to the error formatter, which exposes its code and details. */

@@ -13,6 +13,8 @@ export const errorKinds = [
   'VERSION_CONFLICT',
   /** The aggregate or read model does not exist. */
   'NOT_FOUND',
+  /** The domain code failed unexpectedly (a bug): the command was refused, nothing changed. */
+  'INTERNAL',
 ] as const;
 
 export type ErrorKind = (typeof errorKinds)[number];

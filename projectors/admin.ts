@@ -15,6 +15,7 @@ export function createProjectionAdmin(redis: Redis, prefix: string, projections:
     return projection;
   };
   const keysOf = (name: string) => projectionKeys(prefix, find(name).name);
+  const liveGeneration = async (meta: string) => Number((await redis.hGet(meta, 'generation')) ?? 1);
 
   return {
     names: () => projections.map((p) => p.name),
@@ -24,15 +25,18 @@ export function createProjectionAdmin(redis: Redis, prefix: string, projections:
       return Promise.all(
         projections.map(async (projection) => {
           const keys = projectionKeys(prefix, projection.name);
-          const [raw, parked, meta] = await Promise.all([redis.get(keys.status), redis.lLen(keys.parked), redis.hGetAll(keys.meta)]);
+          const meta = await redis.hGetAll(keys.meta);
+          const [raw, parked] = await Promise.all([redis.get(keys.status), redis.lLen(keys.parked(Number(meta.generation ?? 1)))]);
           if (raw) return { ...(JSON.parse(raw) as ProjectionStatus), parked };
           return stalledStatus(projection, parked, meta);
         }),
       );
     },
 
+    /** The live generation's parked events. */
     async parked(name: string, limit = 100): Promise<ParkedEvent[]> {
-      const raw = await redis.lRange(keysOf(name).parked, 0, limit - 1);
+      const keys = keysOf(name);
+      const raw = await redis.lRange(keys.parked(await liveGeneration(keys.meta)), 0, limit - 1);
       return raw.map((r) => JSON.parse(r) as ParkedEvent);
     },
 
@@ -40,7 +44,7 @@ export function createProjectionAdmin(redis: Redis, prefix: string, projections:
     async requestRedrive(name: string): Promise<{ parked: number }> {
       const keys = keysOf(name);
       await redis.set(keys.redriveRequested, new Date().toISOString());
-      return { parked: await redis.lLen(keys.parked) };
+      return { parked: await redis.lLen(keys.parked(await liveGeneration(keys.meta))) };
     },
 
     /** Asks the owner to rebuild into a new generation from the start of the log. */

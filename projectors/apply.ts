@@ -40,6 +40,8 @@ export interface ApplyOptions {
   /** Attempts of a throwing handler before its event is parked. */
   attempts: number;
   onGap?: (aggregate: string, expected: number, got: number) => void;
+  /** Aggregates whose block a re-drive lifts (in the same commit). */
+  unblocked?: ReadonlySet<string>;
 }
 
 type Parsed =
@@ -117,10 +119,10 @@ export async function applyEntries(
   const [storedVersions, storedDocs, blockedFlags] = await Promise.all([
     aggregates.length ? redis.hmGet(keys.versions(generation), aggregates) : Promise.resolve([]),
     documentIds.length ? redis.mGet(documentIds.map((id) => keys.document(generation, id))) : Promise.resolve([]),
-    aggregates.length ? redis.smIsMember(keys.blocked, aggregates) : Promise.resolve([]),
+    aggregates.length ? redis.smIsMember(keys.blocked(generation), aggregates) : Promise.resolve([]),
   ]);
   const versions = new Map(aggregates.map((key, i) => [key, Number(storedVersions[i] ?? 0)]));
-  const blocked = new Set(aggregates.filter((_, i) => Number(blockedFlags[i]) === 1));
+  const blocked = new Set(aggregates.filter((key, i) => Number(blockedFlags[i]) === 1 && !options.unblocked?.has(key)));
   const newlyBlocked = new Set<string>();
   const docs = new Map<string, unknown>(documentIds.map((id, i) => [id, storedDocs[i] == null ? null : JSON.parse(storedDocs[i]!)]));
   const changedDocs = new Set<string>();
@@ -144,14 +146,22 @@ export async function applyEntries(
       continue;
     }
     if (event.version > last + 1) {
+      // Held back, not applied: the publisher re-sends from its first unconfirmed event, so
+      // the missing versions come, and this one after them. Counted, so a gap that never
+      // fills (events lost to retention) shows in status and metrics.
       counters.gaps += 1;
       options.onGap?.(key, last + 1, event.version);
+      continue;
     }
     const id = projection.documentId(event);
     // The index scores are computed with the document, so a throwing index parks the event too.
     const result = await withAttempts(options.attempts, () => {
       const doc = projection.evolve(docs.get(id) ?? null, event);
-      const scores = Object.entries(projection.indexes).map(([name, score]) => [name, doc === null ? null : score(doc)] as const);
+      const scores = Object.entries(projection.indexes).map(([name, score]) => {
+        const value = doc === null ? null : score(doc);
+        if (value !== null && !Number.isFinite(value)) throw new Error(`index ${name} gave ${value}, not a finite number or null`);
+        return [name, value] as const;
+      });
       return { doc, scores };
     });
     if ('error' in result) {

@@ -53,7 +53,7 @@ export async function commitBatch(redis: Redis, target: WriteTarget, batch: Batc
   const { keys, owner, generation, guard } = target;
   const indexKeys = [...new Set(batch.indexes.map(([key]) => key))];
   const docKeys = [...batch.documents.keys(), ...indexKeys];
-  const base = [keys.lease, keys.meta, keys.checkpoint(generation), keys.versions(generation), keys.parked, keys.blocked];
+  const base = [keys.lease, keys.meta, keys.checkpoint(generation), keys.versions(generation), keys.parked(generation), keys.blocked(generation)];
   const payload = {
     set: [] as [number, string][],
     del: [] as number[],

@@ -11,14 +11,14 @@ export function projectionKeys(prefix: string, projection: string) {
     lease: `${base}:lease`,
     /** JSON status the owner refreshes every couple of seconds (expires when nobody owns it). */
     status: `${base}:status`,
-    /** List of parked events (JSON), oldest first. */
-    parked: `${base}:parked`,
-    /** Set of aggregate keys with a parked event: their later events wait behind it. */
-    blocked: `${base}:blocked`,
     /** Flags the CLI and admin API set for the owner to act on. */
     rebuildRequested: `${base}:rebuild-requested`,
     redriveRequested: `${base}:redrive-requested`,
     checkpoint: (generation: number) => `${base}:g${generation}:checkpoint`,
+    /** List of the generation's parked events (JSON), oldest first. */
+    parked: (generation: number) => `${base}:g${generation}:parked`,
+    /** Set of aggregate keys with a parked event in the generation: their later events wait behind it. */
+    blocked: (generation: number) => `${base}:g${generation}:blocked`,
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,

@@ -66,8 +66,6 @@ interface Runner {
   counters: ApplyCounters;
   subscription?: Subscription;
   stopped: boolean;
-  /** Re-apply the parked events before the next batch. */
-  redrive: boolean;
   oldestPendingAt: number | null;
   done: Promise<RunEnd>;
 }
@@ -98,6 +96,8 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
 
   let stopped = false;
   let owning = false;
+  /** A re-drive was asked for and has not been done yet. */
+  let redrivePending = false;
   let live: Runner | undefined;
   let rebuild: (Runner & { startedAt: number; startOffset: number | null }) | undefined;
   let tail: number | null = null;
@@ -112,7 +112,6 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
       firstOffset: null,
       counters: { applied: 0, duplicatesSkipped: 0, gaps: 0, parked: 0 },
       stopped: false,
-      redrive: false,
       oldestPendingAt: null,
       done: Promise.resolve('STOPPED'),
     };
@@ -133,7 +132,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     };
 
     const commit = async (entries: LogEntry[], checkpoint: number, redriven?: { count: number; unblock: string[] }) => {
-      const { batch, counters } = await applyEntries(applyOptions, entries, checkpoint);
+      const { batch, counters } = await applyEntries({ ...applyOptions, unblocked: new Set(redriven?.unblock) }, entries, checkpoint);
       const result = await commitBatch(redis, target, { ...batch, redriven });
       if (result === 'OK') account(counters);
       for (const item of batch.parked) log.error({ parked: JSON.parse(item) as ParkedEvent }, 'event parked');
@@ -141,13 +140,12 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     };
 
     const redriveParked = async (): Promise<CommitResult> => {
-      const raw = await redis.lRange(keys.parked, 0, -1);
+      const raw = await redis.lRange(keys.parked(target.generation), 0, -1);
       if (raw.length === 0) return 'OK';
       const items = raw.map((r) => JSON.parse(r) as ParkedEvent);
       const unblock = [...new Set(items.map((i) => i.aggregate).filter((a): a is string => a !== null))];
-      // Unblocked first, so the re-driven events are applied rather than parked behind themselves.
-      if (unblock.length > 0) await redis.sRem(keys.blocked, unblock);
       log.info({ count: items.length }, 're-driving parked events');
+      // The blocks are lifted for this batch only in memory; Redis lifts them in the same commit.
       return commit(items.map((i) => ({ offset: i.offset, body: i.event })), runner.checkpoint ?? -1, { count: raw.length, unblock });
     };
 
@@ -162,10 +160,10 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
           runner.subscription = subscription;
           log.info({ from, generation: target.generation, role: target.guard === 'generation' ? 'live' : 'rebuild' }, 'consuming the event log');
           while (!runner.stopped && !stopped && subscription.active) {
-            if (runner.redrive) {
+            if (target.guard === 'generation' && redrivePending) {
               const result = await redriveParked();
               if (result !== 'OK') return result;
-              runner.redrive = false;
+              redrivePending = false;
             }
             const messages = subscription.pending.splice(0, batchSize);
             runner.oldestPendingAt = null;
@@ -215,17 +213,18 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     const runner = runGeneration({ keys, owner, generation, guard: 'rebuilding' }, async (r) => {
       const serving = live!;
       const liveCheckpoint = await redis.get(keys.checkpoint(serving.generation));
-      const behind = liveCheckpoint === null ? (tail ?? -1) - (r.checkpoint ?? -1) : Number(liveCheckpoint) - (r.checkpoint ?? -1);
-      if (behind > 0) {
-        // Under steady load the live model is always an event or two ahead: once close, pause it
-        // (reads keep being served from it) so the rebuild can reach its final checkpoint.
-        if (behind <= batchSize && !serving.stopped) {
-          serving.stopped = true;
-          serving.subscription?.interrupt();
-          await serving.done;
-        }
+      // With no live checkpoint yet, the stream's tail is the target, and it must be known.
+      if (liveCheckpoint === null && tail === null) return false;
+      const behind = (liveCheckpoint === null ? tail! : Number(liveCheckpoint)) - (r.checkpoint ?? -1);
+      // Once close, pause the live model (reads keep being served from it): under steady load it
+      // is always an event or two ahead, and a paused writer cannot race the switch.
+      if (behind <= batchSize && !serving.stopped) {
+        serving.stopped = true;
+        serving.subscription?.interrupt();
+        await serving.done;
         return false;
       }
+      if (behind > 0) return false;
       const result = await redis.eval(switchScript, { keys: [keys.lease, keys.meta], arguments: [owner, String(generation), String(projection.version)] });
       if (result !== 'OK') return false;
       log.info({ generation, previous: live!.generation, events: r.counters.applied }, 'rebuild caught up; switched generation');
@@ -286,7 +285,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     } catch {
       // Keep the last known tail while the broker is away.
     }
-    const [parked, meta] = await Promise.all([redis.lLen(keys.parked), redis.hGetAll(keys.meta)]);
+    const [parked, meta] = await Promise.all([redis.lLen(keys.parked(live?.generation ?? 1)), redis.hGetAll(keys.meta)]);
     const status = currentStatus(parked, Number(meta.version ?? projection.version));
     await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: leaseMs * 2 } });
   }
@@ -365,8 +364,12 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
         }
         if (await redis.getDel(keys.rebuildRequested)) await startRebuild('requested');
         if (await redis.getDel(keys.redriveRequested)) {
-          live.redrive = true;
+          redrivePending = true; // whichever live runner runs next re-drives, even after a switch
           live.subscription?.interrupt();
+        }
+        // A version raised while ownership was being set up still gets its rebuild.
+        if (!rebuild && Number(await redis.hGet(keys.meta, 'version')) !== projection.version) {
+          await startRebuild(`definition version → ${projection.version}`);
         }
         await publishStatus();
       } catch (error) {

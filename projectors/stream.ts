@@ -24,7 +24,13 @@ export async function subscribe(rabbit: Connection, stream: string, from: number
   const channel = await rabbit.acquire();
   const pending: AsyncMessage[] = [];
   let wake = () => {};
+  // The broker cancels a consumer whose queue went away; the channel itself stays open.
+  let cancelled = false;
   channel.once('close', () => wake());
+  channel.on('basic.cancel', () => {
+    cancelled = true;
+    wake();
+  });
   try {
     await channel.basicQos({ prefetchCount: prefetch });
     await channel.basicConsume({ queue: stream, arguments: { 'x-stream-offset': from } }, (message) => {
@@ -39,7 +45,7 @@ export async function subscribe(rabbit: Connection, stream: string, from: number
     pending,
     next: () => new Promise<void>((resolve) => (wake = resolve)),
     get active() {
-      return channel.active;
+      return channel.active && !cancelled;
     },
     ack(message) {
       if (channel.active) channel.basicAck({ deliveryTag: message.deliveryTag, multiple: true });

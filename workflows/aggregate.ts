@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { AnyAggregate } from '../core/aggregate';
-import { decideCommand, type Snapshot } from '../core/decider';
+import { decideCommand, type Decision, type Snapshot } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from '../core/envelopes';
 import { aggregates } from '../domain';
 import {
@@ -38,6 +38,7 @@ const { publishEvents } = proxyActivities<ReturnType<typeof createActivities>>({
 });
 
 const maxEventsPerPublish = 500;
+const maxBytesPerPublish = 256 * 1024;
 const recentEventsKept = 20;
 const publishGrace = '10 seconds';
 
@@ -56,6 +57,8 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
   const unpublished: EventEnvelope[] = [...(carried?.unpublished ?? [])];
   const outcomes = new Map<string, CommandOutcome>((carried?.recentOutcomes ?? []).map((o) => [o.commandId, o]));
   let recentEvents: EventEnvelope[] = [...(carried?.recentEvents ?? [])];
+  /** Update handlers waiting for a command's outcome, by commandId. */
+  const waiting = new Map<string, ((outcome: CommandOutcome) => void)[]>();
   let publishing: CancellationScope | undefined;
   let draining = false;
 
@@ -69,9 +72,17 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
   setHandler(
     submitUpdate,
     async (commands) => {
+      // Answers are taken as each command is decided, not looked up later: a large batch may
+      // push them out of the dedupe window before this handler runs again.
+      const answers = new Map<string, CommandOutcome>();
+      for (const { commandId } of commands) {
+        const known = outcomes.get(commandId);
+        if (known) answers.set(commandId, known);
+        else waiting.set(commandId, [...(waiting.get(commandId) ?? []), (outcome) => answers.set(commandId, outcome)]);
+      }
       accept(commands);
-      await condition(() => commands.every((c) => outcomes.has(c.commandId)));
-      return commands.map((c) => outcomes.get(c.commandId)!);
+      await condition(() => commands.every((c) => answers.has(c.commandId)));
+      return commands.map((c) => answers.get(c.commandId)!);
     },
     {
       description: 'Deliver command envelopes to the mailbox and answer each one\'s outcome once decided.',
@@ -94,6 +105,8 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
   const remember = (outcome: CommandOutcome) => {
     outcomes.set(outcome.commandId, outcome);
     if (outcomes.size > dedupeWindow) outcomes.delete(outcomes.keys().next().value!);
+    for (const answer of waiting.get(outcome.commandId) ?? []) answer(outcome);
+    waiting.delete(outcome.commandId);
   };
 
   const decideMailbox = () => {
@@ -102,7 +115,7 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
     const occurredAt = new Date().toISOString(); // workflow time: deterministic on replay
     for (const command of batch) {
       if (outcomes.has(command.commandId)) continue; // a retry: answered from the first outcome
-      const decision = decideCommand(aggregate, snapshot, command, occurredAt);
+      const decision = decideSafely(aggregate, snapshot, command, occurredAt);
       snapshot = decision.snapshot;
       unpublished.push(...decision.events);
       recentEvents.push(...decision.events);
@@ -119,7 +132,7 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
   const publishLoop = async () => {
     for (;;) {
       await condition(() => unpublished.length > 0 && !draining);
-      const batch = unpublished.slice(0, maxEventsPerPublish);
+      const batch = publishBatch(unpublished);
       publishing = new CancellationScope();
       try {
         await publishing.run(() => publishEvents(batch));
@@ -166,6 +179,41 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
       carried: { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents },
     });
   }
+}
+
+/**
+ * A bug in domain code (anything but a DomainError) must not wedge the aggregate, which would
+ * retry the workflow task forever and answer nobody: the command is refused as INTERNAL.
+ */
+function decideSafely(aggregate: AnyAggregate, snapshot: Snapshot, command: CommandEnvelope, occurredAt: string): Decision {
+  try {
+    return decideCommand(aggregate, snapshot, command, occurredAt);
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return {
+      snapshot,
+      events: [],
+      outcome: {
+        status: 'rejected',
+        commandId: command.commandId,
+        aggregateId: command.aggregateId,
+        version: snapshot.version,
+        rejection: { kind: 'INTERNAL', code: 'DECIDE_FAILED', message: `${aggregate.name}.${command.type} failed: ${message}` },
+      },
+    };
+  }
+}
+
+/** The next events to publish: in order, at most 500 and about 256 KB (Temporal payloads stay small). */
+function publishBatch(unpublished: EventEnvelope[]): EventEnvelope[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < unpublished.length && count < maxEventsPerPublish) {
+    bytes += JSON.stringify(unpublished[count]).length;
+    if (count > 0 && bytes > maxBytesPerPublish) break;
+    count += 1;
+  }
+  return unpublished.slice(0, count);
 }
 
 function detailsOf(aggregate: AnyAggregate, snapshot: Snapshot): string {
