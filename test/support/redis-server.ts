@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createConnection } from 'node:net';
-import { freePort } from './stack';
+import { freePort, listening } from './stack';
 
 /** A redis-server of the test's own (no persistence), so tests can flush, stop and restart it. */
 export interface OwnRedis {
@@ -10,12 +9,6 @@ export interface OwnRedis {
   stop(): Promise<void>;
 }
 
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 
 export async function ownRedis(): Promise<OwnRedis> {
   const port = await freePort();

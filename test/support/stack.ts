@@ -3,7 +3,7 @@
  * memory), and RabbitMQ and Redis isolated by names and key prefixes unique to the run.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { AppRouter } from '../../api';
@@ -36,6 +36,15 @@ export async function freePort(): Promise<number> {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
   });
 }
 
