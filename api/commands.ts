@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { TypedSearchAttributes, WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { rejectedOutcome } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome } from '../core/envelopes';
 import { workflowIdOf } from '../core/ids';
 import type { aggregateWorkflow } from '../workflows/aggregate';
@@ -95,17 +96,12 @@ const isClosedWorkflow = (error: unknown) =>
   error instanceof WorkflowExecutionAlreadyStartedError ||
   (error instanceof Error && error.cause instanceof WorkflowExecutionAlreadyStartedError);
 
-const closedOutcome = (envelope: CommandEnvelope): CommandOutcome => ({
-  status: 'rejected',
-  commandId: envelope.commandId,
-  aggregateId: envelope.aggregateId,
-  version: 0,
-  rejection: {
+const closedOutcome = (envelope: CommandEnvelope): CommandOutcome =>
+  rejectedOutcome(envelope, 0, {
     kind: 'AGGREGATE_CLOSED',
     code: 'AGGREGATE_WORKFLOW_CLOSED',
     message: `${envelope.aggregateType} ${envelope.aggregateId} was closed in Temporal and is not restarted empty`,
-  },
-});
+  });
 
 export type CommandBus = ReturnType<typeof createCommandBus>;
 

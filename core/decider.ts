@@ -18,6 +18,11 @@ export interface Decision<S = unknown> {
   events: EventEnvelope[];
 }
 
+/** The outcome of a refused command: the aggregate stays at `version`. */
+export function rejectedOutcome(command: Pick<CommandEnvelope, 'commandId' | 'aggregateId'>, version: number, rejection: Rejection): CommandOutcome {
+  return { status: 'rejected', commandId: command.commandId, aggregateId: command.aggregateId, version, rejection };
+}
+
 /**
  * The engine's pure step: validate a command envelope, check the version and lifecycle,
  * decide, and evolve. Deterministic; `occurredAt` comes from the caller's clock.
@@ -28,11 +33,7 @@ export function decideCommand<S>(
   command: CommandEnvelope,
   occurredAt: string,
 ): Decision<S> {
-  const reject = (rejection: Rejection): Decision<S> => ({
-    snapshot,
-    events: [],
-    outcome: { status: 'rejected', commandId: command.commandId, aggregateId: command.aggregateId, version: snapshot.version, rejection },
-  });
+  const reject = (rejection: Rejection): Decision<S> => ({ snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, rejection) });
 
   const schema: z.ZodObject | undefined = Object.hasOwn(aggregate.commands, command.type)
     ? aggregate.commands[command.type]

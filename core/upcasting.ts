@@ -1,12 +1,12 @@
 import type { MessageSchemas, Upcasters } from './aggregate';
 import type { EventEnvelope } from './envelopes';
 
-/** The schemaVersion new events of this type are written with. */
 /** Anything that declares upcasters: an aggregate, or a projection's source. */
 export interface HasUpcasters {
   readonly upcasters: Upcasters<MessageSchemas>;
 }
 
+/** The schemaVersion new events of this type are written with. */
 export function currentSchemaVersion(aggregate: HasUpcasters, eventType: string): number {
   const steps: Record<number, unknown> = (Object.hasOwn(aggregate.upcasters, eventType) && aggregate.upcasters[eventType]) || {};
   return Object.keys(steps).reduce((current, from) => Math.max(current, Number(from) + 1), 1);

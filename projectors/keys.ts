@@ -4,6 +4,7 @@
  */
 export function projectionKeys(prefix: string, projection: string) {
   const base = `${prefix}:proj:${projection}`;
+  const indexSuffix = (name: string) => `::index:${name}`;
   return {
     /** Hash: generation (active), version (of the definition that built it), rebuilding (generation being built). */
     meta: `${base}:meta`,
@@ -22,8 +23,10 @@ export function projectionKeys(prefix: string, projection: string) {
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,
-    /** Sorted set of document ids (a projection's named index); ':' keeps it apart from document ids. */
-    index: (generation: number, name: string) => `${prefix}:rm:${projection}:g${generation}::index:${name}`,
+    /** Sorted set of document ids (a projection's named index); '::' keeps it apart from document ids. */
+    index: (generation: number, name: string) => `${prefix}:rm:${projection}:g${generation}${indexSuffix(name)}`,
+    /** The part after the generation number in an index key (for reads in Lua). */
+    indexSuffix,
     /** The parts around the generation number in document and versions keys (for reads in Lua). */
     documentParts: [`${prefix}:rm:${projection}:g`, ':'] as const,
     versionsParts: [`${base}:g`, ':versions'] as const,

@@ -46,7 +46,7 @@ export function createReadModels(redis: Redis, prefix: string) {
         keys: [keys.meta],
         arguments: [
           before,
-          `::index:${index}`,
+          keys.indexSuffix(index),
           query.min === undefined ? '-inf' : String(query.min),
           query.max === undefined ? '+inf' : String(query.max),
           String(query.limit ?? 100),

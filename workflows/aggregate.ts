@@ -13,7 +13,7 @@ import {
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import type { AnyAggregate } from '../core/aggregate';
-import { decideCommand, type Decision, type Snapshot } from '../core/decider';
+import { decideCommand, rejectedOutcome, type Decision, type Snapshot } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from '../core/envelopes';
 import { aggregates } from '../domain';
 import {
@@ -190,17 +190,8 @@ function decideSafely(aggregate: AnyAggregate, snapshot: Snapshot, command: Comm
     return decideCommand(aggregate, snapshot, command, occurredAt);
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    return {
-      snapshot,
-      events: [],
-      outcome: {
-        status: 'rejected',
-        commandId: command.commandId,
-        aggregateId: command.aggregateId,
-        version: snapshot.version,
-        rejection: { kind: 'INTERNAL', code: 'DECIDE_FAILED', message: `${aggregate.name}.${command.type} failed: ${message}` },
-      },
-    };
+    const rejection = { kind: 'INTERNAL', code: 'DECIDE_FAILED', message: `${aggregate.name}.${command.type} failed: ${message}` } as const;
+    return { snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, rejection) };
   }
 }
 
