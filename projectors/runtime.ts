@@ -279,14 +279,13 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     live = undefined;
   }
 
-  async function publishStatus() {
+  async function publishStatus(version: number) {
     try {
       tail = (await probeTail(rabbit, topology.stream)).offset;
     } catch {
       // Keep the last known tail while the broker is away.
     }
-    const [parked, meta] = await Promise.all([redis.lLen(keys.parked(live?.generation ?? 1)), redis.hGetAll(keys.meta)]);
-    const status = currentStatus(parked, Number(meta.version ?? projection.version));
+    const status = currentStatus(await redis.lLen(keys.parked(live?.generation ?? 1)), version);
     await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: leaseMs * 2 } });
   }
 
@@ -368,10 +367,9 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
           live.subscription?.interrupt();
         }
         // A version raised while ownership was being set up still gets its rebuild.
-        if (!rebuild && Number(await redis.hGet(keys.meta, 'version')) !== projection.version) {
-          await startRebuild(`definition version → ${projection.version}`);
-        }
-        await publishStatus();
+        const stored = await redis.hGet(keys.meta, 'version');
+        if (!rebuild && Number(stored) !== projection.version) await startRebuild(`definition version → ${projection.version}`);
+        await publishStatus(Number(stored ?? projection.version));
       } catch (error) {
         if (stopped) break;
         log.warn({ error: String(error) }, 'projector supervision step failed; retrying');
