@@ -1,14 +1,19 @@
 import type { Publisher } from 'rabbitmq-client';
+import type { AnyAggregate } from '../core/aggregate';
+import { decideStep, type DecideStepInput, type StepDecision } from '../core/decider';
 import type { EventEnvelope } from '../core/envelopes';
 import { routingKeyOf } from '../core/ids';
+import { aggregates as registered } from '../domain';
 
 export interface ActivityDeps {
   publisher: Publisher;
   exchange: string;
+  /** The aggregates deciding runs against (the registry's by default). */
+  aggregates?: Readonly<Record<string, AnyAggregate>>;
 }
 
 /** Activities get their clients from here; workflows import this module as a type only. */
-export function createActivities({ publisher, exchange }: ActivityDeps) {
+export function createActivities({ publisher, exchange, aggregates = registered }: ActivityDeps) {
   return {
     /**
      * Publishes a batch of events in version order and resolves once the broker confirmed every
@@ -33,6 +38,16 @@ export function createActivities({ publisher, exchange }: ActivityDeps) {
           ),
         ),
       );
+    },
+
+    /**
+     * Decides the head of an aggregate's mailbox (a local activity: its result is recorded in the
+     * workflow's history, so a replay never decides again, whatever `decide` says by then).
+     */
+    async decideCommands(input: DecideStepInput): Promise<StepDecision[]> {
+      const aggregate = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
+      if (!aggregate) throw new Error(`unknown aggregate type '${input.aggregateType}'`);
+      return decideStep(aggregate, input);
     },
   };
 }

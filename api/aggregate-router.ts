@@ -3,10 +3,12 @@ import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import type { AnyAggregate } from '../core/aggregate';
 import type { AnyProjection } from '../core/projection';
-import type { CommandEnvelope, DecidedEvent } from '../core/envelopes';
-import { newCommandId } from './commands';
-import { toTRPCError } from './errors';
-import { procedure, router } from './trpc';
+import { buildCommand } from '../commands/envelope';
+import { commandIdMessage, commandIdPattern, type CommandEnvelope, type DecidedEvent } from '../core/envelopes';
+import { engineCodes } from '../core/errors';
+import { aggregateLimits, jsonBytes } from '../core/limits';
+import { CommandInFlightError, toTRPCError } from './errors';
+import { procedure, router, type ApiContext } from './trpc';
 
 /** How long `wait: 'projected'` waits for the read models before answering TIMEOUT. */
 export const projectedTimeoutMs = 5000;
@@ -16,7 +18,7 @@ export type WaitMode = (typeof waitModes)[number];
 
 /** Options every command mutation takes beside the aggregate id and the payload. */
 export const commandOptions = {
-  commandId: z.string().min(1).max(128).optional(),
+  commandId: z.string().regex(commandIdPattern, commandIdMessage).optional(),
   expectedVersion: z.number().int().nonnegative().optional(),
   wait: z.enum(waitModes).optional(),
 };
@@ -38,6 +40,8 @@ export interface CommandResult {
   /** The aggregate's version after the command; null while queued. */
   version: number | null;
   events: DecidedEvent[];
+  /** Set when answering a retry whose original events were too large to remember: `events` is then empty. */
+  eventsOmitted?: true;
 }
 
 /** A command's payload as a client writes it (the shape only: strict objects add an index signature). */
@@ -60,44 +64,73 @@ export function commandRouter<A extends AnyAggregate>(aggregate: A, projections:
     Object.entries(aggregate.commands as Record<string, z.ZodObject>).map(([type, schema]) => {
       const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, ...schema.shape, ...commandOptions });
       const mutation = procedure.input(input).mutation(async ({ input, ctx }): Promise<CommandResult> => {
-        const { [aggregate.idField]: aggregateId, commandId = newCommandId(), expectedVersion, wait = 'processed', ...payload } = input as Record<
-          string,
-          unknown
-        > &
+        const { [aggregate.idField]: aggregateId, commandId, expectedVersion, wait = 'processed', ...payload } = input as Record<string, unknown> &
           CommandOptions;
-        const envelope: CommandEnvelope = {
-          commandId,
+        const envelope = buildCommand({
           aggregateType: aggregate.name,
           aggregateId: aggregateId as string,
           type,
           payload,
-          ...(expectedVersion === undefined ? {} : { expectedVersion }),
-          metadata: {
-            correlationId: ctx.correlationId ?? commandId,
-            ...(ctx.userId ? { userId: ctx.userId } : {}),
-            issuedAt: new Date().toISOString(),
-          },
-        };
-        if (wait === 'none') {
-          const refused = await ctx.bus.send(envelope);
-          if (refused?.status === 'rejected') throw toTRPCError(refused.rejection);
-          return { aggregateId: envelope.aggregateId, commandId, status: 'queued', version: null, events: [] };
-        }
-        const outcome = await ctx.bus.submit(envelope);
-        if (outcome.status === 'rejected') throw toTRPCError(outcome.rejection);
-        if (wait === 'projected' && outcome.events.length > 0) {
-          const visible = await ctx.waiter.waitFor(projections, aggregate.name, outcome.aggregateId, outcome.version, projectedTimeoutMs);
-          if (!visible) {
-            throw new TRPCError({
-              code: 'TIMEOUT',
-              message: `command ${commandId} was accepted at version ${outcome.version} but is not yet visible in the read models after ${projectedTimeoutMs} ms`,
-            });
-          }
-        }
-        return { aggregateId: outcome.aggregateId, commandId, status: 'processed', version: outcome.version, events: outcome.events };
+          commandId,
+          expectedVersion,
+          correlationId: ctx.correlationId ?? undefined,
+          userId: ctx.userId ?? undefined,
+        });
+        return runCommand(ctx, envelope, wait, projections);
       });
       return [type, mutation];
     }),
   );
   return router(procedures as unknown as CommandProcedures<A>);
+}
+
+/**
+ * Submits a command and answers as the wait mode asks. Every error from here on names the
+ * commandId: once submitted the command may have been applied, and a retry with the same id
+ * never applies it twice.
+ */
+async function runCommand(ctx: ApiContext, envelope: CommandEnvelope, wait: WaitMode, projections: readonly AnyProjection[]): Promise<CommandResult> {
+  const { commandId, aggregateId } = envelope;
+  const size = jsonBytes(envelope);
+  if (size > aggregateLimits.commandBytes) {
+    throw toTRPCError(
+      { kind: 'INVALID_COMMAND', code: engineCodes.COMMAND_TOO_LARGE, message: `command ${commandId} is ${size} bytes; at most ${aggregateLimits.commandBytes}` },
+      commandId,
+    );
+  }
+  const inFlight = (what: string, cause: unknown) =>
+    new CommandInFlightError(commandId, `command ${commandId}: ${what}; it may have been applied: retry with the same commandId`, { cause });
+
+  let submitted;
+  try {
+    submitted = await ctx.bus.submit(envelope, wait === 'none' ? 'accepted' : 'processed');
+  } catch (error) {
+    throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `command ${commandId} could not be delivered`, cause: inFlight('delivery failed', error) });
+  }
+  if (submitted.status === 'queued') return { aggregateId, commandId, status: 'queued', version: null, events: [] };
+  if (submitted.status === 'rejected') throw toTRPCError(submitted.rejection, commandId);
+
+  if (wait === 'projected' && submitted.events.length > 0) {
+    let visible: boolean;
+    try {
+      visible = await ctx.waiter.waitFor(projections, envelope.aggregateType, aggregateId, submitted.version, projectedTimeoutMs);
+    } catch (error) {
+      throw new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: `command ${commandId} was accepted; its read models could not be read`, cause: inFlight('accepted, read models unreadable', error) });
+    }
+    if (!visible) {
+      throw new TRPCError({
+        code: 'TIMEOUT',
+        message: `command ${commandId} was accepted at version ${submitted.version} but is not yet visible in the read models after ${projectedTimeoutMs} ms`,
+        cause: inFlight(`accepted at version ${submitted.version}, not yet projected`, null),
+      });
+    }
+  }
+  return {
+    aggregateId,
+    commandId,
+    status: 'processed',
+    version: submitted.version,
+    events: submitted.events,
+    ...(submitted.eventsOmitted ? { eventsOmitted: true as const } : {}),
+  };
 }

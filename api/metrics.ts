@@ -13,11 +13,47 @@ const projectionGauges: [string, string, (s: ProjectionStatus) => number | null]
   ['ledgerflow_projection_rebuilding', '1 while a rebuild runs', (s) => (s.state === 'rebuilding' ? 1 : 0)],
 ];
 
-/** The API's Prometheus registry, served at GET /metrics; projection gauges are read at scrape time. */
-export function createApiMetrics(admin: ProjectionAdmin) {
+/** The one label value for a request path that is not a known procedure: label sets stay bounded. */
+export const unknownPath = 'unknown';
+
+/** How long a scrape waits for the projections' statuses before serving the last ones it read. */
+const statusTimeoutMs = 1000;
+
+export interface ApiMetricsOptions {
+  admin: ProjectionAdmin;
+  /** Every procedure path (`cart.addItem`, ...); any other path is counted as `unknown`. */
+  procedures: readonly string[];
+  /** Commands the API process holds (waiting or in flight). */
+  commandsQueued: () => number;
+}
+
+/**
+ * The API's Prometheus registry, served at GET /metrics. Projection gauges are read from Redis
+ * at scrape time; while Redis is away the last statuses read are served, marked stale, so a
+ * scrape always answers.
+ */
+export function createApiMetrics({ admin, procedures, commandsQueued }: ApiMetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ledgerflow_api_' });
-  let statuses: Promise<ProjectionStatus[]> | null = null;
+  const known = new Set(procedures);
+  let reading: Promise<void> | null = null;
+  let last: { statuses: ProjectionStatus[]; at: number } = { statuses: [], at: 0 };
+  let stale = true;
+
+  /** One read of the statuses per scrape, shared by every gauge; never throws. */
+  const refresh = () =>
+    (reading ??= withTimeout(admin.statuses(), statusTimeoutMs)
+      .then(
+        (statuses) => {
+          last = { statuses, at: Date.now() };
+          stale = false;
+        },
+        () => {
+          stale = true;
+        },
+      )
+      .finally(() => setTimeout(() => (reading = null), 100).unref()));
+
   for (const [name, help, read] of projectionGauges) {
     new Gauge({
       name,
@@ -25,32 +61,74 @@ export function createApiMetrics(admin: ProjectionAdmin) {
       labelNames: ['projection'] as const,
       registers: [registry],
       async collect() {
-        // One read of the statuses per scrape, shared by every gauge.
-        statuses ??= admin.statuses().finally(() => setTimeout(() => (statuses = null), 100));
+        await refresh();
         this.reset();
-        for (const status of await statuses) {
+        for (const status of last.statuses) {
           const value = read(status);
           if (value !== null) this.set({ projection: status.name }, value);
         }
       },
     });
   }
+  new Gauge({
+    name: 'ledgerflow_projection_status_stale',
+    help: '1 when the projection series could not be read from Redis at this scrape (they show the last values read)',
+    registers: [registry],
+    async collect() {
+      await refresh();
+      this.set(stale ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'ledgerflow_projection_status_age_seconds',
+    help: 'Age of the projection statuses served (grows while Redis is away)',
+    registers: [registry],
+    async collect() {
+      await refresh();
+      this.set(last.at === 0 ? 0 : (Date.now() - last.at) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'ledgerflow_api_commands_queued',
+    help: 'Commands this API process holds, waiting for their aggregate or in flight',
+    registers: [registry],
+    collect() {
+      this.set(commandsQueued());
+    },
+  });
+
+  const requests = new Counter({
+    name: 'ledgerflow_api_requests_total',
+    help: 'tRPC calls by procedure and outcome code',
+    labelNames: ['path', 'code'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'ledgerflow_api_request_duration_seconds',
+    help: 'tRPC call duration by procedure',
+    labelNames: ['path'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const label = (path: string | undefined) => (path !== undefined && known.has(path) ? path : unknownPath);
+
   return {
     registry,
-    requests: new Counter({
-      name: 'ledgerflow_api_requests_total',
-      help: 'tRPC calls by procedure and outcome code',
-      labelNames: ['path', 'code'] as const,
-      registers: [registry],
-    }),
-    duration: new Histogram({
-      name: 'ledgerflow_api_request_duration_seconds',
-      help: 'tRPC call duration by procedure',
-      labelNames: ['path'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    }),
+    /** Counts one call; `code` is a tRPC error code (a closed set) or OK. */
+    countRequest: (path: string | undefined, code: string) => requests.inc({ path: label(path), code }),
+    /** Starts timing a request to `path`; call the result when it finished. */
+    timeRequest: (path: string | undefined) => duration.startTimer({ path: label(path) }),
   };
 }
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}

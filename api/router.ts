@@ -101,5 +101,8 @@ const cartQueries = router({
 
 export const appRouter = router({ ...aggregateRouters, cart: mergeRouters(aggregateRouters.cart, cartQueries), system: systemRouter });
 
+/** Every procedure's path (`cart.addItem`, `system.health`, ...): the only values of the metrics' path label. */
+export const procedurePaths: readonly string[] = Object.keys(appRouter._def.procedures);
+
 /** The API's type: give it to `createTRPCClient<AppRouter>` for typed commands and queries. */
 export type AppRouter = typeof appRouter;

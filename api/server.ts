@@ -1,25 +1,26 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { createCommandBus } from '../commands/bus';
 import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
 import { connectRabbit } from '../infra/rabbit';
 import { createRedis } from '../infra/redis';
-import { connectTemporal } from '../infra/temporal';
+import { connectTemporalLazily } from '../infra/temporal';
 import { projections } from '../domain';
 import { createProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
-import { createCommandBus } from './commands';
 import { checkHealth } from './health';
 import { createApiMetrics } from './metrics';
-import { appRouter } from './router';
+import { appRouter, procedurePaths } from './router';
 import type { ApiContext } from './trpc';
 
 export interface ApiServer {
   server: Server;
   url: string;
-  close(): Promise<void>;
+  /** Stops taking requests, lets those in flight finish (up to `graceMs`), then disconnects. */
+  close(graceMs?: number): Promise<void>;
 }
 
 const header = (req: IncomingMessage, name: string) => {
@@ -33,22 +34,37 @@ export interface ApiServerOptions {
   projections?: readonly AnyProjection[];
 }
 
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+
+/**
+ * Starts without waiting for any service: commands need only Temporal (whose connection opens
+ * on first use), queries only Redis (whose clients reconnect by themselves); a service that is
+ * away answers 503 until it is back.
+ */
 export async function startApiServer(config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
-  const temporal = await connectTemporal(config);
+  const temporal = connectTemporalLazily(config);
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-api', log, { failFast: true });
   const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
-  await Promise.all([redis.connect(), subscriber.connect()]);
+  for (const client of [redis, subscriber]) client.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet; reconnecting in the background'));
   const rabbit = connectRabbit(config, 'api', log);
   const readModels = createReadModels(redis, config.REDIS_PREFIX);
-  const waiter = await createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX);
-  const bus = createCommandBus(temporal, config.TEMPORAL_TASK_QUEUE);
+  const waiter = createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX, (err) => log.warn({ err }, 'subscribing to read-model notices failed'));
+  const bus = createCommandBus(temporal, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    timeoutMs: config.COMMAND_TIMEOUT_MS,
+    maxQueuedPerAggregate: config.COMMAND_QUEUE_PER_AGGREGATE,
+    maxQueued: config.COMMAND_QUEUE_TOTAL,
+  });
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projections);
-  const metrics = createApiMetrics(admin);
+  const metrics = createApiMetrics({ admin, procedures: procedurePaths, commandsQueued: () => bus.queued });
 
   const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config };
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
+    // Bodies sent without a content-length are cut off here (those with one, before tRPC).
+    maxBodySize: config.API_MAX_BODY_BYTES,
     createContext: ({ req }): ApiContext => {
       const auth = header(req, 'authorization');
       return {
@@ -59,28 +75,47 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
       };
     },
     onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, error: error.cause ?? error }, 'procedure failed');
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, err: error.cause ?? error }, 'procedure failed');
     },
     responseMeta: ({ paths, errors }) => {
-      for (const path of paths ?? ['unknown']) metrics.requests.inc({ path, code: errors[0]?.code ?? 'OK' });
+      for (const path of paths ?? [undefined]) metrics.countRequest(path, errors[0]?.code ?? 'OK');
       return {};
     },
   });
 
-  const server = createServer(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/health') {
       const report = await checkHealth(base);
-      res.writeHead(report.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report));
-    } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-    } else if (path?.startsWith('/trpc/')) {
-      const stop = metrics.duration.startTimer({ path: path.slice(6) });
-      res.once('finish', () => stop());
-      trpc(req, res);
-    } else {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', see: ['/trpc', '/health', '/metrics'] }));
+      return json(res, report.ok ? 200 : 503, report);
     }
+    if (path === '/metrics') {
+      return res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+    }
+    if (!path.startsWith('/trpc/')) return json(res, 404, { error: 'not found', see: ['/trpc', '/health', '/metrics'] });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > config.API_MAX_BODY_BYTES) {
+      // Answer before reading a byte of it, then hang up rather than take the rest.
+      metrics.countRequest(undefined, 'PAYLOAD_TOO_LARGE');
+      res.once('finish', () => req.socket.destroy());
+      return json(
+        res,
+        413,
+        { error: { message: `request body of ${declared} bytes exceeds the limit of ${config.API_MAX_BODY_BYTES}`, data: { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413 } } },
+        { connection: 'close' },
+      );
+    }
+    const stop = metrics.timeRequest(decodeURIComponent(path.slice('/trpc/'.length)));
+    res.once('finish', () => stop());
+    await trpc(req, res);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
   });
 
   const open = config.API_TOKENS.length === 0;
@@ -101,10 +136,11 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
   return {
     server,
     url,
-    async close() {
+    async close(graceMs = 10_000) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), graceMs).unref();
       });
       await Promise.allSettled([redis.quit(), subscriber.quit(), rabbit.close(), temporal.connection.close()]);
     },

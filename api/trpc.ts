@@ -8,8 +8,8 @@ import type { Config } from '../core/config';
 import type { Redis } from '../infra/redis';
 import type { ProjectionAdmin } from '../projectors/admin';
 import type { ReadModels, VersionWaiter } from '../projectors/store';
-import type { CommandBus } from './commands';
-import { RejectionError } from './errors';
+import type { CommandBus } from '../commands/bus';
+import { commandFacts, RejectionError } from './errors';
 
 /** What every procedure can reach; built once per request by the HTTP adapter or a caller. */
 export interface ApiContext {
@@ -45,6 +45,7 @@ const t = initTRPC.context<ApiContext>().create({
         : rejection?.kind === 'INVALID_COMMAND' && rejection.details
           ? (rejection.details as unknown as FieldErrors)
           : null;
+    const facts = commandFacts(cause);
     return {
       ...shape,
       message: cause instanceof z.ZodError ? summarize(zodError!) : shape.message,
@@ -53,6 +54,10 @@ const t = initTRPC.context<ApiContext>().create({
         zodError,
         domainCode: rejection?.code ?? null,
         details: rejection && rejection.kind !== 'INVALID_COMMAND' ? (rejection.details ?? null) : null,
+        /** The command this error is about: retrying with it never applies the command twice. */
+        commandId: facts.commandId,
+        /** Whether the same request may succeed later (a bound, a timeout, a service away). */
+        retryable: facts.retryable ?? (error.code === 'SERVICE_UNAVAILABLE' || error.code === 'TIMEOUT'),
       },
     };
   },
@@ -76,7 +81,9 @@ export const procedure = t.procedure
     // A service being away is a 503 the caller may retry, not a 500.
     const result = await next();
     if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(result.error.cause)) {
-      throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${unavailableService(result.error.cause)} is unavailable; try again`, cause: result.error.cause });
+      const { commandId } = commandFacts(result.error.cause);
+      const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
+      throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${unavailableService(result.error.cause)} is unavailable; ${advice}`, cause: result.error.cause });
     }
     return result;
   });

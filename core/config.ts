@@ -33,6 +33,13 @@ export const configSchema = z.object({
     .string()
     .optional()
     .transform((value) => (value ? value.split(',').map((t) => t.trim()).filter(Boolean) : [])),
+  /** Largest request body the API reads; a larger one is refused with 413 without reading the rest. */
+  API_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** How long a command submission may take before the caller hears COMMAND_TIMEOUT (503, retryable). */
+  COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Commands one API process holds for one aggregate, and for all together, before refusing (503, retryable). */
+  COMMAND_QUEUE_PER_AGGREGATE: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  COMMAND_QUEUE_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import type { AnyAggregate } from './aggregate';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from './envelopes';
-import { DomainError, type Rejection } from './errors';
+import { DomainError, engineCodes, type Rejection } from './errors';
 import { eventIdOf } from './ids';
+import { aggregateLimits, eventsBytes, jsonBytes, type AggregateLimits } from './limits';
+import { acceptedOutcome, rejectedOutcome } from './outcomes';
 import { currentSchemaVersion, upcast } from './upcasting';
 
 /** An aggregate's state as the engine holds it: the domain state plus its version. */
@@ -18,10 +20,8 @@ export interface Decision<S = unknown> {
   events: EventEnvelope[];
 }
 
-/** The outcome of a refused command: the aggregate stays at `version`. */
-export function rejectedOutcome(command: Pick<CommandEnvelope, 'commandId' | 'aggregateId'>, version: number, rejection: Rejection): CommandOutcome {
-  return { status: 'rejected', commandId: command.commandId, aggregateId: command.aggregateId, version, rejection };
-}
+/** The code a terminal aggregate refuses every command with, e.g. `CART_CLOSED`. */
+export const closedCode = (aggregateType: string) => `${aggregateType.toUpperCase()}_CLOSED`;
 
 /**
  * The engine's pure step: validate a command envelope, check the version and lifecycle,
@@ -39,13 +39,13 @@ export function decideCommand<S>(
     ? aggregate.commands[command.type]
     : undefined;
   if (!schema) {
-    return reject({ kind: 'INVALID_COMMAND', code: 'UNKNOWN_COMMAND', message: `${aggregate.name} has no command '${command.type}'` });
+    return reject({ kind: 'INVALID_COMMAND', code: engineCodes.UNKNOWN_COMMAND, message: `${aggregate.name} has no command '${command.type}'` });
   }
   const parsed = schema.safeParse(command.payload);
   if (!parsed.success) {
     return reject({
       kind: 'INVALID_COMMAND',
-      code: 'INVALID_PAYLOAD',
+      code: engineCodes.INVALID_PAYLOAD,
       message: `invalid ${aggregate.name}.${command.type} payload`,
       details: z.flattenError(parsed.error),
     });
@@ -53,14 +53,14 @@ export function decideCommand<S>(
   if (aggregate.isTerminal(snapshot.state)) {
     return reject({
       kind: 'AGGREGATE_CLOSED',
-      code: `${aggregate.name.toUpperCase()}_CLOSED`,
+      code: closedCode(aggregate.name),
       message: `${aggregate.name} ${command.aggregateId} is closed and takes no more commands`,
     });
   }
   if (command.expectedVersion !== undefined && command.expectedVersion !== snapshot.version) {
     return reject({
       kind: 'VERSION_CONFLICT',
-      code: 'VERSION_CONFLICT',
+      code: engineCodes.VERSION_CONFLICT,
       message: `expected version ${command.expectedVersion}, but ${aggregate.name} ${command.aggregateId} is at version ${snapshot.version}`,
       details: { expected: command.expectedVersion, actual: snapshot.version },
     });
@@ -97,17 +97,98 @@ export function decideCommand<S>(
     });
   }
 
-  return {
-    snapshot: { state, version },
-    events,
-    outcome: {
-      status: 'accepted',
-      commandId: command.commandId,
-      aggregateId: command.aggregateId,
-      version,
-      events: events.map(({ type, version: v, payload }) => ({ type, version: v, payload })),
-    },
-  };
+  return { snapshot: { state, version }, events, outcome: acceptedOutcome(command, version, events) };
+}
+
+/**
+ * `decideCommand` with the engine's guards: a bug in domain code (anything but a DomainError)
+ * refuses the command as INTERNAL rather than wedging the aggregate, and a decision that would
+ * outgrow what an aggregate may carry is refused with nothing changed.
+ */
+export function decideGuarded<S>(
+  aggregate: AnyAggregate,
+  snapshot: Snapshot<S>,
+  command: CommandEnvelope,
+  occurredAt: string,
+  limits: AggregateLimits = aggregateLimits,
+): Decision<S> {
+  const reject = (rejection: Rejection): Decision<S> => ({ snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, rejection) });
+  if (jsonBytes(command) > limits.commandBytes) {
+    return reject({ kind: 'INVALID_COMMAND', code: engineCodes.COMMAND_TOO_LARGE, message: `command ${command.commandId} is larger than ${limits.commandBytes} bytes` });
+  }
+  let decision: Decision<S>;
+  try {
+    decision = decideCommand(aggregate, snapshot, command, occurredAt);
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return reject({ kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: `${aggregate.name}.${command.type} failed: ${message}` });
+  }
+  if (decision.events.length === 0) return decision;
+  const eventBytes = eventsBytes(decision.events);
+  if (decision.events.length > limits.decisionEvents || eventBytes > limits.decisionBytes) {
+    return reject({
+      kind: 'INTERNAL',
+      code: engineCodes.DECISION_TOO_LARGE,
+      message: `${aggregate.name}.${command.type} decided ${decision.events.length} events of ${eventBytes} bytes; one command may decide at most ${limits.decisionEvents} events and ${limits.decisionBytes} bytes`,
+    });
+  }
+  const stateBytes = jsonBytes(decision.snapshot.state);
+  if (stateBytes > limits.stateBytes) {
+    return reject({
+      kind: 'RULE_VIOLATED',
+      code: engineCodes.STATE_TOO_LARGE,
+      message: `${aggregate.name} ${command.aggregateId} would grow to ${stateBytes} bytes of state; the bound is ${limits.stateBytes}`,
+    });
+  }
+  return decision;
+}
+
+/** What one decide step is given: the head of the mailbox, and the unpublished backlog so far. */
+export interface DecideStepInput {
+  aggregateType: string;
+  aggregateId: string;
+  snapshot: Snapshot;
+  /** Commands in mailbox order, none decided before. */
+  commands: CommandEnvelope[];
+  /** The workflow's clock for `occurredAt` (deterministic). */
+  occurredAt: string;
+  backlog: { events: number; bytes: number };
+}
+
+/** A decision as recorded in the workflow's history: the events, or the refusal. */
+export type StepDecision = { events: EventEnvelope[] } | { rejection: Rejection };
+
+/**
+ * Decides commands from the head of the mailbox, in order, until they run out, the unpublished
+ * backlog reaches its bound (the rest wait for publishing to drain it), or the step's record
+ * reaches its size. `decisions[i]` answers `commands[i]`; the rest were not decided.
+ */
+export function decideStep(aggregate: AnyAggregate, input: DecideStepInput, limits: AggregateLimits = aggregateLimits): StepDecision[] {
+  const decisions: StepDecision[] = [];
+  let snapshot = input.snapshot;
+  let { events: backlogEvents, bytes: backlogBytes } = input.backlog;
+  let stepBytes = 0;
+  for (const command of input.commands) {
+    if (backlogEvents >= limits.backlogEvents || backlogBytes >= limits.backlogBytes || stepBytes >= limits.decideStepBytes) break;
+    const decision = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits);
+    snapshot = decision.snapshot;
+    const recorded: StepDecision = decision.outcome.status === 'rejected' ? { rejection: decision.outcome.rejection } : { events: decision.events };
+    decisions.push(recorded);
+    backlogEvents += decision.events.length;
+    backlogBytes += eventsBytes(decision.events);
+    stepBytes += jsonBytes(recorded);
+  }
+  return decisions;
+}
+
+/** Folds decided events into a snapshot: how the workflow's state follows its recorded decisions. */
+export function applyEvents<S>(aggregate: AnyAggregate, snapshot: Snapshot<S>, events: readonly EventEnvelope[]): Snapshot<S> {
+  let { state, version } = snapshot;
+  for (const event of events) {
+    state = aggregate.evolve(state, { type: event.type, payload: event.payload });
+    version = event.version;
+  }
+  return { state, version };
 }
 
 /**

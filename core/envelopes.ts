@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { Rejection } from './errors';
 
+/** Printable ASCII, so an id's size is known wherever it is carried (logs, outcomes, history). */
+export const commandIdPattern = /^[!-~]{1,128}$/;
+export const commandIdMessage = 'must be 1-128 printable ASCII characters (no spaces)';
+
 export const commandMetadataSchema = z.object({
   correlationId: z.string().min(1),
   causationId: z.string().min(1).optional(),
@@ -11,7 +15,7 @@ export const commandMetadataSchema = z.object({
 
 export const commandEnvelopeSchema = z.object({
   /** The idempotency key: the same id twice is applied once and answers the same outcome. */
-  commandId: z.string().min(1).max(128),
+  commandId: z.string().regex(commandIdPattern, commandIdMessage),
   aggregateType: z.string().min(1),
   aggregateId: z.string().min(1),
   type: z.string().min(1),
@@ -42,8 +46,24 @@ export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
 
 /** What a command came to: the events it produced, or why it was refused. */
 export type CommandOutcome =
-  | { status: 'accepted'; commandId: string; aggregateId: string; version: number; events: DecidedEvent[] }
+  | {
+      status: 'accepted';
+      commandId: string;
+      aggregateId: string;
+      version: number;
+      events: DecidedEvent[];
+      /**
+       * Set on the answer to a retry when the original events were too large to remember (see
+       * `aggregateLimits.outcomeRecordBytes`): `version` is still the original one.
+       */
+      eventsOmitted?: true;
+    }
   | { status: 'rejected'; commandId: string; aggregateId: string; version: number; rejection: Rejection };
+
+/** An outcome as an aggregate remembers it for idempotency: bounded in size, without its aggregate id. */
+export type OutcomeRecord = DistributiveOmit<CommandOutcome, 'aggregateId'>;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface DecidedEvent {
   type: string;

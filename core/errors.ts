@@ -15,9 +15,45 @@ export const errorKinds = [
   'NOT_FOUND',
   /** The domain code failed unexpectedly (a bug): the command was refused, nothing changed. */
   'INTERNAL',
+  /**
+   * A bound was reached or a service did not answer in time: nothing was decided (or, for a
+   * timeout, maybe it was). Retrying with the same commandId is safe and may succeed later.
+   */
+  'UNAVAILABLE',
 ] as const;
 
 export type ErrorKind = (typeof errorKinds)[number];
+
+/** Rejections of this kind are not final: the same command may succeed when retried. */
+export const isRetryable = (kind: ErrorKind) => kind === 'UNAVAILABLE';
+
+/** The engine's own rejection codes (an aggregate adds its domain codes beside them). */
+export const engineCodes = {
+  UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
+  INVALID_PAYLOAD: 'INVALID_PAYLOAD',
+  COMMAND_TOO_LARGE: 'COMMAND_TOO_LARGE',
+  VERSION_CONFLICT: 'VERSION_CONFLICT',
+  /** The domain code threw something other than a DomainError. */
+  DECIDE_FAILED: 'DECIDE_FAILED',
+  /** One command decided more events, or larger ones, than an aggregate may carry. */
+  DECISION_TOO_LARGE: 'DECISION_TOO_LARGE',
+  /** The command would grow the aggregate's state past its bound. */
+  STATE_TOO_LARGE: 'STATE_TOO_LARGE',
+  /** The aggregate's workflow was closed outside Ledgerflow (terminated, failed): never restarted empty. */
+  AGGREGATE_WORKFLOW_CLOSED: 'AGGREGATE_WORKFLOW_CLOSED',
+  /** Unpublished events reached their bound (the broker is away or slow). */
+  AGGREGATE_BACKLOG_FULL: 'AGGREGATE_BACKLOG_FULL',
+  /** The aggregate is handing over to a new run (continue-as-new): the API retries by itself. */
+  AGGREGATE_HANDING_OVER: 'AGGREGATE_HANDING_OVER',
+  /** Accepted, undecided commands reached their bound. */
+  AGGREGATE_MAILBOX_FULL: 'AGGREGATE_MAILBOX_FULL',
+  /** The API process holds its bound of commands waiting for this aggregate (or for all). */
+  COMMAND_QUEUE_FULL: 'COMMAND_QUEUE_FULL',
+  /** No worker decided the command before the submission deadline; it may still be applied. */
+  COMMAND_TIMEOUT: 'COMMAND_TIMEOUT',
+  /** Temporal did not answer. */
+  TEMPORAL_UNAVAILABLE: 'TEMPORAL_UNAVAILABLE',
+} as const;
 
 /** A JSON-safe description of a rejection: what the workflow answers and the API reports. */
 export interface Rejection {

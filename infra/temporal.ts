@@ -21,6 +21,11 @@ export async function connectTemporal(config: Pick<Config, 'TEMPORAL_ADDRESS' | 
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }
 
+/** A client whose connection opens on first use: a process that needs Temporal only for some calls starts without it. */
+export function connectTemporalLazily(config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Client {
+  return new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+}
+
 export interface DevServerOptions {
   port: number;
   uiPort?: number;

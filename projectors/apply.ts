@@ -5,6 +5,7 @@ import { upcast } from '../core/upcasting';
 import type { Redis } from '../infra/redis';
 import type { Batch } from './commit';
 import { aggregateKey, appliedChannel, type ProjectionKeys } from './keys';
+import type { AppliedNotice } from './store';
 import { sleep } from './stream';
 
 /** An event the projection could not apply, kept with the reason until it is re-driven. */
@@ -178,7 +179,9 @@ export async function applyEntries(
   }
   counters.parked = parked.length;
 
-  const notice = changedVersions.size ? JSON.stringify({ projection: projection.name, versions: Object.fromEntries(changedVersions) }) : '';
+  const notice = changedVersions.size
+    ? JSON.stringify({ projection: projection.name, generation, versions: Object.fromEntries(changedVersions) } satisfies AppliedNotice)
+    : '';
   const indexes = [...scoresOf].flatMap(([id, scores]) => scores.map(([name, score]) => [keys.index(generation, name), id, score] as [string, string, number | null]));
   return {
     counters,

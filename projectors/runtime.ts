@@ -7,7 +7,8 @@ import type { EventTopology } from '../infra/rabbit';
 import type { Redis } from '../infra/redis';
 import { applyEntries, type ApplyCounters, type LogEntry, type ParkedEvent } from './apply';
 import { commitBatch, type CommitResult, type WriteTarget } from './commit';
-import { projectionKeys, type ProjectionKeys } from './keys';
+import { appliedChannel, projectionKeys, type ProjectionKeys } from './keys';
+import type { AppliedNotice } from './store';
 import type { ProjectionStatus } from './status';
 import { offsetOf, probeTail, sleep, subscribe, type Subscription } from './stream';
 
@@ -81,6 +82,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LEASE_LOST' end
 if redis.call('HGET', KEYS[2], 'rebuilding') ~= ARGV[2] then return 'GENERATION_CHANGED' end
 redis.call('HSET', KEYS[2], 'generation', ARGV[2], 'version', ARGV[3])
 redis.call('HDEL', KEYS[2], 'rebuilding')
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 'OK'`;
 
 function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, options: ProjectorOptions & { instanceId: string }) {
@@ -225,7 +227,12 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
         return false;
       }
       if (behind > 0) return false;
-      const result = await redis.eval(switchScript, { keys: [keys.lease, keys.meta], arguments: [owner, String(generation), String(projection.version)] });
+      // Waiters and subscribers hear of the switch in the same step: what they read changed.
+      const notice = JSON.stringify({ projection: projection.name, generation, switched: true } satisfies AppliedNotice);
+      const result = await redis.eval(switchScript, {
+        keys: [keys.lease, keys.meta],
+        arguments: [owner, String(generation), String(projection.version), appliedChannel(prefix), notice],
+      });
       if (result !== 'OK') return false;
       log.info({ generation, previous: live!.generation, events: r.counters.applied }, 'rebuild caught up; switched generation');
       return true;

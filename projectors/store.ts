@@ -76,43 +76,83 @@ export function createReadModels(redis: Redis, prefix: string) {
 
 export type ReadModels = ReturnType<typeof createReadModels>;
 
+/** What the projector announces on the applied channel after each commit, and at a generation switch. */
+export type AppliedNotice =
+  | { projection: string; generation: number; versions: Record<string, number> }
+  | { projection: string; generation: number; switched: true };
+
+/** What a listener hears about one aggregate: a version applied in some generation, or a switch. */
+type Heard = { version: number } | { switched: true };
+
 /**
  * Read-your-writes and live updates: resolves once projections have applied an aggregate's
  * version, or streams its newly applied versions, woken by the projector's pub/sub notices
- * rather than by polling. `subscriber` is a connection of its own (a subscribed Redis
- * connection takes no other commands).
+ * rather than by polling. A notice only wakes a waiter: what satisfies it is a read of the
+ * active generation, the one queries read (a rebuild's generation announces its batches too).
+ * `subscriber` is a connection of its own (a subscribed Redis connection takes no other
+ * commands); it subscribes in the background, so the API starts while Redis is down.
  */
-export async function createVersionWaiter(subscriber: Redis, readModels: ReadModels, prefix: string) {
-  type Listener = (version: number) => void;
-  const listeners = new Map<string, Set<Listener>>();
-  const slot = (projection: string, key: string) => `${projection}|${key}`;
+export function createVersionWaiter(subscriber: Redis, readModels: ReadModels, prefix: string, onError?: (error: unknown) => void) {
+  type Listener = (heard: Heard) => void;
+  /** projection → aggregate key → listeners */
+  const listeners = new Map<string, Map<string, Set<Listener>>>();
 
-  await subscriber.subscribe(appliedChannel(prefix), (message) => {
-    const notice = JSON.parse(message) as { projection: string; versions: Record<string, number> };
-    for (const [key, version] of Object.entries(notice.versions)) {
-      for (const listener of listeners.get(slot(notice.projection, key)) ?? []) listener(version);
-    }
-  });
+  subscriber
+    .subscribe(appliedChannel(prefix), (message) => {
+      const notice = JSON.parse(message) as AppliedNotice;
+      const byAggregate = listeners.get(notice.projection);
+      if (!byAggregate) return;
+      if ('switched' in notice) {
+        for (const set of byAggregate.values()) for (const listener of set) listener({ switched: true });
+        return;
+      }
+      for (const [key, version] of Object.entries(notice.versions)) {
+        for (const listener of byAggregate.get(key) ?? []) listener({ version });
+      }
+    })
+    .catch((error: unknown) => onError?.(error));
 
-  /** Calls `listener` with each version the projection applies for the aggregate; returns the unsubscribe. */
+  /** Calls `listener` with what the projection announces for the aggregate; returns the unsubscribe. */
   function listen(projection: AnyProjection, aggregateType: string, aggregateId: string, listener: Listener): () => void {
-    const name = slot(projection.name, aggregateKey(aggregateType, aggregateId));
-    const set = listeners.get(name) ?? new Set();
-    listeners.set(name, set.add(listener));
+    const key = aggregateKey(aggregateType, aggregateId);
+    const byAggregate = listeners.get(projection.name) ?? new Map<string, Set<Listener>>();
+    listeners.set(projection.name, byAggregate);
+    const set = byAggregate.get(key) ?? new Set<Listener>();
+    byAggregate.set(key, set.add(listener));
     return () => {
       set.delete(listener);
-      if (set.size === 0 && listeners.get(name) === set) listeners.delete(name);
+      if (set.size === 0 && byAggregate.get(key) === set) byAggregate.delete(key);
+      if (byAggregate.size === 0 && listeners.get(projection.name) === byAggregate) listeners.delete(projection.name);
     };
   }
 
   async function waitOne(projection: AnyProjection, aggregateType: string, aggregateId: string, version: number, signal: AbortSignal) {
     let reached!: () => void;
-    const done = new Promise<void>((resolve) => (reached = resolve));
-    const stop = listen(projection, aggregateType, aggregateId, (applied) => applied >= version && reached());
+    let failed!: (error: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => ((reached = resolve), (failed = reject)));
+    let checking = false;
+    let again = false;
+    const check = async () => {
+      if (checking) return void (again = true);
+      checking = true;
+      try {
+        do {
+          again = false;
+          if ((await readModels.appliedVersion(projection, aggregateType, aggregateId)) >= version) return reached();
+        } while (again);
+      } catch (error) {
+        failed(error);
+      } finally {
+        checking = false;
+      }
+    };
+    // Listening before the first read, so a notice between the read and the wait is not missed.
+    const stop = listen(projection, aggregateType, aggregateId, (heard) => {
+      if ('switched' in heard || heard.version >= version) void check();
+    });
     signal.addEventListener('abort', () => reached(), { once: true });
     try {
-      // Listening before reading, so a notice between the read and the wait is not missed.
-      if ((await readModels.appliedVersion(projection, aggregateType, aggregateId)) >= version) return;
+      await check();
       await done;
     } finally {
       stop();
@@ -120,19 +160,26 @@ export async function createVersionWaiter(subscriber: Redis, readModels: ReadMod
   }
 
   return {
-    /** True once all projections reached the version; false when `timeoutMs` passed first. */
+    /** True once all projections' active generations reached the version; false when `timeoutMs` passed first. */
     async waitFor(projections: readonly AnyProjection[], aggregateType: string, aggregateId: string, version: number, timeoutMs: number) {
       const signal = AbortSignal.timeout(timeoutMs);
       await Promise.all(projections.map((p) => waitOne(p, aggregateType, aggregateId, version, signal)));
       return !signal.aborted;
     },
 
-    /** The aggregate's document each time the projection applies a newer version, until `signal` aborts. */
+    /**
+     * The aggregate's document each time the projection applies a newer version, and again after
+     * a generation switch (a rebuild may have changed it), until `signal` aborts.
+     */
     async *changes<P extends AnyProjection>(projection: P, aggregateType: string, id: string, since: number, signal: AbortSignal) {
       let wake = () => {};
       let latest = since;
-      const stop = listen(projection, aggregateType, id, (version) => {
-        latest = Math.max(latest, version);
+      let switched = false;
+      let heard = 0;
+      const stop = listen(projection, aggregateType, id, (notice) => {
+        if ('switched' in notice) switched = true;
+        else latest = Math.max(latest, notice.version);
+        heard += 1;
         wake();
       });
       const aborted = () => wake();
@@ -141,15 +188,20 @@ export async function createVersionWaiter(subscriber: Redis, readModels: ReadMod
         let sent = since;
         latest = Math.max(latest, await readModels.appliedVersion(projection, aggregateType, id));
         while (!signal.aborted) {
-          if (latest > sent) {
+          const seen = heard;
+          if (latest > sent || switched) {
+            const resend = switched;
+            switched = false;
             const doc = await readModels.get(projection, id);
             const version = (doc as { version?: number } | null)?.version ?? latest;
-            if (doc !== null && version > sent) {
-              sent = version;
+            if (doc !== null && (version > sent || resend)) {
+              sent = Math.max(sent, version);
               yield { version, doc: doc as DocOf<P> };
               continue;
             }
           }
+          // A notice heard while reading is looked at before sleeping.
+          if (heard !== seen) continue;
           await new Promise<void>((resolve) => (wake = resolve));
         }
       } finally {
@@ -160,4 +212,4 @@ export async function createVersionWaiter(subscriber: Redis, readModels: ReadMod
   };
 }
 
-export type VersionWaiter = Awaited<ReturnType<typeof createVersionWaiter>>;
+export type VersionWaiter = ReturnType<typeof createVersionWaiter>;

@@ -2,73 +2,108 @@ import {
   ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
-  isCancellation,
   condition,
   continueAsNew,
+  isCancellation,
+  log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import type { Activities } from '../activities';
 import type { AnyAggregate } from '../core/aggregate';
-import { decideCommand, rejectedOutcome, type Decision, type Snapshot } from '../core/decider';
-import type { CommandEnvelope, CommandOutcome, EventEnvelope } from '../core/envelopes';
+import { applyEvents, closedCode, decideStep, type DecideStepInput, type Snapshot, type StepDecision } from '../core/decider';
+import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
+import { engineCodes, isRetryable } from '../core/errors';
+import { aggregateLimits as limits, eventsBytes, jsonBytes } from '../core/limits';
+import { acceptedOutcome, answerOf, recordOf, rejectedOutcome } from '../core/outcomes';
 import { aggregates } from '../domain';
 import {
   AggregateId,
   AggregateType,
   AggregateVersion,
-  commandSignal,
-  dedupeWindow,
-  maxCommandsPerUpdate,
+  buffersQuery,
+  decisionsRecordedPatch,
+  legacyCommandSignal,
   recentEventsQuery,
   stateQuery,
   submitUpdate,
   versionQuery,
+  type AggregateEnd,
   type AggregateWorkflowInput,
+  type CarriedState,
 } from './definitions';
 
-const { publishEvents } = proxyActivities<ReturnType<typeof createActivities>>({
+const { publishEvents } = proxyActivities<Activities>({
   // Short, so a publish lost with a crashed worker is retried elsewhere within seconds.
   startToCloseTimeout: '10 seconds',
   // No maximum attempts: a broker outage delays events and loses none.
   retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
 
+/**
+ * Deciding runs as a local activity so that its result is recorded in the history: a replay
+ * (another worker, a restart, a deploy that changed `decide`) takes the recorded decisions and
+ * never decides again, so the state stays the fold of the events already decided.
+ */
+const { decideCommands } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 milliseconds', maximumAttempts: 3 },
+});
+
 const maxEventsPerPublish = 500;
 const maxBytesPerPublish = 256 * 1024;
-const recentEventsKept = 20;
 const publishGrace = '10 seconds';
+/** What a hand-over may carry; by the limits' construction it never comes near. */
+const carryBudget = Math.floor(limits.temporalPayloadBytes * 0.75);
 
 /** The actor: the single writer of one aggregate, draining its mailbox in arrival order. */
-export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<void> {
+export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<AggregateEnd> {
   const aggregate: AnyAggregate | undefined = Object.hasOwn(aggregates, input.aggregateType)
     ? aggregates[input.aggregateType as keyof typeof aggregates]
     : undefined;
   if (!aggregate) {
     throw ApplicationFailure.nonRetryable(`unknown aggregate type '${input.aggregateType}'`, 'UNKNOWN_AGGREGATE_TYPE');
   }
+  // Runs that began before decisions were recorded replay exactly as they were written.
+  const recorded = patched(decisionsRecordedPatch);
 
   const carried = input.carried;
   let snapshot: Snapshot = carried?.snapshot ?? { state: aggregate.initialState(), version: 0 };
-  const mailbox: CommandEnvelope[] = [...(carried?.mailbox ?? [])];
+  const mailbox: CommandEnvelope[] = [];
+  const inMailbox = new Set<string>();
+  let mailboxBytes = 0;
   const unpublished: EventEnvelope[] = [...(carried?.unpublished ?? [])];
-  const outcomes = new Map<string, CommandOutcome>((carried?.recentOutcomes ?? []).map((o) => [o.commandId, o]));
+  let unpublishedBytes = eventsBytes(unpublished);
+  const outcomes = new Map<string, OutcomeRecord>((carried?.recentOutcomes ?? []).map((o) => [o.commandId, o]));
   let recentEvents: EventEnvelope[] = [...(carried?.recentEvents ?? [])];
   /** Update handlers waiting for a command's outcome, by commandId. */
   const waiting = new Map<string, ((outcome: CommandOutcome) => void)[]>();
   let publishing: CancellationScope | undefined;
   let draining = false;
 
-  const accept = (commands: CommandEnvelope[]) => {
-    for (const command of commands) mailbox.push(command);
+  const handOverDue = () => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || (input.historyBudget !== undefined && info.historyLength >= input.historyBudget);
   };
+  const backlogFull = () => unpublished.length >= limits.backlogEvents || unpublishedBytes >= limits.backlogBytes;
 
-  setHandler(commandSignal, (command) => accept([command]), {
-    description: 'Deliver a command envelope to the mailbox without waiting for its outcome.',
-  });
+  /** Commands not decided before and not already waiting join the mailbox; the rest are answered by the first. */
+  const accept = (commands: readonly CommandEnvelope[]) => {
+    for (const command of commands) {
+      if (outcomes.has(command.commandId) || inMailbox.has(command.commandId)) continue;
+      mailbox.push(command);
+      inMailbox.add(command.commandId);
+      mailboxBytes += jsonBytes(command);
+    }
+  };
+  for (const command of carried?.mailbox ?? []) accept([command]);
+
+  if (!recorded) setHandler(legacyCommandSignal, (command) => accept([command]));
   setHandler(
     submitUpdate,
     async (commands) => {
@@ -77,7 +112,7 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
       const answers = new Map<string, CommandOutcome>();
       for (const { commandId } of commands) {
         const known = outcomes.get(commandId);
-        if (known) answers.set(commandId, known);
+        if (known) answers.set(commandId, answerOf(known, input.aggregateId));
         else waiting.set(commandId, [...(waiting.get(commandId) ?? []), (outcome) => answers.set(commandId, outcome)]);
       }
       accept(commands);
@@ -87,41 +122,101 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
     {
       description: 'Deliver command envelopes to the mailbox and answer each one\'s outcome once decided.',
       validator: (commands) => {
-        if (!Array.isArray(commands) || commands.length === 0 || commands.length > maxCommandsPerUpdate) {
-          throw new Error(`submit takes 1 to ${maxCommandsPerUpdate} commands`);
+        // Refusals here are not recorded in the history: the update never happened.
+        if (!Array.isArray(commands) || commands.length === 0 || commands.length > limits.commandsPerUpdate) {
+          throw ApplicationFailure.nonRetryable(`submit takes 1 to ${limits.commandsPerUpdate} commands`, 'INVALID_UPDATE');
         }
         for (const c of commands) {
           if (typeof c?.commandId !== 'string' || c.aggregateId !== input.aggregateId || c.aggregateType !== input.aggregateType) {
-            throw new Error(`command ${String(c?.commandId)} is not addressed to ${input.aggregateType}:${input.aggregateId}`);
+            throw ApplicationFailure.nonRetryable(`command ${String(c?.commandId)} is not addressed to ${input.aggregateType}:${input.aggregateId}`, 'INVALID_UPDATE');
           }
+        }
+        const fresh = commands.filter((c) => !outcomes.has(c.commandId) && !inMailbox.has(c.commandId));
+        if (fresh.length === 0) return; // retries of known commands are always answered
+        // A steady stream of commands must not keep a run from handing over: new ones wait for the next run.
+        if (recorded && handOverDue()) {
+          throw ApplicationFailure.retryable(`${input.aggregateType} ${input.aggregateId} is handing over to a new run; retry`, engineCodes.AGGREGATE_HANDING_OVER);
+        }
+        const bytes = jsonBytes(fresh);
+        if (bytes > limits.updateBytes) {
+          throw ApplicationFailure.nonRetryable(`the update's commands are ${bytes} bytes; at most ${limits.updateBytes}`, engineCodes.COMMAND_TOO_LARGE);
+        }
+        if (backlogFull()) {
+          throw ApplicationFailure.retryable(
+            `${input.aggregateType} ${input.aggregateId} has ${unpublished.length} unpublished events (${unpublishedBytes} bytes), its bound; retry once the broker has caught up`,
+            engineCodes.AGGREGATE_BACKLOG_FULL,
+          );
+        }
+        if (mailbox.length + fresh.length > limits.mailboxCommands || mailboxBytes + bytes > limits.mailboxBytes) {
+          throw ApplicationFailure.retryable(
+            `${input.aggregateType} ${input.aggregateId} has ${mailbox.length} undecided commands (${mailboxBytes} bytes), its bound; retry shortly`,
+            engineCodes.AGGREGATE_MAILBOX_FULL,
+          );
         }
       },
     },
   );
   setHandler(stateQuery, () => snapshot.state, { description: 'The aggregate\'s current domain state.' });
   setHandler(versionQuery, () => snapshot.version, { description: 'The number of events the aggregate has decided.' });
-  setHandler(recentEventsQuery, () => recentEvents, { description: `The last ${recentEventsKept} events decided.` });
+  setHandler(recentEventsQuery, () => recentEvents, { description: `The last ${limits.recentEvents} events decided.` });
+  setHandler(
+    buffersQuery,
+    () => ({
+      version: snapshot.version,
+      stateBytes: jsonBytes(snapshot.state),
+      mailbox: { commands: mailbox.length, bytes: mailboxBytes },
+      backlog: { events: unpublished.length, bytes: unpublishedBytes },
+      remembered: outcomes.size,
+    }),
+    { description: 'How full the mailbox, the unpublished backlog and the dedupe window are.' },
+  );
 
-  const remember = (outcome: CommandOutcome) => {
-    outcomes.set(outcome.commandId, outcome);
-    if (outcomes.size > dedupeWindow) outcomes.delete(outcomes.keys().next().value!);
+  /** Answers the command's waiters; remembers its outcome unless the refusal invites a retry. */
+  const settle = (outcome: CommandOutcome) => {
+    if (outcome.status === 'accepted' || !isRetryable(outcome.rejection.kind)) {
+      outcomes.set(outcome.commandId, recordOf(outcome));
+      if (outcomes.size > limits.dedupeWindow) outcomes.delete(outcomes.keys().next().value!);
+    }
     for (const answer of waiting.get(outcome.commandId) ?? []) answer(outcome);
     waiting.delete(outcome.commandId);
   };
 
-  const decideMailbox = () => {
-    const batch = mailbox.splice(0, mailbox.length);
-    const versionBefore = snapshot.version;
-    const occurredAt = new Date().toISOString(); // workflow time: deterministic on replay
-    for (const command of batch) {
-      if (outcomes.has(command.commandId)) continue; // a retry: answered from the first outcome
-      const decision = decideSafely(aggregate, snapshot, command, occurredAt);
-      snapshot = decision.snapshot;
-      unpublished.push(...decision.events);
-      recentEvents.push(...decision.events);
-      remember(decision.outcome);
+  const decideNext = async () => {
+    const commands = mailbox.slice();
+    const stepInput: DecideStepInput = {
+      aggregateType: aggregate.name,
+      aggregateId: input.aggregateId,
+      snapshot,
+      commands,
+      occurredAt: new Date().toISOString(), // workflow time: deterministic on replay
+      backlog: { events: unpublished.length, bytes: unpublishedBytes },
+    };
+    let decisions: StepDecision[];
+    if (!recorded) decisions = decideStep(aggregate, stepInput);
+    else {
+      try {
+        decisions = await decideCommands(stepInput);
+      } catch (error) {
+        // Only a broken worker gets here (decideStep itself never throws): refuse, keep nothing.
+        const message = `deciding failed: ${error instanceof Error ? error.message : String(error)}`;
+        decisions = commands.map(() => ({ rejection: { kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message } }));
+      }
     }
-    if (recentEvents.length > recentEventsKept) recentEvents = recentEvents.slice(-recentEventsKept);
+    const versionBefore = snapshot.version;
+    decisions.forEach((decision, i) => {
+      const command = commands[i]!;
+      if ('rejection' in decision) return settle(rejectedOutcome(command, snapshot.version, decision.rejection));
+      snapshot = applyEvents(aggregate, snapshot, decision.events);
+      unpublished.push(...decision.events);
+      unpublishedBytes += eventsBytes(decision.events);
+      recentEvents.push(...decision.events);
+      settle(acceptedOutcome(command, snapshot.version, decision.events));
+    });
+    for (const command of mailbox.splice(0, decisions.length)) {
+      inMailbox.delete(command.commandId);
+      mailboxBytes -= jsonBytes(command);
+    }
+    recentEvents = lastEvents(recentEvents);
     if (snapshot.version !== versionBefore) {
       upsertSearchAttributes([{ key: AggregateVersion, value: snapshot.version }]);
       setCurrentDetails(detailsOf(aggregate, snapshot));
@@ -137,6 +232,7 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
       try {
         await publishing.run(() => publishEvents(batch));
         unpublished.splice(0, batch.length);
+        unpublishedBytes -= eventsBytes(batch);
       } catch (error) {
         if (!isCancellation(error)) throw error;
         // Cancelled for a hand-over: the batch is carried and published again (consumers dedupe).
@@ -146,10 +242,13 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
     }
   };
 
-  const continueAsNewDue = () => {
-    const info = workflowInfo();
-    return info.continueAsNewSuggested || (input.historyBudget !== undefined && info.historyLength >= input.historyBudget);
-  };
+  const decidable = () => mailbox.length > 0 && !backlogFull();
+  /** Nothing more will happen to this aggregate: no command ever accepted, or terminal and published. */
+  const finished = () =>
+    recorded &&
+    mailbox.length === 0 &&
+    unpublished.length === 0 &&
+    (snapshot.version === 0 ? carried === undefined : aggregate.isTerminal(snapshot.state));
 
   upsertSearchAttributes([
     { key: AggregateType, value: aggregate.name },
@@ -160,10 +259,17 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
   void publishLoop();
 
   for (;;) {
-    await condition(() => mailbox.length > 0 || continueAsNewDue());
-    if (mailbox.length > 0) {
-      decideMailbox();
+    await condition(() => decidable() || finished() || (handOverDue() && mailbox.length === 0));
+    if (decidable()) {
+      await decideNext();
       continue;
+    }
+    if (finished()) {
+      await condition(() => mailbox.length > 0 || allHandlersFinished());
+      if (!finished()) continue;
+      return snapshot.version === 0
+        ? { end: 'empty' }
+        : { end: 'terminal', version: snapshot.version, code: closedCode(aggregate.name), recentOutcomes: [...outcomes.values()] };
     }
     // Hand over: stop starting publishes and give the one in flight a while to finish; a broker
     // outage must not hold the run open until its history overflows.
@@ -171,28 +277,42 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
     if (publishing && !(await condition(() => !publishing, publishGrace))) publishing?.cancel();
     await condition(() => !publishing);
     await condition(() => mailbox.length > 0 || allHandlersFinished());
-    if (mailbox.length > 0) continue;
+    if (mailbox.length > 0) {
+      // (Runs from before recorded decisions kept draining here; their histories say so.)
+      if (recorded) draining = false;
+      continue;
+    }
+    const handed: CarriedState = { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents };
     await continueAsNew<typeof aggregateWorkflow>({
       aggregateType: input.aggregateType,
       aggregateId: input.aggregateId,
       historyBudget: input.historyBudget,
-      carried: { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents },
+      carried: recorded ? fitted(handed) : handed,
     });
   }
 }
 
 /**
- * A bug in domain code (anything but a DomainError) must not wedge the aggregate, which would
- * retry the workflow task forever and answer nobody: the command is refused as INTERNAL.
+ * The limits keep a hand-over far below Temporal's payload limit; should it ever come near,
+ * the Web UI's recent events and then the oldest remembered outcomes are let go rather than
+ * have Temporal refuse the input and terminate the aggregate.
  */
-function decideSafely(aggregate: AnyAggregate, snapshot: Snapshot, command: CommandEnvelope, occurredAt: string): Decision {
-  try {
-    return decideCommand(aggregate, snapshot, command, occurredAt);
-  } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const rejection = { kind: 'INTERNAL', code: 'DECIDE_FAILED', message: `${aggregate.name}.${command.type} failed: ${message}` } as const;
-    return { snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, rejection) };
+function fitted(handed: CarriedState): CarriedState {
+  let carried = handed;
+  if (jsonBytes(carried) <= carryBudget) return carried;
+  carried = { ...carried, recentEvents: [] };
+  while (jsonBytes(carried) > carryBudget && carried.recentOutcomes.length > 0) {
+    carried = { ...carried, recentOutcomes: carried.recentOutcomes.slice(carried.recentOutcomes.length >> 1) };
   }
+  log.error('hand-over came near the payload limit; recent outcomes were dropped', { bytes: jsonBytes(carried), remembered: carried.recentOutcomes.length });
+  return carried;
+}
+
+/** The last events for the Web UI: at most `recentEvents` of them and `recentEventsBytes`. */
+function lastEvents(events: EventEnvelope[]): EventEnvelope[] {
+  let kept = events.length > limits.recentEvents ? events.slice(-limits.recentEvents) : events;
+  while (kept.length > 0 && jsonBytes(kept) > limits.recentEventsBytes) kept = kept.slice(1);
+  return kept;
 }
 
 /** The next events to publish: in order, at most 500 and about 256 KB (Temporal payloads stay small). */

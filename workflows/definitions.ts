@@ -5,38 +5,54 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Snapshot } from '../core/decider';
-import type { CommandEnvelope, CommandOutcome, EventEnvelope } from '../core/envelopes';
+import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 
 export const aggregateWorkflowType = 'aggregateWorkflow';
 
-/** Fire-and-forget delivery into the mailbox (used with signalWithStart). */
-export const commandSignal = defineSignal<[CommandEnvelope]>('command');
-/** Same mailbox; resolves with one outcome per command once they are decided. */
+/**
+ * Delivers command envelopes to the mailbox and resolves with one outcome per command once
+ * they are decided. Its validator refuses, before anything is recorded, an update that would
+ * overfill the mailbox or that arrives while the unpublished backlog is full.
+ */
 export const submitUpdate = defineUpdate<CommandOutcome[], [CommandEnvelope[]]>('submit');
+
+/**
+ * Fire-and-forget delivery, kept only so that runs started by earlier releases replay: a signal
+ * cannot be refused, so it cannot honour the mailbox's bound. Clients use `submitUpdate`.
+ */
+export const legacyCommandSignal = defineSignal<[CommandEnvelope]>('command');
 
 export const stateQuery = defineQuery<unknown>('state');
 export const versionQuery = defineQuery<number>('version');
 export const recentEventsQuery = defineQuery<EventEnvelope[]>('recentEvents');
 
+/** How full each of the aggregate's buffers is, against `aggregateLimits`. */
+export interface BufferLevels {
+  version: number;
+  stateBytes: number;
+  mailbox: { commands: number; bytes: number };
+  backlog: { events: number; bytes: number };
+  remembered: number;
+}
+export const buffersQuery = defineQuery<BufferLevels>('buffers');
+
 export const AggregateType = defineSearchAttributeKey('AggregateType', 'KEYWORD');
 export const AggregateId = defineSearchAttributeKey('AggregateId', 'KEYWORD');
 export const AggregateVersion = defineSearchAttributeKey('AggregateVersion', 'INT');
 
-/** Commands per update: an API process coalesces concurrent commands into one update. */
-export const maxCommandsPerUpdate = 100;
-
 /**
- * How many recent commandIds (with their outcomes) an aggregate remembers for idempotency.
- * A retry of a command older than the last 1,000 processed is applied again.
+ * Runs that record their decisions (see workflows/aggregate.ts) mark their history with this
+ * patch; runs started before it replay as they were recorded.
  */
-export const dedupeWindow = 1000;
+export const decisionsRecordedPatch = 'ledgerflow-decisions-recorded';
 
 /** What a run hands to the next across continue-as-new. */
 export interface CarriedState {
   snapshot: Snapshot;
+  /** Always empty from runs that record decisions (they hand over only with an empty mailbox). */
   mailbox: CommandEnvelope[];
   unpublished: EventEnvelope[];
-  recentOutcomes: CommandOutcome[];
+  recentOutcomes: OutcomeRecord[];
   recentEvents: EventEnvelope[];
 }
 
@@ -47,3 +63,12 @@ export interface AggregateWorkflowInput {
   /** Continue as new after this many history events even if the server has not suggested it. */
   historyBudget?: number;
 }
+
+/**
+ * How an aggregate's workflow ends. `empty`: no command was ever accepted, so the id may be
+ * used again. `terminal`: the aggregate reached a terminal state and published every event; a
+ * later command is refused with `code`, and a retry of a remembered command gets its outcome.
+ */
+export type AggregateEnd =
+  | { end: 'empty' }
+  | { end: 'terminal'; version: number; code: string; recentOutcomes: OutcomeRecord[] };

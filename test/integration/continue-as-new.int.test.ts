@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createCommandBus } from '../../api/commands';
+import { createCommandBus } from '../../commands/bus';
 import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
 import { cartProjection } from '../../domain';
 import { versionQuery } from '../../workflows/definitions';
@@ -25,14 +25,15 @@ describe('continue-as-new under load', { timeout: 300_000 }, () => {
       commandId: `${cartId}-${sender}-${i}`,
       aggregateType: 'cart',
       aggregateId: cartId,
-      type: 'addItem',
-      payload: { itemId: `s${sender}-i${i}`, quantity: 1, price: 0.01 },
+      // Each sender adds its item and removes it again: the cart stays small (it has a line limit).
+      type: i % 2 === 0 ? 'addItem' : 'removeItem',
+      payload: i % 2 === 0 ? { itemId: `s${sender}`, quantity: 1, price: 0.01 } : { itemId: `s${sender}` },
       metadata: { correlationId: cartId, issuedAt: new Date().toISOString() },
     });
     // Each sender is its own command bus, as if from its own API process: their updates race.
     const outcomes = await Promise.all(
       Array.from({ length: senders }, async (_, sender) => {
-        const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
+        const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
         const results = [];
         for (let i = 0; i < perSender; i++) results.push(await bus.submit(envelope(sender, i)));
         return results;
@@ -43,6 +44,7 @@ describe('continue-as-new under load', { timeout: 300_000 }, () => {
     const rejected = all.filter((o) => o.status !== 'accepted');
     assert.deepEqual(rejected, [], 'nothing rejected, not even during a hand-over');
     const versions = all.map((o) => o.version).sort((a, b) => a - b);
+    // (Retryable refusals would show above: none are expected under this load.)
     assert.deepEqual(versions, Array.from({ length: senders * perSender }, (_, i) => i + 1), 'each command has its own version');
     // Each sender's commands were decided in the order it sent them.
     for (const list of outcomes) assert.ok(list.every((o, i) => i === 0 || o.version > list[i - 1]!.version));
@@ -58,7 +60,7 @@ describe('continue-as-new under load', { timeout: 300_000 }, () => {
     }, 15_000, 'continued as new at least three times');
 
     // Retrying a command from the first run answers its original outcome: dedupe crossed runs.
-    const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
+    const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
     const retried = await bus.submit(envelope(0, perSender - 1));
     assert.deepEqual(retried, outcomes[0]![perSender - 1]);
     assert.equal(await handle.query(versionQuery), senders * perSender);
@@ -75,7 +77,6 @@ describe('continue-as-new under load', { timeout: 300_000 }, () => {
       const d = await stack.readModels.get(cartProjection, cartId);
       return d?.version === total ? d : undefined;
     }, 60_000, 'read model complete');
-    assert.equal(doc.items.length, total);
-    assert.equal(doc.totalPrice, total / 100);
+    assert.deepEqual(doc.items, [], 'every sender removed what it added');
   });
 });

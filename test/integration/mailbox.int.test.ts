@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createCommandBus } from '../../api/commands';
-import type { CommandEnvelope } from '../../core/envelopes';
-import { dedupeWindow, versionQuery } from '../../workflows/definitions';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { createCommandBus } from '../../commands/bus';
+import { buildCommand } from '../../commands/envelope';
+import { aggregateLimits } from '../../core/limits';
+import { buffersQuery, versionQuery } from '../../workflows/definitions';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 describe('the aggregate mailbox', { timeout: 180_000 }, () => {
   let stack: TestStack;
@@ -14,30 +15,43 @@ describe('the aggregate mailbox', { timeout: 180_000 }, () => {
     await stack?.stop();
   });
 
-  it(`answers an update decided in one pass with more than ${dedupeWindow} other commands`, async () => {
+  it('answers every command sent by more API processes than Temporal has in-flight updates, while no worker ran yet', async () => {
     const cartId = uniqueId('flood');
-    const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
-    const envelope = (id: string, itemId: string): CommandEnvelope => ({
-      commandId: id, aggregateType: 'cart', aggregateId: cartId, type: 'addItem',
-      payload: { itemId, quantity: 1, price: 0.01 }, metadata: { correlationId: cartId, issuedAt: new Date().toISOString() },
+    const processes = 14; // more than the 10 in-flight updates a workflow takes
+    const perProcess = 20;
+    const buses = Array.from({ length: processes }, () => createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE, timeoutMs: 60_000 }));
+    const command = (p: number, i: number) =>
+      buildCommand({ aggregateType: 'cart', aggregateId: cartId, type: i % 2 === 0 ? 'addItem' : 'removeItem', commandId: `${cartId}-${p}-${i}`, payload: i % 2 === 0 ? { itemId: `p${p}`, quantity: 1, price: 0.01 } : { itemId: `p${p}` } });
+    const answers = buses.map(async (bus, p) => {
+      const outcomes = [];
+      for (let i = 0; i < perProcess; i++) outcomes.push(await bus.submit(command(p, i)));
+      return outcomes;
     });
-    // With no worker running, everything waits in the workflow's history: an update and more
-    // signals than the dedupe window holds. The worker then decides them in one pass.
-    await bus.send(envelope(`${cartId}-start`, 'start'));
-    const answer = bus.submit(envelope(`${cartId}-update`, 'by-update'));
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const flood = dedupeWindow + 100;
-    for (let i = 0; i < flood; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, flood - i) }, (_, k) => bus.send(envelope(`${cartId}-s${i + k}`, `s${i + k}`))));
-    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     await stack.startWorker();
 
-    const outcome = await answer;
-    assert.equal(outcome.status, 'accepted');
-    assert.deepEqual(outcome.events.map((e) => [e.type, e.payload.itemId]), [['ItemAddedToCart', 'by-update']]);
+    const outcomes = (await Promise.all(answers)).flat();
+    assert.deepEqual(outcomes.filter((o) => o.status !== 'accepted'), [], 'every command accepted');
+    const versions = outcomes.map((o) => (o.status === 'accepted' ? o.version : 0)).sort((a, b) => a - b);
+    assert.deepEqual(versions, Array.from({ length: processes * perProcess }, (_, i) => i + 1), 'each decided once, with its own version');
+    assert.equal(await stack.temporal.workflow.getHandle(`cart:${cartId}`).query(versionQuery), processes * perProcess);
+  });
+
+  it(`refuses an update of more than ${aggregateLimits.commandsPerUpdate} commands before it is recorded`, async () => {
+    if (!stack.worker) await stack.startWorker();
+    const cartId = uniqueId('big');
+    const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
+    const first = await bus.submit(buildCommand({ aggregateType: 'cart', aggregateId: cartId, type: 'addItem', payload: { itemId: 'a', quantity: 1, price: 1 } }));
+    assert.equal(first.status, 'accepted');
     const handle = stack.temporal.workflow.getHandle(`cart:${cartId}`);
-    assert.equal(await handle.query(versionQuery), flood + 2, 'every command decided once');
-    const state = (await handle.query('state')) as { items: { itemId: string }[] };
-    assert.equal(state.items.findIndex((item) => item.itemId === 'by-update') + 1, outcome.version, 'the answer matches the state');
+    // Once its event is published the aggregate is quiet: nothing else adds to its history.
+    await eventually(async () => ((await handle.query(buffersQuery)).backlog.events === 0 ? true : undefined), 30_000, 'published');
+    const before = (await handle.fetchHistory()).events?.length;
+    const tooMany = Array.from({ length: aggregateLimits.commandsPerUpdate + 1 }, () =>
+      buildCommand({ aggregateType: 'cart', aggregateId: cartId, type: 'addItem', payload: { itemId: 'a', quantity: 1, price: 1 } }),
+    );
+    await assert.rejects(handle.executeUpdate('submit', { args: [tooMany] }), (error: Error) => /submit takes 1 to/.test(String(error.cause)));
+    assert.equal((await handle.fetchHistory()).events?.length, before, 'a refused update leaves no trace in the history');
+    assert.equal(await handle.query(versionQuery), 1);
   });
 });

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { EventEnvelope } from '../../core/envelopes';
 import { cartProjection } from '../../domain';
 import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { untilAnswered } from '../support/retry';
 import { readStream } from '../support/stream';
 
 const root = join(__dirname, '..', '..');
@@ -41,14 +42,17 @@ describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, ()
     let processed = 0;
     const senders = carts.map(async (cartId) => {
       for (let i = 1; i <= perCart; i++) {
-        const result = await stack.trpc.cart.addItem.mutate({ cartId, itemId: `item-${i}`, quantity: 1, price: 1.25 });
+        // With the worker down a command times out (503, retryable, naming its id): the sender retries it.
+        const commandId = `${cartId}-${i}`;
+        const result = await untilAnswered(commandId, () => stack.trpc.cart.addItem.mutate({ cartId, itemId: `item-${i}`, quantity: 1, price: 1.25, commandId }));
         assert.equal(result.version, i, `${cartId} command ${i} decided once, in order`);
         processed += 1;
       }
     });
     const signals = (async () => {
       for (let i = 1; i <= queued; i++) {
-        await stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: `q-${i}`, quantity: 1, price: 0.1, wait: 'none', commandId: i === 1 ? firstQueuedId : undefined });
+        const commandId = i === 1 ? firstQueuedId : `${queuedCart}-${i}`;
+        await untilAnswered(commandId, () => stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: `q-${i}`, quantity: 1, price: 0.1, wait: 'none', commandId }));
       }
     })();
 

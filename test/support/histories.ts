@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { createCommandBus } from '../../api/commands';
+import { createCommandBus } from '../../commands/bus';
 import type { CommandEnvelope } from '../../core/envelopes';
 import type { aggregateWorkflow } from '../../workflows/aggregate';
 import { aggregateWorkflowType, submitUpdate, versionQuery } from '../../workflows/definitions';
@@ -28,7 +28,7 @@ const command = (cartId: string, type: string, payload: Record<string, unknown>,
 
 /** Drives carts through every path of the workflow and returns their histories by name. */
 export async function recordScenarios(stack: TestStack): Promise<Record<string, History>> {
-  const bus = createCommandBus(stack.temporal, stack.config.TEMPORAL_TASK_QUEUE);
+  const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
   const histories: Record<string, History> = {};
 
   // Lifecycle: accepted, rejected, duplicate, conflicting, queued, closed.
@@ -36,7 +36,7 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
   const first = command(lifecycle, 'addItem', { itemId: 'a', quantity: 2, price: 19.99 });
   await bus.submit(first);
   await bus.submit(first);
-  await bus.send(command(lifecycle, 'addItem', { itemId: 'b', quantity: 1, price: 0.1 }));
+  await bus.submit(command(lifecycle, 'addItem', { itemId: 'b', quantity: 1, price: 0.1 }), 'accepted');
   await Promise.all([
     bus.submit(command(lifecycle, 'changeQuantity', { itemId: 'a', quantity: 3 })),
     bus.submit(command(lifecycle, 'removeItem', { itemId: 'zzz' })),

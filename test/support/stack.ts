@@ -123,7 +123,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       return stack.projector;
     },
     async stop() {
-      await stack.api?.close();
+      await stack.api?.close(1000);
       await stack.projector?.stop();
       await stack.worker?.shutdown();
       await temporal.connection.close();
