@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { AnyAggregate } from '../core/aggregate';
 import { loadConfig, type Config } from '../core/config';
 import { createLogger, type Logger } from '../infra/logger';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
@@ -23,21 +24,28 @@ export interface AggregateWorker {
  * Compiled code runs the prebuilt bundle; code run from source (tsx, tests) bundles its own
  * workflows, so it never runs a stale bundle.
  */
-export async function createAggregateWorker(
-  config: Config,
-  options: { bundle?: 'prebuilt' | 'source'; log?: Logger } = {},
-): Promise<AggregateWorker> {
+export interface AggregateWorkerOptions {
+  bundle?: 'prebuilt' | 'source';
+  log?: Logger;
+  /**
+   * A workflows module of your own (exporting `aggregateWorkflow = aggregateWorkflowFor(yourAggregates)`)
+   * with the same aggregates for deciding; bundled from source. The reference domain's by default.
+   */
+  domain?: { workflowsPath: string; aggregates: Readonly<Record<string, AnyAggregate>> };
+}
+
+export async function createAggregateWorker(config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
   const rabbit = connectRabbit(config, 'worker', options.log);
   const publisher = createEventPublisher(rabbit, topologyOf(config));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const usePrebuilt = (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
+  const usePrebuilt = !options.domain && (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
   if (usePrebuilt && !existsSync(workflowBundlePath)) throw new Error(`no workflow bundle at ${workflowBundlePath}: run npm run build`);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...(usePrebuilt ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ publisher, exchange: config.EVENTS_EXCHANGE }),
+    ...(usePrebuilt ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: options.domain?.workflowsPath ?? require.resolve('../workflows') }),
+    activities: createActivities({ publisher, exchange: config.EVENTS_EXCHANGE, aggregates: options.domain?.aggregates }),
     maxCachedWorkflows: 2000,
   });
   let running: Promise<void> | undefined;

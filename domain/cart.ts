@@ -29,6 +29,16 @@ export const cartErrorCodes = {
   CART_EMPTY: 'CART_EMPTY',
   QUANTITY_LIMIT: 'QUANTITY_LIMIT',
   PRICE_MISMATCH: 'PRICE_MISMATCH',
+  /** The cart already has `cartLimits.maxLines` distinct items. */
+  CART_FULL: 'CART_FULL',
+} as const;
+
+/** The cart's own bounds: its state stays small whatever a client sends. */
+export const cartLimits = {
+  /** Distinct items in one cart. */
+  maxLines: 100,
+  /** Units of one item. */
+  maxQuantity: 99,
 } as const;
 
 export interface CartLine {
@@ -42,7 +52,7 @@ export interface CartState {
   items: CartLine[];
 }
 
-const maxQuantity = 99;
+const { maxQuantity, maxLines } = cartLimits;
 
 const findLine = (state: CartState, id: string) => state.items.find((line) => line.itemId === id);
 
@@ -74,6 +84,9 @@ export const cart = defineAggregate({
             cartErrorCodes.PRICE_MISMATCH,
             `item '${id}' is in the cart at ${fromCents(line.unitPriceCents)}; remove it to add it at ${price}`,
           );
+        }
+        if (!line && state.items.length >= maxLines) {
+          throw new DomainError(cartErrorCodes.CART_FULL, `the cart already holds ${maxLines} different items; remove one to add '${id}'`);
         }
         if ((line?.quantity ?? 0) + added > maxQuantity) {
           throw new DomainError(cartErrorCodes.QUANTITY_LIMIT, `item '${id}' would exceed ${maxQuantity} in the cart`);

@@ -21,7 +21,6 @@ import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } fr
 import { engineCodes, isRetryable } from '../core/errors';
 import { aggregateLimits as limits, eventsBytes, jsonBytes } from '../core/limits';
 import { acceptedOutcome, answerOf, recordOf, rejectedOutcome } from '../core/outcomes';
-import { aggregates } from '../domain';
 import {
   AggregateId,
   AggregateType,
@@ -34,6 +33,7 @@ import {
   submitUpdate,
   versionQuery,
   type AggregateEnd,
+  type AggregateWorkflow,
   type AggregateWorkflowInput,
   type CarriedState,
 } from './definitions';
@@ -61,11 +61,17 @@ const publishGrace = '10 seconds';
 /** What a hand-over may carry; by the limits' construction it never comes near. */
 const carryBudget = Math.floor(limits.temporalPayloadBytes * 0.75);
 
-/** The actor: the single writer of one aggregate, draining its mailbox in arrival order. */
-export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<AggregateEnd> {
-  const aggregate: AnyAggregate | undefined = Object.hasOwn(aggregates, input.aggregateType)
-    ? aggregates[input.aggregateType as keyof typeof aggregates]
-    : undefined;
+/**
+ * The actor: the single writer of one aggregate, draining its mailbox in arrival order. Made
+ * for a registry of aggregates (workflows/index.ts gives it the domain's).
+ */
+export const aggregateWorkflowFor = (aggregates: Readonly<Record<string, AnyAggregate>>): AggregateWorkflow =>
+  async function aggregateWorkflow(input) {
+    return runAggregate(aggregates, input);
+  };
+
+async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, input: AggregateWorkflowInput): Promise<AggregateEnd> {
+  const aggregate: AnyAggregate | undefined = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
   if (!aggregate) {
     throw ApplicationFailure.nonRetryable(`unknown aggregate type '${input.aggregateType}'`, 'UNKNOWN_AGGREGATE_TYPE');
   }
@@ -283,7 +289,7 @@ export async function aggregateWorkflow(input: AggregateWorkflowInput): Promise<
       continue;
     }
     const handed: CarriedState = { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents };
-    await continueAsNew<typeof aggregateWorkflow>({
+    await continueAsNew<AggregateWorkflow>({
       aggregateType: input.aggregateType,
       aggregateId: input.aggregateId,
       historyBudget: input.historyBudget,

@@ -64,6 +64,9 @@ export interface AggregateWorkflowInput {
   historyBudget?: number;
 }
 
+/** The aggregate workflow's signature, for clients that start it. */
+export type AggregateWorkflow = (input: AggregateWorkflowInput) => Promise<AggregateEnd>;
+
 /**
  * How an aggregate's workflow ends. `empty`: no command was ever accepted, so the id may be
  * used again. `terminal`: the aggregate reached a terminal state and published every event; a

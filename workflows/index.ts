@@ -1,2 +1,5 @@
 // The workflow bundle's entry: every workflow type the worker registers.
-export { aggregateWorkflow } from './aggregate';
+import { aggregates } from '../domain';
+import { aggregateWorkflowFor } from './aggregate';
+
+export const aggregateWorkflow = aggregateWorkflowFor(aggregates);

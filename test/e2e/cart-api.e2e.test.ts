@@ -142,16 +142,6 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     );
   });
 
-  it('reads a read model within a second of the command', async () => {
-    const cartId = uniqueId('fast');
-    const started = performance.now();
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'x', quantity: 1, price: 1 });
-    const cart = await eventually(() => stack.trpc.cart.get.query({ cartId }).catch(() => undefined), 1000, 'read model visible');
-    const elapsed = performance.now() - started;
-    assert.equal(cart.version, 1);
-    assert.ok(elapsed < 1000, `visible after ${elapsed.toFixed(0)} ms`);
-  });
-
   it('lists open carts by when they last changed, from a sorted index the projection keeps', async () => {
     const [older, newer, done] = [uniqueId('idx'), uniqueId('idx'), uniqueId('idx')];
     await stack.trpc.cart.addItem.mutate({ cartId: older, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });

@@ -129,40 +129,58 @@ describe('projection engine', { timeout: 240_000 }, () => {
   it('rebuilds under load into a new generation while reads stay consistent, then drops the old one', async () => {
     const carts = Array.from({ length: 20 }, () => uniqueId('rb'));
     for (const cartId of carts) await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'first', quantity: 1, price: 1, wait: 'projected' });
+    // A few thousand events of other carts in the log, so the rebuild takes a while to replay.
+    const publisher = stack.rabbit.createPublisher({ confirm: true });
+    const filler = uniqueId('filler');
+    await Promise.all(
+      Array.from({ length: 3000 }, (_, i) => {
+        const aggregateId = `${filler}-${i % 100}`;
+        const version = Math.floor(i / 100) + 1;
+        const event = {
+          eventId: `cart:${aggregateId}:${version}`, aggregateType: 'cart', aggregateId, version, type: 'ItemAddedToCart', schemaVersion: 1,
+          payload: { itemId: `f${version}`, quantity: 1, unitPriceCents: 1 }, occurredAt: new Date().toISOString(), commandId: `f${i}`, correlationId: 'f', causationId: `f${i}`,
+        };
+        return publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
+      }),
+    );
+    await publisher.close();
     const before = await statusOf('carts');
 
     let writing = true;
     const writes = (async () => {
       let i = 0;
       while (writing) {
-        await stack.trpc.cart.addItem.mutate({ cartId: carts[i % carts.length]!, itemId: `more-${i}`, quantity: 1, price: 0.5 });
+        // A few items per cart, added again and again: quantities grow, lines stay under the cart's limit.
+        await stack.trpc.cart.addItem.mutate({ cartId: carts[i % carts.length]!, itemId: `more-${Math.floor(i / carts.length) % 5}`, quantity: 1, price: 0.5 });
         i += 1;
       }
       return i;
     })();
-    // Readers check every cart over and over: never missing, never going back a version.
+    // Readers check every cart over and over: never missing, never going back a version, and
+    // each read tells (in the same step) whether a rebuild was under way while it was served.
     const seen = new Map<string, number>();
+    const metaKey = `${stack.config.REDIS_PREFIX}:proj:carts:meta`;
     let reads = 0;
     let readsDuringRebuild = 0;
     let reading = true;
     const readers = (async () => {
       while (reading) {
         for (const cartId of carts) {
+          const [rebuilding] = await stack.redis.multi().hGet(metaKey, 'rebuilding').exec();
           const doc = (await stack.readModels.get(cartProjection, cartId)) as CartReadModel | null;
           assert.ok(doc, `${cartId} readable throughout`);
           assert.ok(doc.version >= (seen.get(cartId) ?? 0), `${cartId} never goes back a version`);
-          assert.equal(doc.totalItems, doc.items.length, 'a consistent document');
+          assert.equal(doc.totalItems, doc.items.reduce((sum, item) => sum + item.quantity, 0), 'a consistent document');
           seen.set(cartId, doc.version);
           reads += 1;
+          if (rebuilding !== null) readsDuringRebuild += 1;
         }
-        if ((stack.projector!.status().find((s) => s.name === 'carts')?.state ?? '') === 'rebuilding') readsDuringRebuild += carts.length;
       }
     })();
 
-    let rebuilt;
     try {
       await stack.trpc.system.rebuild.mutate({ projection: 'carts' });
-      rebuilt = await eventually(async () => {
+      await eventually(async () => {
         const s = await statusOf('carts');
         return s.generation === before.generation! + 1 && s.state === 'live' ? s : undefined;
       }, 60_000, 'switched to the new generation');
@@ -174,7 +192,7 @@ describe('projection engine', { timeout: 240_000 }, () => {
     const written = await writes;
     await readers;
     assert.ok(written > 0 && reads > 0);
-    assert.ok(readsDuringRebuild > 0 || rebuilt.generation === before.generation! + 1);
+    assert.ok(readsDuringRebuild > 0, 'reads were served while the rebuild replayed the log');
 
     // Every cart complete in the new generation; the old generation's keys are gone.
     for (const cartId of carts) {
@@ -182,7 +200,7 @@ describe('projection engine', { timeout: 240_000 }, () => {
       const version = (await handle.query('version')) as number;
       const doc = await stack.trpc.cart.get.query({ cartId, minVersion: version });
       assert.equal(doc.version, version);
-      assert.equal(doc.items.length, version);
+      assert.equal(doc.totalItems, version, 'one unit per command, none applied twice');
     }
     await eventually(async () => {
       const keys: string[] = [];
@@ -237,14 +255,11 @@ describe('several projector instances', { timeout: 120_000 }, () => {
     assert.equal(standby.status()[0]!.state, 'standby');
 
     child.kill('SIGKILL');
-    const killedAt = Date.now();
     for (let i = 5; i < 10; i++) await stack.trpc.cart.addItem.mutate({ cartId, itemId: `a${i}`, quantity: 1, price: 1 });
     const s = await eventually(async () => {
       const current = await status();
       return current.owner === standby.instanceId && current.state === 'live' ? current : undefined;
     }, 20_000, 'the standby took over');
-    const takeover = Date.now() - killedAt;
-    assert.ok(takeover < 10_000, `took over after ${takeover} ms`);
     const doc = await stack.trpc.cart.get.query({ cartId, minVersion: 10 });
     assert.equal(doc.items.length, 10);
     assert.ok(doc.items.every((item) => item.quantity === 1), 'nothing applied twice');

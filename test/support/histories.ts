@@ -10,8 +10,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { createCommandBus } from '../../commands/bus';
 import type { CommandEnvelope } from '../../core/envelopes';
-import type { aggregateWorkflow } from '../../workflows/aggregate';
-import { aggregateWorkflowType, submitUpdate, versionQuery } from '../../workflows/definitions';
+import { aggregateWorkflowType, submitUpdate, versionQuery, type AggregateWorkflow } from '../../workflows/definitions';
 import { eventually, uniqueId, type TestStack } from './stack';
 
 export const historiesDir = join(__dirname, '..', 'fixtures', 'histories');
@@ -53,7 +52,7 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
   for (let i = 0; i < 40; i++) {
     await stack.temporal.workflow.executeUpdateWithStart(submitUpdate, {
       args: [[command(long, 'addItem', { itemId: `i${i}`, quantity: 1, price: 1 })]],
-      startWorkflowOperation: new WithStartWorkflowOperation<typeof aggregateWorkflow>(aggregateWorkflowType, {
+      startWorkflowOperation: new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
         workflowId: `cart:${long}`,
         taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
         args: [{ aggregateType: 'cart', aggregateId: long, historyBudget: 60 }],

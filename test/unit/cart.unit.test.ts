@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MessageOf } from '../../core/aggregate';
-import { cart, cartCommands, cartEvents, type CartState } from '../../domain/cart';
+import { cart, cartCommands, cartEvents, cartLimits, type CartState } from '../../domain/cart';
 import { cartProjection, type CartReadModel } from '../../domain/cart.projection';
 import { deciderSpec, defaultContext } from './support/given';
 
@@ -94,6 +94,22 @@ describe('cart decider', () => {
 
     it('limits each item on its own, not the cart as a whole', () => {
       given(added('apple', 99, 100)).when(addItem('pear', 99, 1)).then([added('pear', 99, 100)]);
+    });
+
+    describe(`a full cart (${cartLimits.maxLines} different items)`, () => {
+      const full = Array.from({ length: cartLimits.maxLines }, (_, i) => added(`item-${i}`, 1, 100));
+
+      it('rejects a new item with CART_FULL', () => {
+        given(...full).when(addItem('one-more', 1, 1)).thenRejects('CART_FULL');
+      });
+
+      it('still takes more of an item it holds', () => {
+        given(...full).when(addItem('item-7', 2, 1)).then([added('item-7', 2, 100)]);
+      });
+
+      it('takes a new item again once one was removed', () => {
+        given(...full, removed('item-0')).when(addItem('one-more', 1, 1)).then([added('one-more', 1, 100)]);
+      });
     });
 
     it('removes an item that is in the cart', () => {

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defineAggregate } from '../../core/aggregate';
+import { decideStep, replay, type DecideStepInput } from '../../core/decider';
+import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
+import { aggregateLimits as limits, jsonBytes, utf8Bytes } from '../../core/limits';
+import { recordOf, rejectedOutcome } from '../../core/outcomes';
+import type { AggregateWorkflowInput } from '../../workflows/definitions';
+import { bulky } from '../support/domains/bulky';
+
+const id = (n: number, char = 'x') => `${char}${String(n).padStart(6, '0')}`.padEnd(128, char);
+const command = (n: number, type = 'shout', payload: Record<string, unknown> = { bytes: 10 }): CommandEnvelope => ({
+  commandId: id(n),
+  aggregateType: 'bulky',
+  aggregateId: id(0, 'a'),
+  type,
+  payload,
+  metadata: { correlationId: id(n, 'c'), causationId: id(n, 'k'), userId: id(n, 'u'), issuedAt: '2026-11-25T10:00:00.000Z' },
+});
+const step = (overrides: Partial<DecideStepInput>): DecideStepInput => ({
+  aggregateType: 'bulky',
+  aggregateId: id(0, 'a'),
+  snapshot: replay(bulky, []),
+  commands: [],
+  occurredAt: '2026-11-25T10:00:01.000Z',
+  backlog: { events: 0, bytes: 0 },
+  ...overrides,
+});
+
+describe('the bounds an aggregate keeps', () => {
+  it('counts JSON the way Temporal writes it: UTF-8 bytes, escapes included', () => {
+    assert.equal(utf8Bytes('abc'), 3);
+    assert.equal(utf8Bytes('é'), 2);
+    assert.equal(utf8Bytes('€'), 3);
+    assert.equal(utf8Bytes('😀'), 4);
+    assert.equal(jsonBytes({ a: '"\n\u0001' }), Buffer.byteLength(JSON.stringify({ a: '"\n\u0001' })));
+    assert.equal(jsonBytes({ text: '€😀é' }), Buffer.byteLength(JSON.stringify({ text: '€😀é' })));
+  });
+
+  it('keeps a remembered outcome within its bound whatever the rejection says', () => {
+    const hostile = rejectedOutcome(command(1), 7, {
+      kind: 'RULE_VIOLATED',
+      code: 'SOME_RULE',
+      message: '😀"\u0001'.repeat(5000),
+      details: { huge: 'x'.repeat(100_000) },
+    });
+    const record = recordOf(hostile);
+    assert.ok(jsonBytes(record) <= limits.outcomeRecordBytes, `${jsonBytes(record)} bytes`);
+    assert.equal(record.status === 'rejected' && record.rejection.code, 'SOME_RULE');
+    assert.equal(record.version, 7);
+  });
+
+  it('stops deciding at the backlog bound: the rest of the mailbox waits, nothing is refused', () => {
+    const commands = Array.from({ length: 100 }, (_, i) => command(i, 'shout', { bytes: 10_000 }));
+    const decisions = decideStep(bulky, step({ commands }));
+    const bytes = decisions.reduce((sum, d) => sum + ('events' in d ? jsonBytes(d.events[0]) : 0), 0);
+    assert.ok(decisions.length < commands.length, 'some commands were left for later');
+    assert.ok(decisions.every((d) => 'events' in d), 'none refused');
+    assert.ok(bytes >= limits.backlogBytes && bytes < limits.backlogBytes + limits.decisionBytes, `${bytes} bytes decided`);
+  });
+
+  it('refuses a command that would outgrow the state bound, and one that decides too much, changing nothing', () => {
+    const grown = Array.from({ length: Math.ceil(limits.stateBytes / 15_000) + 2 }, (_, i) => command(i, 'grow', { bytes: 15_000 }));
+    const decisions = decideStep(bulky, step({ commands: grown }));
+    const refused = decisions.filter((d) => 'rejection' in d);
+    assert.ok(refused.length > 0);
+    assert.ok(refused.every((d) => 'rejection' in d && d.rejection.code === 'STATE_TOO_LARGE'));
+    const tooLoud = decideStep(bulky, step({ commands: [command(1, 'shout', { bytes: limits.decisionBytes + 1 })] }));
+    assert.deepEqual(tooLoud.map((d) => 'rejection' in d && d.rejection.code), ['DECISION_TOO_LARGE']);
+  });
+
+  it('carries under 70% of Temporal’s payload limit across continue-as-new in the worst case: every buffer full, every id at its longest', () => {
+    // State at its bound (the engine refuses growth past it).
+    const state = { chunks: ['g'.repeat(limits.stateBytes - 20)] };
+    assert.ok(jsonBytes(state) <= limits.stateBytes);
+    // The backlog at its bound plus one maximal decision (deciding stops once the bound is reached).
+    const event = (version: number): EventEnvelope => ({
+      eventId: `bulky:${id(0, 'a')}:${version}`,
+      aggregateType: 'bulky',
+      aggregateId: id(0, 'a'),
+      version,
+      type: 'Shouted',
+      schemaVersion: 1,
+      payload: { noise: 's'.repeat(limits.decisionBytes - 900) },
+      occurredAt: '2026-11-25T10:00:01.000Z',
+      commandId: id(version),
+      correlationId: id(version, 'c'),
+      causationId: id(version, 'k'),
+    });
+    assert.ok(jsonBytes(event(1)) <= limits.decisionBytes);
+    const unpublished: EventEnvelope[] = [];
+    let bytes = 0;
+    for (let v = 1; bytes < limits.backlogBytes; v++) {
+      unpublished.push(event(v));
+      bytes += jsonBytes(event(v));
+    }
+    // Every remembered outcome at its bound, with the longest command ids.
+    const recentOutcomes = Array.from({ length: limits.dedupeWindow }, (_, i) =>
+      recordOf(rejectedOutcome(command(i), 1_000_000_000, { kind: 'RULE_VIOLATED', code: 'X'.repeat(64), message: '😀'.repeat(1000) })),
+    );
+    const recentEvents = unpublished.slice(-limits.recentEvents).filter((_, i, all) => jsonBytes(all.slice(i)) <= limits.recentEventsBytes);
+    const input: AggregateWorkflowInput = {
+      aggregateType: 'bulky',
+      aggregateId: id(0, 'a'),
+      historyBudget: 1_000_000,
+      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, recentOutcomes, recentEvents },
+    };
+    const carried = jsonBytes(input);
+    if (process.env.LF_SHOW_SIZES) console.log(`worst-case hand-over: ${carried} bytes`);
+    assert.ok(carried < limits.temporalPayloadBytes * 0.7, `worst case carries ${carried} bytes of Temporal's ${limits.temporalPayloadBytes}`);
+  });
+
+  it('refuses a command envelope larger than its bound before deciding it', () => {
+    const big = defineAggregate({ ...bulky, name: 'bulky' });
+    const [decision] = decideStep(big, step({ commands: [command(1, 'shout', { bytes: 10, pad: 'p'.repeat(limits.commandBytes) })] }));
+    assert.equal(decision && 'rejection' in decision && decision.rejection.code, 'COMMAND_TOO_LARGE');
+  });
+});
