@@ -28,7 +28,8 @@ async function probe(check: () => Promise<unknown>, timeoutMs = 2000) {
 /** Reachability of the three services the API depends on. */
 export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
   const [temporal, redis, rabbitmq] = await Promise.all([
-    probe(() => deps.temporal.workflowService.getSystemInfo({})),
+    // With a deadline on the call itself: an abandoned call would keep retrying in the background.
+    probe(() => deps.temporal.connection.withDeadline(Date.now() + 2000, () => deps.temporal.workflowService.getSystemInfo({}))),
     probe(() => deps.redis.ping()),
     probe(async () => {
       if (!deps.rabbit.ready) throw new Error('not connected');

@@ -6,7 +6,7 @@ import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
 import { connectRabbit } from '../infra/rabbit';
-import { createRedis } from '../infra/redis';
+import { closeRedis, createRedis } from '../infra/redis';
 import { connectTemporalLazily } from '../infra/temporal';
 import { projections } from '../domain';
 import { createProjectionAdmin } from '../projectors/admin';
@@ -142,7 +142,11 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), graceMs).unref();
       });
-      await Promise.allSettled([redis.quit(), subscriber.quit(), rabbit.close(), temporal.connection.close()]);
+      // Commands whose callers hung up are still being delivered: let them settle (each has a deadline).
+      for (let waited = 0; bus.queued > 0 && waited < config.COMMAND_TIMEOUT_MS + 1000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await Promise.allSettled([closeRedis(redis), closeRedis(subscriber), rabbit.close(), temporal.connection.close()]);
     },
   };
 }

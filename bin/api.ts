@@ -12,4 +12,4 @@ async function main() {
   onShutdown(() => api.close());
 }
 
-runMain(main);
+runMain(main, 'api');

@@ -4,10 +4,11 @@
  *   npm run ledgerflow -- parked carts
  *   npm run ledgerflow -- redrive carts
  *   npm run ledgerflow -- rebuild carts
+ * Exit codes: 0 done, 1 failed (Redis unreachable, unknown projection, no owner), 2 usage.
  */
 import { loadConfig } from '../core/config';
 import { projections } from '../domain';
-import { createRedis } from '../infra/redis';
+import { closeRedis, createRedis } from '../infra/redis';
 import { createProjectionAdmin, UnknownProjectionError } from '../projectors/admin';
 import type { ProjectionStatus } from '../projectors/status';
 import { runMain } from './main';
@@ -18,6 +19,22 @@ const usage = `usage: ledgerflow <command>
   redrive <projection>   re-apply parked events (after fixing the handler)
   rebuild <projection>   rebuild into a new generation from the start of the log, showing progress`;
 
+/** The CLI never waits forever: Redis answers within a few seconds or the command fails. */
+async function connectOrFail(url: string) {
+  const redis = createRedis(url, 'ledgerflow-cli', undefined, { failFast: true });
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`Redis at ${new URL(url).host} did not answer within ${connectTimeoutMs / 1000}s: is it running?`)), connectTimeoutMs).unref(),
+  );
+  try {
+    await Promise.race([redis.connect(), timeout]);
+    return redis;
+  } catch (error) {
+    redis.destroy();
+    throw error;
+  }
+}
+
+const connectTimeoutMs = 5000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function formatStatus(s: ProjectionStatus): string {
@@ -43,8 +60,7 @@ async function main() {
     return;
   }
   const config = loadConfig();
-  const redis = createRedis(config.REDIS_URL, 'ledgerflow-cli');
-  await redis.connect();
+  const redis = await connectOrFail(config.REDIS_URL);
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, projections);
   try {
     const projection = () => {
@@ -93,8 +109,8 @@ async function main() {
         process.exitCode = 2;
     }
   } finally {
-    await redis.quit();
+    await closeRedis(redis);
   }
 }
 
-runMain(main);
+runMain(main, 'ledgerflow');

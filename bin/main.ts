@@ -1,19 +1,42 @@
-/** How every entry point runs: errors end the process with a message; SIGINT/SIGTERM stop it cleanly. */
-export function runMain(main: () => Promise<void>): void {
-  main().catch((error) => {
+/**
+ * How every entry point runs: errors end the process with a message; SIGINT/SIGTERM stop it
+ * cleanly; a stray rejection is logged and the process keeps serving; an uncaught exception
+ * (state may be broken) stops it cleanly (requests in flight finish) and exits 1, so a
+ * supervisor restarts it.
+ */
+import { createLogger } from '../infra/logger';
+
+let stop: (() => Promise<unknown>) | undefined;
+let stopping = false;
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await stop?.();
+  } finally {
+    process.exit(code);
+  }
+}
+
+export function runMain(main: () => Promise<void>, name = 'ledgerflow'): void {
+  const log = createLogger(name);
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled rejection (a bug): logged, still serving');
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception (a bug): finishing requests in flight, then exiting');
+    void shutdown(1);
+  });
+  main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });
 }
 
-export function onShutdown(stop: () => Promise<unknown>): void {
-  let stopping = false;
-  const handler = async () => {
-    if (stopping) return;
-    stopping = true;
-    await stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+/** What to do before exiting: on SIGINT/SIGTERM (exit 0) and after an uncaught exception (exit 1). */
+export function onShutdown(handler: () => Promise<unknown>): void {
+  stop = handler;
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
 }

@@ -3,7 +3,7 @@ import { loadConfig } from '../core/config';
 import { projections } from '../domain';
 import { createLogger } from '../infra/logger';
 import { connectRabbit, declareTopology, topologyOf } from '../infra/rabbit';
-import { createRedis } from '../infra/redis';
+import { closeRedis, createRedis } from '../infra/redis';
 import { startProjector } from '../projectors/runtime';
 import { onShutdown, runMain } from './main';
 
@@ -19,8 +19,8 @@ async function main() {
   log.info({ projections: projections.map((p) => p.name), stream: topology.stream }, 'projector started');
   onShutdown(async () => {
     await projector.stop();
-    await Promise.allSettled([redis.quit(), rabbit.close()]);
+    await Promise.allSettled([closeRedis(redis), rabbit.close()]);
   });
 }
 
-runMain(main);
+runMain(main, 'projector');

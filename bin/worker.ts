@@ -77,4 +77,4 @@ async function main() {
   log.info({ state: worker.getState() }, 'worker stopped');
 }
 
-if (require.main === module) runMain(main);
+if (require.main === module) runMain(main, 'worker');

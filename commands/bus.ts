@@ -21,8 +21,7 @@ import { engineCodes, type Rejection } from '../core/errors';
 import { workflowIdOf } from '../core/ids';
 import { aggregateLimits, jsonBytes } from '../core/limits';
 import { answerOf, rejectedOutcome } from '../core/outcomes';
-import type { aggregateWorkflow } from '../workflows/aggregate';
-import { AggregateId, AggregateType, aggregateWorkflowType, submitUpdate, type AggregateEnd } from '../workflows/definitions';
+import { AggregateId, AggregateType, aggregateWorkflowType, submitUpdate, type AggregateEnd, type AggregateWorkflow } from '../workflows/definitions';
 
 /** `processed`: answer once decided; `accepted`: once durably in the aggregate's mailbox. */
 export type Delivery = 'processed' | 'accepted';
@@ -90,7 +89,7 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
   const workflows = new WorkflowClient({ connection: client.connection, namespace: client.options.namespace, interceptors: [tap] });
 
   const startOptions = (envelope: CommandEnvelope, reuse: WorkflowIdReusePolicy) =>
-    new WithStartWorkflowOperation<typeof aggregateWorkflow>(aggregateWorkflowType, {
+    new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
       workflowId: workflowIdOf(envelope.aggregateType, envelope.aggregateId),
       taskQueue,
       args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId }],
@@ -308,14 +307,14 @@ function rejectionOf(error: unknown, deadline: number): Omit<Rejection, 'details
     }
     if (type === engineCodes.COMMAND_TOO_LARGE || type === 'INVALID_UPDATE') return { kind: 'INVALID_COMMAND', code: engineCodes.COMMAND_TOO_LARGE, message };
   }
+  if (isGrpcCode(error, 14)) return { kind: 'UNAVAILABLE', code: engineCodes.TEMPORAL_UNAVAILABLE, message: 'Temporal is unavailable; retry with the same commandId' };
   if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcCode(error, 4) || Date.now() >= deadline) {
     return {
       kind: 'UNAVAILABLE',
       code: engineCodes.COMMAND_TIMEOUT,
-      message: 'no worker decided it before the deadline; it may still be applied, so retry with the same commandId',
+      message: 'it was not decided before the deadline (is a worker running?); it may still be applied, so retry with the same commandId',
     };
   }
-  if (isGrpcCode(error, 14)) return { kind: 'UNAVAILABLE', code: engineCodes.TEMPORAL_UNAVAILABLE, message: 'Temporal is unavailable; retry with the same commandId' };
   return null;
 }
 

@@ -18,3 +18,16 @@ export function createRedis(url: string, name: string, log?: Logger, options: { 
   client.on('error', (error) => log?.warn({ error: String(error), client: name }, 'redis connection error; reconnecting'));
   return client;
 }
+
+/**
+ * Closes a client whatever state it is in: pending commands get `graceMs` to finish, and a
+ * client still trying to (re)connect stops trying (`quit` would leave it reconnecting forever).
+ */
+export async function closeRedis(client: Redis, graceMs = 2000): Promise<void> {
+  if (client.isReady) {
+    const closed = client.close().then(() => true, () => false);
+    const timedOut = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), graceMs).unref());
+    if (await Promise.race([closed, timedOut])) return;
+  }
+  client.destroy();
+}

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { Config } from '../core/config';
 
 export const temporalCliVersion = 'v1.5.1';
@@ -21,9 +21,17 @@ export async function connectTemporal(config: Pick<Config, 'TEMPORAL_ADDRESS' | 
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }
 
-/** A client whose connection opens on first use: a process that needs Temporal only for some calls starts without it. */
+/**
+ * A client whose connection opens on first use, so a process that needs Temporal only for some
+ * calls starts without it. A call retries an unreachable server for about a second (the SDK's
+ * default is ten attempts over several), so a caller hears at once that Temporal is away.
+ */
 export function connectTemporalLazily(config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Client {
-  return new Client({ connection: Connection.lazy({ address: config.TEMPORAL_ADDRESS }), namespace: config.TEMPORAL_NAMESPACE });
+  const connection = Connection.lazy({
+    address: config.TEMPORAL_ADDRESS,
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
+  });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }
 
 export interface DevServerOptions {

@@ -177,9 +177,12 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     { description: 'How full the mailbox, the unpublished backlog and the dedupe window are.' },
   );
 
-  /** Answers the command's waiters; remembers its outcome unless the refusal invites a retry. */
+  /**
+   * Answers the command's waiters and remembers its outcome, unless nothing was decided (a
+   * retryable refusal, or a bug in domain code): a retry of those is decided afresh.
+   */
   const settle = (outcome: CommandOutcome) => {
-    if (outcome.status === 'accepted' || !isRetryable(outcome.rejection.kind)) {
+    if (outcome.status === 'accepted' || (!isRetryable(outcome.rejection.kind) && outcome.rejection.kind !== 'INTERNAL')) {
       outcomes.set(outcome.commandId, recordOf(outcome));
       if (outcomes.size > limits.dedupeWindow) outcomes.delete(outcomes.keys().next().value!);
     }

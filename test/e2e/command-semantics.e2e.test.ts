@@ -141,4 +141,22 @@ describe('command semantics through the API', { timeout: 180_000 }, () => {
       return count === 1 ? true : undefined;
     }, 10_000, 'AggregateVersion kept current');
   });
+
+  it('answers 408 TIMEOUT naming the command when the read models do not catch up; a retry with its id applies nothing twice', async () => {
+    const cartId = uniqueId('slow');
+    await stack.projector!.stop();
+    const commandId = `${cartId}-1`;
+    const late = await failure(stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 1, commandId, wait: 'projected' }));
+    assert.equal(late.data?.code, 'TIMEOUT');
+    assert.equal(late.data?.httpStatus, 408);
+    assert.equal(late.data?.commandId, commandId);
+    assert.equal(late.data?.retryable, true);
+    assert.match(late.message, /accepted at version 1/);
+
+    stack.startProjector();
+    const retried = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 1, commandId, wait: 'projected' });
+    assert.equal(retried.version, 1);
+    const cart = await stack.trpc.cart.get.query({ cartId });
+    assert.deepEqual([cart.version, cart.items[0]?.quantity], [1, 2], 'applied once');
+  });
 });

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRedis } from '../../infra/redis';
+import { startApiServer, type ApiServer } from '../../api/server';
+import { projections } from '../../domain';
+import { createLogger } from '../../infra/logger';
+import { topologyOf } from '../../infra/rabbit';
+import { closeRedis, createRedis } from '../../infra/redis';
+import { startProjector } from '../../projectors/runtime';
 import { ownRedis, type OwnRedis } from '../support/redis-server';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
@@ -70,3 +75,81 @@ describe('the read side heals itself (a redis-server of the test’s own)', { ti
     assert.equal(doc.totalPrice, 10);
   });
 });
+
+describe('an API started while Redis is down (a redis-server of the test’s own)', { timeout: 180_000 }, () => {
+  let redisServer: OwnRedis;
+  let stack: TestStack;
+  let api: ApiServer | undefined;
+  before(async () => {
+    redisServer = await ownRedis();
+    await redisServer.stop();
+    // The stack's own clients use the machine's Redis; only this API and its projector use the one that is down.
+    stack = await startTestStack({ api: false, projector: false });
+    api = await startApiServer({ ...stack.config, REDIS_URL: redisServer.url }, createLogger('test', 'silent'));
+  });
+  after(async () => {
+    await api?.close(1000);
+    await stack?.stop();
+    await redisServer?.stop();
+  });
+
+  it('takes commands, answers /metrics (marked stale) and refuses reads with 503 until Redis is back', async () => {
+    const url = api!.url;
+    const post = (input: Record<string, unknown>) =>
+      fetch(`${url}/trpc/cart.addItem`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { result?: { data: { version: number } }; error?: { message: string; data: { commandId: string; retryable: boolean } } },
+      }));
+    const cartId = uniqueId('noredis');
+    for (let i = 1; i <= 3; i++) {
+      const answer = await post({ cartId, itemId: `i${i}`, quantity: 1, price: 1 });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.equal(answer.body.result?.data.version, i);
+    }
+    // Waiting for the read models needs Redis: the command was applied, the answer says how to retry safely.
+    const projected = await post({ cartId, itemId: 'p', quantity: 1, price: 1, wait: 'projected', commandId: `${cartId}-p` });
+    assert.equal(projected.status, 503);
+    assert.equal(projected.body.error?.data.commandId, `${cartId}-p`);
+    assert.equal(projected.body.error?.data.retryable, true);
+    assert.match(projected.body.error!.message, new RegExp(`retry with the same commandId ${cartId}-p`));
+
+    for (let scrape = 0; scrape < 3; scrape++) {
+      const metrics = await fetch(`${url}/metrics`);
+      assert.equal(metrics.status, 200);
+      assert.match(await metrics.text(), /ledgerflow_projection_status_stale 1/);
+    }
+    const read = await fetch(`${url}/trpc/cart.get?input=${encodeURIComponent(JSON.stringify({ cartId }))}`);
+    assert.equal(read.status, 503);
+
+    // Redis returns (empty); a projector fills it from the log; the same API reads again, and the retry applies nothing twice.
+    await redisServer.start();
+    const projectorRedis = await connected(redisServer.url);
+    const projector = startProjector(
+      { redis: projectorRedis, rabbit: stack.rabbit, topology: topologyOf(stack.config), prefix: stack.config.REDIS_PREFIX, log: createLogger('test', 'silent') },
+      projections,
+      { tickMs: 300, leaseMs: 2000 },
+    );
+    try {
+      const retried = await eventually(async () => {
+        const answer = await post({ cartId, itemId: 'p', quantity: 1, price: 1, wait: 'projected', commandId: `${cartId}-p` });
+        return answer.status === 200 ? answer : undefined;
+      }, 60_000, 'the retry answered once the read models caught up');
+      assert.equal(retried.body.result?.data.version, 4, 'the retry answers the original version');
+      const doc = await eventually(async () => {
+        const r = await fetch(`${url}/trpc/cart.get?input=${encodeURIComponent(JSON.stringify({ cartId }))}`);
+        return r.status === 200 ? ((await r.json()) as { result: { data: { version: number; totalItems: number } } }).result.data : undefined;
+      }, 30_000, 'readable again');
+      assert.deepEqual([doc.version, doc.totalItems], [4, 4]);
+      await eventually(async () => (/ledgerflow_projection_status_stale 0/.test(await (await fetch(`${url}/metrics`)).text()) ? true : undefined), 30_000, 'fresh metrics');
+    } finally {
+      await projector.stop();
+      await closeRedis(projectorRedis);
+    }
+  });
+});
+
+async function connected(url: string) {
+  const client = createRedis(url, 'test-projector');
+  await client.connect();
+  return client;
+}

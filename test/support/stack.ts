@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../../core/config';
 import { projections as registered } from '../../domain';
 import { createLogger } from '../../infra/logger';
 import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
-import { createRedis, type Redis } from '../../infra/redis';
+import { closeRedis, createRedis, type Redis } from '../../infra/redis';
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
 import type { Client } from '@temporalio/client';
 import type { Connection } from 'rabbitmq-client';
@@ -132,7 +132,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await rabbit.exchangeDelete({ exchange: config.EVENTS_EXCHANGE }).catch(() => {});
       await rabbit.close();
       await deleteKeys(redis, `${config.REDIS_PREFIX}:*`);
-      await Promise.allSettled([redis.quit(), projectorRedis.quit()]);
+      await Promise.allSettled([closeRedis(redis), closeRedis(projectorRedis)]);
     },
   };
 
