@@ -96,6 +96,15 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     const info = workflowInfo();
     return info.continueAsNewSuggested || (input.historyBudget !== undefined && info.historyLength >= input.historyBudget);
   };
+  /**
+   * Whether the run should hand over, noted only after something recorded happened (a decide
+   * step, a publish): an update the validator refused leaves a workflow task that a replay
+   * never sees, so nothing may be started from what such a task alone could observe.
+   */
+  let handOverNoted = false;
+  const noteHandOver = () => {
+    if (recorded && !handOverNoted && handOverDue()) handOverNoted = true;
+  };
   const backlogFull = () => unpublished.length >= limits.backlogEvents || unpublishedBytes >= limits.backlogBytes;
 
   /** Commands not decided before and not already waiting join the mailbox; the rest are answered by the first. */
@@ -140,7 +149,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
         const fresh = commands.filter((c) => !outcomes.has(c.commandId) && !inMailbox.has(c.commandId));
         if (fresh.length === 0) return; // retries of known commands are always answered
         // A steady stream of commands must not keep a run from handing over: new ones wait for the next run.
-        if (recorded && handOverDue()) {
+        if (handOverNoted) {
           throw ApplicationFailure.retryable(`${input.aggregateType} ${input.aggregateId} is handing over to a new run; retry`, engineCodes.AGGREGATE_HANDING_OVER);
         }
         const bytes = jsonBytes(fresh);
@@ -230,6 +239,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
       upsertSearchAttributes([{ key: AggregateVersion, value: snapshot.version }]);
       setCurrentDetails(detailsOf(aggregate, snapshot));
     }
+    noteHandOver();
   };
 
   // Publishing runs behind deciding, in version order, one activity in flight.
@@ -242,6 +252,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
         await publishing.run(() => publishEvents(batch));
         unpublished.splice(0, batch.length);
         unpublishedBytes -= eventsBytes(batch);
+        noteHandOver();
       } catch (error) {
         if (!isCancellation(error)) throw error;
         // Cancelled for a hand-over: the batch is carried and published again (consumers dedupe).
@@ -267,8 +278,9 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   setCurrentDetails(detailsOf(aggregate, snapshot));
   void publishLoop();
 
+  const handOver = () => (recorded ? handOverNoted : handOverDue()) && mailbox.length === 0;
   for (;;) {
-    await condition(() => decidable() || finished() || (handOverDue() && mailbox.length === 0));
+    await condition(() => decidable() || finished() || handOver());
     if (decidable()) {
       await decideNext();
       continue;

@@ -5,7 +5,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WithStartWorkflowOperation } from '@temporalio/client';
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { createCommandBus } from '../../commands/bus';
@@ -45,20 +46,37 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
   await eventually(async () => ((await stack.temporal.workflow.getHandle(`cart:${lifecycle}`).query(versionQuery)) >= 3 ? true : undefined));
   await bus.submit(command(lifecycle, 'checkout', {}));
   await bus.submit(command(lifecycle, 'addItem', { itemId: 'd', quantity: 1, price: 1 }));
-  histories.lifecycle = await settledHistory(stack, `cart:${lifecycle}`);
+  histories.lifecycle = await closedHistory(stack, `cart:${lifecycle}`);
+
+  // A cart whose only command is refused: its workflow ends empty.
+  const ghost = uniqueId('replay-empty');
+  await bus.submit(command(ghost, 'removeItem', { itemId: 'nothing' }));
+  histories.empty = await closedHistory(stack, `cart:${ghost}`);
 
   // Continue-as-new: a tiny history budget makes the aggregate hand over several times.
   const long = uniqueId('replay-can');
   for (let i = 0; i < 40; i++) {
-    await stack.temporal.workflow.executeUpdateWithStart(submitUpdate, {
-      args: [[command(long, 'addItem', { itemId: `i${i}`, quantity: 1, price: 1 })]],
-      startWorkflowOperation: new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
-        workflowId: `cart:${long}`,
-        taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-        args: [{ aggregateType: 'cart', aggregateId: long, historyBudget: 60 }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      }),
-    });
+    const envelope = command(long, 'addItem', { itemId: `i${i}`, quantity: 1, price: 1 });
+    // While it hands over, the aggregate refuses new commands for a moment (the bus would retry).
+    await eventually(
+      () =>
+        stack.temporal.workflow
+          .executeUpdateWithStart(submitUpdate, {
+            args: [[envelope]],
+            startWorkflowOperation: new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
+              workflowId: `cart:${long}`,
+              taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+              args: [{ aggregateType: 'cart', aggregateId: long, historyBudget: 60 }],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+            }),
+          })
+          .catch((error: unknown) => {
+            if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === 'AGGREGATE_HANDING_OVER') return undefined;
+            throw error;
+          }),
+      30_000,
+      'accepted after the hand-over',
+    );
   }
   let run = 0;
   for await (const execution of stack.temporal.workflow.list({ query: `WorkflowId = 'cart:${long}'` })) {
@@ -68,16 +86,11 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
   return histories;
 }
 
-/** The history once publishing caught up, so it ends in a quiet state. */
-async function settledHistory(stack: TestStack, workflowId: string): Promise<History> {
+/** The whole history of a workflow that completed. */
+async function closedHistory(stack: TestStack, workflowId: string): Promise<History> {
   const handle = stack.temporal.workflow.getHandle(workflowId);
-  return eventually(async () => {
-    const history = await handle.fetchHistory();
-    const events = history.events ?? [];
-    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes).length;
-    const completed = events.filter((e) => e.activityTaskCompletedEventAttributes).length;
-    return scheduled > 0 && scheduled === completed ? history : undefined;
-  }, 15_000, `${workflowId} publishing settled`);
+  await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 15_000, `${workflowId} completed`);
+  return handle.fetchHistory();
 }
 
 /** Each recording goes to a folder of its day, so older histories stay and keep being replayed. */
