@@ -248,7 +248,11 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
       if (queue) return void queue.push(waiting);
       const fresh = [waiting];
       queues.set(workflowId, fresh);
-      void drain(workflowId, fresh);
+      drain(workflowId, fresh).catch((error: unknown) => {
+        // Not expected (deliver settles every command): fail what is left rather than leave it waiting.
+        queues.delete(workflowId);
+        for (const w of fresh.splice(0)) w.fail(error);
+      });
     });
   }
 

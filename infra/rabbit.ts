@@ -21,7 +21,7 @@ export const topologyOf = (config: Config): EventTopology => ({
  */
 export function connectRabbit(config: Pick<Config, 'RABBITMQ_URL' | 'EVENTS_EXCHANGE'>, role: string, log?: Logger): Connection {
   const rabbit = new Connection({ url: config.RABBITMQ_URL, connectionName: `ledgerflow-${role} (${config.EVENTS_EXCHANGE})`, retryLow: 250, retryHigh: 5000 });
-  rabbit.on('error', (error) => log?.warn({ error: String(error) }, 'rabbitmq connection error; reconnecting'));
+  rabbit.on('error', (err) => log?.warn({ err }, 'rabbitmq connection error; reconnecting'));
   return rabbit;
 }
 

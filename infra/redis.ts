@@ -15,7 +15,7 @@ export function createRedis(url: string, name: string, log?: Logger, options: { 
     disableOfflineQueue: options.failFast ?? false,
     socket: { reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 3000), connectTimeout: 3000 },
   });
-  client.on('error', (error) => log?.warn({ error: String(error), client: name }, 'redis connection error; reconnecting'));
+  client.on('error', (err: unknown) => log?.warn({ err, client: name }, 'redis connection error; reconnecting'));
   return client;
 }
 

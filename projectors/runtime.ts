@@ -191,7 +191,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
           }
         } catch (error) {
           if (runner.stopped || stopped) break;
-          log.warn({ error: String(error) }, 'projection step failed; resuming from the checkpoint');
+          log.warn({ err: error }, 'projection step failed; resuming from the checkpoint');
           await sleep(500);
         } finally {
           await subscription?.close();
@@ -249,7 +249,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
       live = runGeneration(liveTarget(generation));
       watchLive(live);
       await dropGeneration(redis, keys, previous.generation);
-    });
+    }).catch((err: unknown) => log.warn({ err }, 'finishing the switch to the rebuilt generation failed (the old keys may stay behind)'));
   }
 
   function watchLive(runner: Runner) {
@@ -379,7 +379,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
         await publishStatus(Number(stored ?? projection.version));
       } catch (error) {
         if (stopped) break;
-        log.warn({ error: String(error) }, 'projector supervision step failed; retrying');
+        log.warn({ err: error }, 'projector supervision step failed; retrying');
         await sleep(Math.min(tickMs, 1000));
       }
     }

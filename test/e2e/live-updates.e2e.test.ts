@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CartReadModel } from '../../domain';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 interface SseEvent {
   id: string | null;
@@ -97,5 +97,22 @@ describe('live updates: cart.onChange over server-sent events', { timeout: 120_0
     assert.equal(afterCheckout!.id, '5');
     assert.equal((afterCheckout!.data as CartReadModel).status, 'checked_out');
     await current.close();
+  });
+
+  it('sends the cart again when a rebuild switches the generation queries read', async () => {
+    const cartId = uniqueId('switch');
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    const before = (await stack.trpc.system.projections.query()).find((p) => p.name === 'carts')!;
+    const watching = await subscribeToCart(stack.api!.url, { cartId });
+    await watching.next(1);
+    await stack.trpc.system.rebuild.mutate({ projection: 'carts' });
+    const [, again] = await watching.next(2, 60_000);
+    assert.equal(again!.id, '1', 'the same version, read from the new generation');
+    // (The owner's status is refreshed each tick, so it may trail the switch a moment.)
+    await eventually(async () => {
+      const after = (await stack.trpc.system.projections.query()).find((p) => p.name === 'carts')!;
+      return after.generation === before.generation! + 1 ? true : undefined;
+    }, 30_000, 'the new generation serves');
+    await watching.close();
   });
 });
