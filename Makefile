@@ -40,5 +40,11 @@ typecheck: deps
 test: deps temporal-cli rabbitmq-console build preflight typecheck
 	npm test
 
+# Not part of the tests: every stage measured against the ceiling beneath it, written to
+# bench/results/latest.json and BENCHMARKS.md. Bounded (under ten minutes by default); tune it
+# with BENCH_SECONDS, BENCH_CONCURRENCY and the other variables in bench/settings.ts.
+bench: deps temporal-cli build preflight
+	npm run --silent bench
+
 clean:
 	rm -rf dist .data
