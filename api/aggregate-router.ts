@@ -1,7 +1,7 @@
 import type { TRPCMutationProcedure } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
-import type { AnyAggregate } from '../core/aggregate';
+import type { AnyAggregate, PublicCommandsOf } from '../core/aggregate';
 import type { AnyProjection } from '../core/projection';
 import { buildCommand } from '../commands/envelope';
 import { commandIdMessage, commandIdPattern, type CommandEnvelope, type DecidedEvent } from '../core/envelopes';
@@ -53,15 +53,18 @@ export type CommandInput<A extends AnyAggregate, K extends keyof A['commands']> 
 > &
   CommandOptions;
 
-/** The generated router's shape: one typed mutation per command of the aggregate. */
+/** The generated router's shape: one typed mutation per public command of the aggregate. */
 export type CommandProcedures<A extends AnyAggregate> = {
-  [K in keyof A['commands'] & string]: TRPCMutationProcedure<{ input: CommandInput<A, K>; output: CommandResult; meta: object }>;
+  [K in PublicCommandsOf<A>]: TRPCMutationProcedure<{ input: CommandInput<A, K>; output: CommandResult; meta: object }>;
 };
 
 /** Builds `<aggregate>.<command>` mutations from the definition: input schema, envelope, dispatch. */
 export function commandRouter<A extends AnyAggregate>(aggregate: A, projections: readonly AnyProjection[]) {
   const procedures = Object.fromEntries(
-    Object.entries(aggregate.commands as Record<string, z.ZodObject>).map(([type, schema]) => {
+    Object.entries(aggregate.commands as Record<string, z.ZodObject>)
+      // Commands only processes send (a cart's completeCheckout) are not offered to clients.
+      .filter(([type]) => !(aggregate.internalCommands as readonly string[]).includes(type))
+      .map(([type, schema]) => {
       const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, ...schema.shape, ...commandOptions });
       const mutation = procedure.input(input).mutation(async ({ input, ctx }): Promise<CommandResult> => {
         const { [aggregate.idField]: aggregateId, commandId, expectedVersion, wait = 'processed', ...payload } = input as Record<string, unknown> &

@@ -2,5 +2,5 @@
 export type { AppRouter } from './router';
 export type { CommandResult, CommandOptions, WaitMode } from './aggregate-router';
 export type { HealthReport } from './health';
-export type { CartReadModel } from '../domain';
+export type { CartReadModel, CustomerReadModel, InventoryReadModel, OrderSummary } from '../domain';
 export type { DecidedEvent } from '../core/envelopes';

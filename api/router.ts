@@ -1,8 +1,10 @@
 import { TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
+import type { TRPCQueryProcedure } from '@trpc/server';
 import type { AnyAggregate } from '../core/aggregate';
-import type { AnyProjection, DocOf } from '../core/projection';
-import { aggregates, cartProjection, projections, readModelOf, type Aggregates } from '../domain';
+import type { AnyModule, ModuleDocOf, QueryDefinition } from '../core/module';
+import { readsFrom, type AnyProjection, type DocOf } from '../core/projection';
+import { modules, projections, type Modules } from '../domain';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
@@ -12,17 +14,19 @@ import { mergeRouters, procedure, publicProcedure, router } from './trpc';
 export const minVersionTimeoutMs = 5000;
 
 /** `<aggregate>.get`: the aggregate's read model, optionally no older than `minVersion`. */
-function getQuery<P extends AnyProjection>(aggregate: AnyAggregate, projection: P) {
+function getQuery<M extends AnyModule>(module: M) {
+  const aggregate: AnyAggregate = module.aggregate;
+  const readModel: AnyProjection = module.readModel;
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, minVersion: z.number().int().positive().optional() });
-  return procedure.input(input).query(async ({ input, ctx }): Promise<DocOf<P>> => {
+  return procedure.input(input).query(async ({ input, ctx }): Promise<ModuleDocOf<M>> => {
     const id = input[aggregate.idField] as string;
     const minVersion = input.minVersion as number | undefined;
-    if (minVersion !== undefined && !(await ctx.waiter.waitFor([projection], aggregate.name, id, minVersion, minVersionTimeoutMs))) {
+    if (minVersion !== undefined && !(await ctx.waiter.waitFor([readModel], aggregate.name, id, minVersion, minVersionTimeoutMs))) {
       throw new TRPCError({ code: 'TIMEOUT', message: `${aggregate.name} ${id} has not reached version ${minVersion} in the read model yet` });
     }
-    const doc = await ctx.readModels.get(projection, id);
-    if (doc === null) throw new TRPCError({ code: 'NOT_FOUND', message: `${aggregate.name} ${id} not found` });
-    return doc;
+    const doc = await ctx.readModels.get(readModel, id);
+    if (doc === null || !module.isDocument(doc)) throw new TRPCError({ code: 'NOT_FOUND', message: `${aggregate.name} ${id} not found` });
+    return doc as ModuleDocOf<M>;
   });
 }
 
@@ -42,20 +46,37 @@ function onChangeSubscription<P extends AnyProjection>(aggregate: AnyAggregate, 
   });
 }
 
-function aggregateRouter<A extends AnyAggregate, P extends AnyProjection>(aggregate: A, projection: P) {
-  const sources = projections.filter((p) => p.source.name === aggregate.name);
+/** A module's own queries (`order.activeForCustomer`, ...), typed from their definitions. */
+type QueryProcedures<Q> = {
+  [K in keyof Q & string]: Q[K] extends QueryDefinition<infer I, infer O> ? TRPCQueryProcedure<{ input: z.input<I>; output: O; meta: object }> : never;
+};
+
+function moduleQueries<Q extends AnyModule['queries']>(queries: Q) {
+  const procedures = Object.fromEntries(
+    Object.entries(queries as Record<string, QueryDefinition>).map(([name, query]) => [
+      name,
+      procedure.input(query.input).query(({ ctx, input }) => query.run(ctx.readModels, input)),
+    ]),
+  );
+  return router(procedures as unknown as QueryProcedures<Q>);
+}
+
+/** `<aggregate>.*`: its public commands, `get`, `onChange` and the module's own queries. */
+function aggregateRouter<M extends AnyModule>(module: M) {
+  const aggregate: M['aggregate'] = module.aggregate;
+  const readModel: M['readModel'] = module.readModel;
+  const sources = projections.filter((p) => readsFrom(p, aggregate.name));
   return mergeRouters(
-    commandRouter(aggregate, sources),
-    router({ get: getQuery(aggregate, projection), onChange: onChangeSubscription(aggregate, projection) }),
+    commandRouter<M['aggregate']>(aggregate, sources),
+    router({ get: getQuery<M>(module), onChange: onChangeSubscription<M['readModel']>(aggregate, readModel) }),
+    moduleQueries<M['queries']>(module.queries),
   );
 }
 
-type AggregateRouters = {
-  [K in keyof Aggregates]: ReturnType<typeof aggregateRouter<Aggregates[K], (typeof readModelOf)[K]>>;
-};
+type AggregateRouters = { [K in keyof Modules]: ReturnType<typeof aggregateRouter<Modules[K]>> };
 
 const aggregateRouters = Object.fromEntries(
-  (Object.keys(aggregates) as (keyof Aggregates)[]).map((name) => [name, aggregateRouter(aggregates[name], readModelOf[name])]),
+  (Object.keys(modules) as (keyof Modules)[]).map((name) => [name, aggregateRouter(modules[name])]),
 ) as AggregateRouters;
 
 const projectionInput = z.strictObject({ projection: z.string().min(1) });
@@ -86,20 +107,7 @@ export const systemRouter = router({
   }),
 });
 
-/** Read-model queries beyond `get`, over the projections' indexes. */
-const cartQueries = router({
-  /** Open carts, least recently changed first (e.g. `updatedBefore` an hour ago: abandoned carts). */
-  listOpen: procedure
-    .input(z.strictObject({ updatedBefore: z.iso.datetime().optional(), limit: z.number().int().min(1).max(100).optional() }))
-    .query(({ ctx, input }) =>
-      ctx.readModels.list(cartProjection, 'openSince', {
-        max: input.updatedBefore === undefined ? undefined : Date.parse(input.updatedBefore),
-        limit: input.limit ?? 20,
-      }),
-    ),
-});
-
-export const appRouter = router({ ...aggregateRouters, cart: mergeRouters(aggregateRouters.cart, cartQueries), system: systemRouter });
+export const appRouter = router({ ...aggregateRouters, system: systemRouter });
 
 /** Every procedure's path (`cart.addItem`, `system.health`, ...): the only values of the metrics' path label. */
 export const procedurePaths: readonly string[] = Object.keys(appRouter._def.procedures);

@@ -4,7 +4,7 @@
  * concurrency, into an exchange and stream of the run's own. Rounds alternate (raw, activity,
  * activity, raw) so a drift in the machine's load falls on both.
  */
-import { createActivities } from '../activities';
+import { createPublishActivities } from '../activities';
 import type { EventEnvelope } from '../core/envelopes';
 import { routingKeyOf } from '../core/ids';
 import { currentSchemaVersion } from '../core/upcasting';
@@ -64,7 +64,7 @@ export async function measurePublish(settings: Settings, run: string, rabbitUrl:
   const eventPublisher = createEventPublisher(rabbit, topology);
   const raw = rabbit.createPublisher({ confirm: true });
   cleanup.defer('publishers', () => Promise.allSettled([eventPublisher.close(), raw.close()]));
-  const { publishEvents } = createActivities({ publisher: eventPublisher, exchange: topology.exchange });
+  const { publishEvents } = createPublishActivities({ publisher: eventPublisher, exchange: topology.exchange });
 
   const batchSize = settings.BENCH_PUBLISH_BATCH;
   let sequence = 0;

@@ -3,6 +3,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createAggregateLookup } from '../activities/lookups';
+import { createCommandBus } from '../commands/bus';
+import { aggregates } from '../domain';
+import { connectTemporal } from '../infra/temporal';
+import { createPaymentClient } from '../payments/client';
 import type { AnyAggregate } from '../core/aggregate';
 import { loadConfig, type Config } from '../core/config';
 import { createLogger, type Logger } from '../infra/logger';
@@ -38,6 +43,9 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
   const rabbit = connectRabbit(config, 'worker', options.log);
   const publisher = createEventPublisher(rabbit, topologyOf(config));
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  // A client of its own for what activities ask of Temporal: lookups and processes' commands.
+  const temporal = await connectTemporal(config);
+  const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
   const usePrebuilt = !options.domain && (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
   if (usePrebuilt && !existsSync(workflowBundlePath)) throw new Error(`no workflow bundle at ${workflowBundlePath}: run npm run build`);
   const worker = await Worker.create({
@@ -45,13 +53,21 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...(usePrebuilt ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: options.domain?.workflowsPath ?? require.resolve('../workflows') }),
-    activities: createActivities({ publisher, exchange: config.EVENTS_EXCHANGE, aggregates: options.domain?.aggregates }),
+    activities: createActivities({
+      publisher,
+      exchange: config.EVENTS_EXCHANGE,
+      aggregates: options.domain?.aggregates ?? aggregates,
+      lookup: createAggregateLookup(temporal),
+      bus,
+      payments: createPaymentClient(config.PAYMENT_GATEWAY_URL),
+    }),
     maxCachedWorkflows: 2000,
   });
   let running: Promise<void> | undefined;
   const close = async () => {
     await publisher.close();
     await rabbit.close();
+    await temporal.connection.close();
     await connection.close();
   };
   return {

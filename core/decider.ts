@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AnyAggregate } from './aggregate';
+import type { AggregateRef, AnyAggregate, DecideContext, LookedUp } from './aggregate';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from './envelopes';
 import { DomainError, engineCodes, type Rejection } from './errors';
 import { eventIdOf } from './ids';
@@ -32,6 +32,7 @@ export function decideCommand<S>(
   snapshot: Snapshot<S>,
   command: CommandEnvelope,
   occurredAt: string,
+  lookups: DecideContext['lookups'] = {},
 ): Decision<S> {
   const reject = (rejection: Rejection): Decision<S> => ({ snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, rejection) });
 
@@ -68,7 +69,7 @@ export function decideCommand<S>(
 
   let decided;
   try {
-    decided = aggregate.decide(snapshot.state, { type: command.type, payload: parsed.data }, { now: command.metadata.issuedAt, commandId: command.commandId });
+    decided = aggregate.decide(snapshot.state, { type: command.type, payload: parsed.data }, { now: command.metadata.issuedAt, commandId: command.commandId, aggregateId: command.aggregateId, lookups });
   } catch (error) {
     if (error instanceof DomainError) return reject(error.toRejection());
     throw error;
@@ -111,6 +112,7 @@ export function decideGuarded<S>(
   command: CommandEnvelope,
   occurredAt: string,
   limits: AggregateLimits = aggregateLimits,
+  lookups: DecideContext['lookups'] = {},
 ): Decision<S> {
   const reject = (rejection: Rejection): Decision<S> => ({ snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, rejection) });
   if (jsonBytes(command) > limits.commandBytes) {
@@ -118,7 +120,7 @@ export function decideGuarded<S>(
   }
   let decision: Decision<S>;
   try {
-    decision = decideCommand(aggregate, snapshot, command, occurredAt);
+    decision = decideCommand(aggregate, snapshot, command, occurredAt, lookups);
   } catch (error) {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     return reject({ kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: `${aggregate.name}.${command.type} failed: ${message}` });
@@ -155,22 +157,52 @@ export interface DecideStepInput {
   backlog: { events: number; bytes: number };
 }
 
-/** A decision as recorded in the workflow's history: the events, or the refusal. */
-export type StepDecision = { events: EventEnvelope[] } | { rejection: Rejection };
+/**
+ * A decision as recorded in the workflow's history: the events, or the refusal. A step that
+ * could not go on (another aggregate it must read did not answer) ends with `waiting`: the
+ * commands from there on stay in the mailbox and are decided later, never refused for it.
+ */
+export type StepDecision = { events: EventEnvelope[] } | { rejection: Rejection } | { waiting: string };
+
+/** What was looked up for one command: by lookup name, the state read (null: no such aggregate). */
+export type LookupResults = Readonly<Record<string, LookedUp | null>>;
+
+/** The lookups each command needs (see `AggregateDefinition.lookups`), parsed leniently: a bad payload simply needs none. */
+export function lookupsNeeded(aggregate: AnyAggregate, command: CommandEnvelope): Readonly<Record<string, AggregateRef>> {
+  const schema: z.ZodObject | undefined = Object.hasOwn(aggregate.commands, command.type) ? aggregate.commands[command.type] : undefined;
+  const parsed = schema?.safeParse(command.payload);
+  if (!parsed?.success) return {};
+  try {
+    return aggregate.lookups({ type: command.type, payload: parsed.data });
+  } catch {
+    return {}; // decide will refuse the command as it sees fit
+  }
+}
 
 /**
  * Decides commands from the head of the mailbox, in order, until they run out, the unpublished
- * backlog reaches its bound (the rest wait for publishing to drain it), or the step's record
- * reaches its size. `decisions[i]` answers `commands[i]`; the rest were not decided.
+ * backlog reaches its bound (the rest wait for publishing to drain it), the step's record
+ * reaches its size, or a command's lookups are unavailable (`lookedUp` maps commandId to its
+ * results, or to the reason they failed). `decisions[i]` answers `commands[i]`.
  */
-export function decideStep(aggregate: AnyAggregate, input: DecideStepInput, limits: AggregateLimits = aggregateLimits): StepDecision[] {
+export function decideStep(
+  aggregate: AnyAggregate,
+  input: DecideStepInput,
+  limits: AggregateLimits = aggregateLimits,
+  lookedUp: ReadonlyMap<string, LookupResults | { unavailable: string }> = new Map(),
+): StepDecision[] {
   const decisions: StepDecision[] = [];
   let snapshot = input.snapshot;
   let { events: backlogEvents, bytes: backlogBytes } = input.backlog;
   let stepBytes = 0;
   for (const command of input.commands) {
     if (backlogEvents >= limits.backlogEvents || backlogBytes >= limits.backlogBytes || stepBytes >= limits.decideStepBytes) break;
-    const decision = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits);
+    const lookups = lookedUp.get(command.commandId) ?? {};
+    if ('unavailable' in lookups) {
+      decisions.push({ waiting: lookups.unavailable as string });
+      break;
+    }
+    const decision = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits, lookups as LookupResults);
     snapshot = decision.snapshot;
     const recorded: StepDecision = decision.outcome.status === 'rejected' ? { rejection: decision.outcome.rejection } : { events: decision.events };
     decisions.push(recorded);

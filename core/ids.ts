@@ -15,3 +15,32 @@ export function routingKeyOf(aggregateType: string, eventType: string): string {
 
 /** Aggregate ids are used in workflow ids, routing and Redis keys: keep them plain. */
 export const aggregateIdPattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
+/** A short, stable hash (FNV-1a, 32 bits, hex): for ids that must stay short and deterministic. */
+export function shortHash(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * An id derived from parts, at most `max` characters: the parts joined when short enough,
+ * otherwise cut and suffixed with a hash of the whole, so it stays unique and deterministic.
+ */
+export function boundedId(parts: readonly string[], separator: string, max = 128): string {
+  const joined = parts.join(separator);
+  if (joined.length <= max) return joined;
+  const hash = shortHash(joined);
+  return `${joined.slice(0, max - hash.length - 1)}-${hash}`;
+}
+
+/**
+ * The commandId a process sends for one of its steps: derived from the process and the step,
+ * so a retried step (or a replayed process) sends the same id and is applied once.
+ */
+export function processCommandId(processId: string, step: string): string {
+  return boundedId([processId, step], '/');
+}

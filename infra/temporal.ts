@@ -11,7 +11,7 @@ export function temporalCliPath(env: Record<string, string | undefined> = proces
   return env.TEMPORAL_CLI ?? join(env.LEDGERFLOW_CACHE ?? join(homedir(), '.cache', 'ledgerflow'), `temporal-cli-${temporalCliVersion}`, 'temporal');
 }
 
-export const searchAttributeFlags = ['AggregateType=Keyword', 'AggregateId=Keyword', 'AggregateVersion=Int'].flatMap((sa) => [
+export const searchAttributeFlags = ['AggregateType=Keyword', 'AggregateId=Keyword', 'AggregateVersion=Int', 'ProcessType=Keyword', 'LinkedAggregates=KeywordList'].flatMap((sa) => [
   '--search-attribute',
   sa,
 ]);

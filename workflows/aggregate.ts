@@ -1,6 +1,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -11,11 +12,14 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { AnyAggregate } from '../core/aggregate';
+import type { AnyAggregate, ProcessStart } from '../core/aggregate';
 import { applyEvents, closedCode, decideStep, type DecideStepInput, type Snapshot, type StepDecision } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 import { engineCodes, isRetryable } from '../core/errors';
@@ -29,6 +33,7 @@ import {
   decisionsRecordedPatch,
   legacyCommandSignal,
   recentEventsQuery,
+  snapshotQuery,
   stateQuery,
   submitUpdate,
   versionQuery,
@@ -87,6 +92,12 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   let unpublishedBytes = eventsBytes(unpublished);
   const outcomes = new Map<string, OutcomeRecord>((carried?.recentOutcomes ?? []).map((o) => [o.commandId, o]));
   let recentEvents: EventEnvelope[] = [...(carried?.recentEvents ?? [])];
+  /** Processes to start for events decided (started one at a time, in order, by `startLoop`). */
+  const pendingStarts: ProcessStart[] = [...(carried?.pendingStarts ?? [])];
+  let starting = false;
+  /** Set while a step waits for another aggregate that did not answer; cleared by a timer. */
+  let stalled = false;
+  let stallMs = 0;
   /** Update handlers waiting for a command's outcome, by commandId. */
   const waiting = new Map<string, ((outcome: CommandOutcome) => void)[]>();
   let publishing: CancellationScope | undefined;
@@ -173,6 +184,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   );
   setHandler(stateQuery, () => snapshot.state, { description: 'The aggregate\'s current domain state.' });
   setHandler(versionQuery, () => snapshot.version, { description: 'The number of events the aggregate has decided.' });
+  setHandler(snapshotQuery, () => snapshot, { description: 'State and version together (what another aggregate\'s lookup reads).' });
   setHandler(recentEventsQuery, () => recentEvents, { description: `The last ${limits.recentEvents} events decided.` });
   setHandler(
     buffersQuery,
@@ -221,16 +233,27 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
       }
     }
     const versionBefore = snapshot.version;
-    decisions.forEach((decision, i) => {
+    const last = decisions[decisions.length - 1];
+    const decided = last && 'waiting' in last ? decisions.slice(0, -1) : decisions;
+    decided.forEach((decision, i) => {
       const command = commands[i]!;
+      if ('waiting' in decision) return; // only ever last
       if ('rejection' in decision) return settle(rejectedOutcome(command, snapshot.version, decision.rejection));
       snapshot = applyEvents(aggregate, snapshot, decision.events);
       unpublished.push(...decision.events);
       unpublishedBytes += eventsBytes(decision.events);
       recentEvents.push(...decision.events);
+      pendingStarts.push(...processStarts(aggregate, decision.events));
       settle(acceptedOutcome(command, snapshot.version, decision.events));
     });
-    for (const command of mailbox.splice(0, decisions.length)) {
+    if (last && 'waiting' in last) {
+      // Another aggregate this command reads did not answer: try again later, refuse nothing.
+      stallMs = Math.min(Math.max(stallMs * 2, 500), 10_000);
+      log.warn('deciding waits for a lookup', { reason: last.waiting, retryInMs: stallMs });
+      stalled = true;
+      void sleep(stallMs).then(() => (stalled = false));
+    } else stallMs = 0;
+    for (const command of mailbox.splice(0, decided.length)) {
       inMailbox.delete(command.commandId);
       mailboxBytes -= jsonBytes(command);
     }
@@ -262,12 +285,34 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     }
   };
 
-  const decidable = () => mailbox.length > 0 && !backlogFull();
+  // Processes start behind deciding, in order, one at a time; each only once (its id is deterministic).
+  const startLoop = async () => {
+    for (;;) {
+      await condition(() => pendingStarts.length > 0);
+      const next = pendingStarts[0]!;
+      starting = true;
+      try {
+        await startChild(next.workflowType, {
+          workflowId: next.workflowId,
+          args: [next.input],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        });
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      } finally {
+        starting = false;
+      }
+      pendingStarts.shift();
+    }
+  };
+  const decidable = () => mailbox.length > 0 && !backlogFull() && !stalled;
   /** Nothing more will happen to this aggregate: no command ever accepted, or terminal and published. */
   const finished = () =>
     recorded &&
     mailbox.length === 0 &&
     unpublished.length === 0 &&
+    pendingStarts.length === 0 &&
     (snapshot.version === 0 ? carried === undefined : aggregate.isTerminal(snapshot.state));
 
   upsertSearchAttributes([
@@ -277,6 +322,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   ]);
   setCurrentDetails(detailsOf(aggregate, snapshot));
   void publishLoop();
+  if (recorded) void startLoop();
 
   const handOver = () => (recorded ? handOverNoted : handOverDue()) && mailbox.length === 0;
   for (;;) {
@@ -296,14 +342,14 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     // outage must not hold the run open until its history overflows.
     draining = true;
     if (publishing && !(await condition(() => !publishing, publishGrace))) publishing?.cancel();
-    await condition(() => !publishing);
+    await condition(() => !publishing && pendingStarts.length === 0);
     await condition(() => mailbox.length > 0 || allHandlersFinished());
     if (mailbox.length > 0) {
       // (Runs from before recorded decisions kept draining here; their histories say so.)
       if (recorded) draining = false;
       continue;
     }
-    const handed: CarriedState = { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents };
+    const handed: CarriedState = { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents, pendingStarts };
     await continueAsNew<AggregateWorkflow>({
       aggregateType: input.aggregateType,
       aggregateId: input.aggregateId,
@@ -327,6 +373,14 @@ function fitted(handed: CarriedState): CarriedState {
   }
   log.error('hand-over came near the payload limit; recent outcomes were dropped', { bytes: jsonBytes(carried), remembered: carried.recentOutcomes.length });
   return carried;
+}
+
+/** The processes an aggregate starts for these events (see `AggregateDefinition.processes`). */
+function processStarts(aggregate: AnyAggregate, events: readonly EventEnvelope[]): ProcessStart[] {
+  return events.flatMap((event) => {
+    const trigger = Object.hasOwn(aggregate.processes, event.type) ? aggregate.processes[event.type] : undefined;
+    return trigger ? [trigger({ aggregateId: event.aggregateId, version: event.version, type: event.type, payload: event.payload, correlationId: event.correlationId })] : [];
+  });
 }
 
 /** The last events for the Web UI: at most `recentEvents` of them and `recentEventsBytes`. */

@@ -4,6 +4,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ProcessStart } from '../core/aggregate';
 import type { Snapshot } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 
@@ -24,6 +25,8 @@ export const legacyCommandSignal = defineSignal<[CommandEnvelope]>('command');
 
 export const stateQuery = defineQuery<unknown>('state');
 export const versionQuery = defineQuery<number>('version');
+/** State and version together: what another aggregate's lookup reads. */
+export const snapshotQuery = defineQuery<Snapshot>('snapshot');
 export const recentEventsQuery = defineQuery<EventEnvelope[]>('recentEvents');
 
 /** How full each of the aggregate's buffers is, against `aggregateLimits`. */
@@ -39,6 +42,10 @@ export const buffersQuery = defineQuery<BufferLevels>('buffers');
 export const AggregateType = defineSearchAttributeKey('AggregateType', 'KEYWORD');
 export const AggregateId = defineSearchAttributeKey('AggregateId', 'KEYWORD');
 export const AggregateVersion = defineSearchAttributeKey('AggregateVersion', 'INT');
+/** On a process's workflow: what kind of process it is, e.g. `checkout`. */
+export const ProcessType = defineSearchAttributeKey('ProcessType', 'KEYWORD');
+/** On a process's workflow: every aggregate it touches, as `<type>:<id>` (find a process by its order). */
+export const LinkedAggregates = defineSearchAttributeKey('LinkedAggregates', 'KEYWORD_LIST');
 
 /**
  * Runs that record their decisions (see workflows/aggregate.ts) mark their history with this
@@ -54,6 +61,8 @@ export interface CarriedState {
   unpublished: EventEnvelope[];
   recentOutcomes: OutcomeRecord[];
   recentEvents: EventEnvelope[];
+  /** Processes decided to start and not yet started (absent from runs before processes existed). */
+  pendingStarts?: ProcessStart[];
 }
 
 export interface AggregateWorkflowInput {

@@ -3,3 +3,4 @@ import { aggregates } from '../domain';
 import { aggregateWorkflowFor } from './aggregate';
 
 export const aggregateWorkflow = aggregateWorkflowFor(aggregates);
+export { checkoutProcess } from './checkout';

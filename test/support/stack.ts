@@ -18,6 +18,7 @@ import { connectTemporal, startTemporalDevServer, type DevServer } from '../../i
 import type { Client } from '@temporalio/client';
 import type { Connection } from 'rabbitmq-client';
 import type { AnyProjection } from '../../core/projection';
+import { startPaymentGateway, type PaymentGateway } from '../../payments/gateway';
 import { startProjector, type Projector, type ProjectorOptions } from '../../projectors/runtime';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 
@@ -63,6 +64,8 @@ export interface TestStackOptions {
 
 export interface TestStack {
   config: Config;
+  /** The stand-in payment gateway the checkout process charges (its behavior can be changed). */
+  payments: PaymentGateway;
   temporalServer: DevServer;
   temporal: Client;
   redis: Redis;
@@ -81,7 +84,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   quietTemporalRuntime();
   const run = uniqueId('lf');
   const temporalServer = await startTemporalDevServer({ port: await freePort(), dynamicConfig: options.dynamicConfig });
+  const payments = await startPaymentGateway();
   const config = loadConfig({
+    PAYMENT_GATEWAY_URL: payments.url,
     TEMPORAL_ADDRESS: temporalServer.address,
     TEMPORAL_TASK_QUEUE: `ledgerflow-${run}`,
     EVENTS_EXCHANGE: `ledgerflow.test.${run}`,
@@ -102,6 +107,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
 
   const stack: TestStack = {
     config,
+    payments,
     temporalServer,
     temporal,
     redis,
@@ -132,7 +138,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await rabbit.exchangeDelete({ exchange: config.EVENTS_EXCHANGE }).catch(() => {});
       await rabbit.close();
       await deleteKeys(redis, `${config.REDIS_PREFIX}:*`);
-      await Promise.allSettled([closeRedis(redis), closeRedis(projectorRedis)]);
+      await Promise.allSettled([closeRedis(redis), closeRedis(projectorRedis), payments.close()]);
     },
   };
 

@@ -5,7 +5,7 @@
  */
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import type { AppRouter, CartReadModel, CommandResult } from '../../api';
+import type { AppRouter, CartReadModel, CommandResult, OrderSummary } from '../../api';
 
 const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: 'http://127.0.0.1:3000/trpc' })] });
 
@@ -21,11 +21,20 @@ export async function typedClientCompiles() {
   expectType<Equal<typeof cart, CartReadModel>>(true);
   const total: number = cart.totalPrice;
 
-  await client.cart.checkout.mutate({ cartId: 'c', expectedVersion: 3, commandId: 'k', wait: 'projected' });
+  const shippingAddress = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+  await client.cart.checkout.mutate({ cartId: 'c', shippingAddress, expectedVersion: 3, commandId: 'k', wait: 'projected' });
+  await client.customer.register.mutate({ customerId: 'c', name: 'Ada', email: 'ada@example.com' });
+  await client.inventory.receiveStock.mutate({ productId: 'p', quantity: 10 });
+  const stock = await client.inventory.get.query({ productId: 'p' });
+  const available: number = stock.available;
+  const active = await client.order.activeForCustomer.query({ customerId: 'c' });
+  expectType<Equal<typeof active, OrderSummary[]>>(true);
+  const open = await client.cart.listOpen.query({ limit: 5 });
+  expectType<Equal<typeof open, CartReadModel[]>>(true);
   await client.cart.removeItem.mutate({ cartId: 'c', itemId: 'a', wait: 'none' });
   const health = await client.system.health.query();
   const ok: boolean = health.ok;
-  return [version, total, ok];
+  return [version, total, ok, available];
 }
 
 export async function wrongInputsDoNotCompile() {
@@ -35,10 +44,17 @@ export async function wrongInputsDoNotCompile() {
   await client.cart.addItem.mutate({ cartId: 'c', itemId: 'a', quantity: 1 });
   // @ts-expect-error the id field is cartId
   await client.cart.addItem.mutate({ id: 'c', itemId: 'a', quantity: 1, price: 1 });
+  const shippingAddress = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
   // @ts-expect-error wait takes none | processed | projected
-  await client.cart.checkout.mutate({ cartId: 'c', wait: 'eventually' });
+  await client.cart.checkout.mutate({ cartId: 'c', shippingAddress, wait: 'eventually' });
+  // @ts-expect-error checkout needs a shipping address
+  await client.cart.checkout.mutate({ cartId: 'c' });
+  // @ts-expect-error only the checkout process completes a checkout: not offered to clients
+  await client.cart.completeCheckout.mutate({ cartId: 'c', orderId: 'o' });
+  // @ts-expect-error the customer's id field is customerId
+  await client.order.activeForCustomer.query({ cartId: 'c' });
   // @ts-expect-error expectedVersion is a number
-  await client.cart.checkout.mutate({ cartId: 'c', expectedVersion: 'v1' });
+  await client.cart.checkout.mutate({ cartId: 'c', shippingAddress, expectedVersion: 'v1' });
   // @ts-expect-error no such procedure
   await client.cart.emptyCart.mutate({ cartId: 'c' });
   // @ts-expect-error no such aggregate
@@ -54,4 +70,6 @@ export async function wrongInputsDoNotCompile() {
 type Inputs = inferRouterInputs<AppRouter>;
 type Outputs = inferRouterOutputs<AppRouter>;
 expectType<Equal<Inputs['cart']['changeQuantity']['quantity'], number>>(true);
-expectType<Equal<Outputs['cart']['get']['status'], 'open' | 'checked_out'>>(true);
+expectType<Equal<Outputs['cart']['get']['status'], 'open' | 'checking_out' | 'checked_out'>>(true);
+expectType<Equal<Inputs['order']['create']['shippingAddress']['country'], string>>(true);
+expectType<Equal<Outputs['order']['get']['customerName'], string | null>>(true);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MessageOf } from '../../core/aggregate';
 import { cart, cartCommands, cartEvents, cartLimits, type CartState } from '../../domain/cart';
-import { cartProjection, type CartReadModel } from '../../domain/cart.projection';
+import { cartProjection, type CartReadModel } from '../../domain/cart/projection';
 import { deciderSpec, defaultContext } from './support/given';
 
 type CartEvent = MessageOf<typeof cartEvents>;
@@ -16,12 +16,21 @@ const added = (itemId: string, quantity: number, unitPriceCents: number): CartEv
 });
 const removed = (itemId: string): CartEvent => ({ type: 'ItemRemovedFromCart', payload: { itemId } });
 const quantityChanged = (itemId: string, quantity: number): CartEvent => ({ type: 'ItemQuantityChanged', payload: { itemId, quantity } });
-const checkedOut = (totalItems: number, totalCents: number): CartEvent => ({ type: 'CartCheckedOut', payload: { totalItems, totalCents } });
+const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+const line = (itemId: string, quantity: number, unitPriceCents: number) => ({ itemId, quantity, unitPriceCents });
+const started = (orderId: string, lines: ReturnType<typeof line>[], totalCents: number): CartEvent => ({
+  type: 'CheckoutStarted',
+  payload: { orderId, lines, totalCents, shippingAddress: address },
+});
+const failed = (orderId: string, code: string, reason: string): CartEvent => ({ type: 'CheckoutFailed', payload: { orderId, code, reason } });
+const checkedOut = (totalItems: number, totalCents: number, orderId = 'agg-1.1'): CartEvent => ({ type: 'CartCheckedOut', payload: { totalItems, totalCents, orderId } });
 
 const addItem = (itemId: string, quantity: number, price: number): CartCommand => ({ type: 'addItem', payload: { itemId, quantity, price } });
 const removeItem = (itemId: string): CartCommand => ({ type: 'removeItem', payload: { itemId } });
 const changeQuantity = (itemId: string, quantity: number): CartCommand => ({ type: 'changeQuantity', payload: { itemId, quantity } });
-const checkout: CartCommand = { type: 'checkout', payload: {} };
+const checkout: CartCommand = { type: 'checkout', payload: { shippingAddress: address } };
+const complete = (orderId: string): CartCommand => ({ type: 'completeCheckout', payload: { orderId } });
+const fail = (orderId: string, code: string, reason: string): CartCommand => ({ type: 'failCheckout', payload: { orderId, code, reason } });
 
 describe('cart decider', () => {
   describe('empty cart', () => {
@@ -138,14 +147,21 @@ describe('cart decider', () => {
       given(apple).when(changeQuantity('apple', 2)).thenNothingHappens();
     });
 
-    it('checks out with the total item count and the exact total in cents', () => {
-      given(apple, added('pear', 3, 10)).when(checkout).then([checkedOut(5, 2 * 1999 + 3 * 10)]);
+    it('starts a checkout of its lines with the exact total in cents, for an order id of its own', () => {
+      given(apple, added('pear', 3, 10))
+        .when(checkout)
+        .then([started('agg-1.1', [line('apple', 2, 1999), line('pear', 3, 10)], 2 * 1999 + 3 * 10)]);
     });
 
-    it('checks out with totals that reflect removals and quantity changes', () => {
+    it('checks out lines and totals that reflect removals and quantity changes', () => {
       given(apple, added('pear', 3, 10), quantityChanged('apple', 1), added('plum', 4, 25), removed('pear'))
         .when(checkout)
-        .then([checkedOut(5, 1999 + 100)]);
+        .then([started('agg-1.1', [line('apple', 1, 1999), line('plum', 4, 25)], 1999 + 100)]);
+    });
+
+    it('takes no checkout answers for a checkout it did not start (CHECKOUT_MISMATCH)', () => {
+      given(apple).when(complete('agg-1.1')).thenRejects('CHECKOUT_MISMATCH');
+      given(apple).when(fail('agg-1.1', 'X', 'y')).thenRejects('CHECKOUT_MISMATCH');
     });
 
     it('is open and not terminal', () => {
@@ -167,15 +183,62 @@ describe('cart decider', () => {
     });
   });
 
+  describe('checking-out cart', () => {
+    const history = [added('apple', 2, 1999), started('agg-1.1', [line('apple', 2, 1999)], 3998)];
+
+    it('takes no changes while the checkout runs (CHECKOUT_IN_PROGRESS)', () => {
+      given(...history).when(addItem('pear', 1, 1)).thenRejects('CHECKOUT_IN_PROGRESS');
+      given(...history).when(removeItem('apple')).thenRejects('CHECKOUT_IN_PROGRESS');
+      given(...history).when(checkout).thenRejects('CHECKOUT_IN_PROGRESS');
+    });
+
+    it('is checked out when its process completes the checkout', () => {
+      given(...history).when(complete('agg-1.1')).then([checkedOut(2, 3998, 'agg-1.1')]);
+    });
+
+    it('takes no answer for another order (CHECKOUT_MISMATCH)', () => {
+      given(...history).when(complete('agg-1.2')).thenRejects('CHECKOUT_MISMATCH');
+    });
+
+    it('opens again when the checkout failed, remembering why, and checks out again for a new order', () => {
+      given(...history).when(fail('agg-1.1', 'OUT_OF_STOCK', 'apple: only 1 available')).then([failed('agg-1.1', 'OUT_OF_STOCK', 'apple: only 1 available')]);
+      const reopened = [...history, failed('agg-1.1', 'OUT_OF_STOCK', 'apple: only 1 available')];
+      const state = given(...reopened).state();
+      assert.equal(state.status, 'open');
+      assert.deepEqual(state.lastCheckoutFailure, { orderId: 'agg-1.1', code: 'OUT_OF_STOCK', reason: 'apple: only 1 available' });
+      given(...reopened).when(changeQuantity('apple', 1)).then([quantityChanged('apple', 1)]);
+      given(...reopened, quantityChanged('apple', 1)).when(checkout).then([started('agg-1.2', [line('apple', 1, 1999)], 1999)]);
+    });
+
+    it('starts the checkout process once, under an id derived from its order', () => {
+      const start = cart.processes.CheckoutStarted!({
+        aggregateId: 'user-1',
+        version: 2,
+        type: 'CheckoutStarted',
+        payload: { orderId: 'user-1.1', lines: [line('apple', 2, 1999)], totalCents: 3998, shippingAddress: address },
+        correlationId: 'corr',
+      });
+      assert.deepEqual(start, {
+        workflowType: 'checkoutProcess',
+        workflowId: 'checkout:user-1.1',
+        input: { cartId: 'user-1', customerId: 'user-1', orderId: 'user-1.1', lines: [line('apple', 2, 1999)], totalCents: 3998, shippingAddress: address, correlationId: 'corr' },
+      });
+    });
+
+    it('offers its process-only commands to processes alone', () => {
+      assert.deepEqual([...cart.internalCommands], ['completeCheckout', 'failCheckout']);
+    });
+  });
+
   describe('checked-out cart', () => {
-    const history = [added('apple', 2, 1999), checkedOut(2, 3998)];
+    const history = [added('apple', 2, 1999), started('agg-1.1', [line('apple', 2, 1999)], 3998), checkedOut(2, 3998)];
 
     it('is terminal after CartCheckedOut', () => {
       assert.equal(cart.isTerminal(given(...history).state()), true);
     });
 
     it('keeps its lines and moves to checkedOut', () => {
-      const expected: CartState = { status: 'checkedOut', items: [{ itemId: 'apple', quantity: 2, unitPriceCents: 1999 }] };
+      const expected: CartState = { status: 'checkedOut', items: [{ itemId: 'apple', quantity: 2, unitPriceCents: 1999 }], checkouts: 1 };
       assert.deepEqual(given(...history).state(), expected);
     });
 
@@ -267,7 +330,7 @@ describe('cart money', () => {
   });
 
   it('checks out 19.99 + 0.10 + 0.20 as exactly 2029 cents', () => {
-    assert.deepEqual(cart.decide(stateAfter(events), checkout, defaultContext), [checkedOut(3, 2029)]);
+    assert.deepEqual(cart.decide(stateAfter(events), checkout, defaultContext), [started('agg-1.1', [line('a', 1, 1999), line('b', 1, 10), line('c', 1, 20)], 2029)]);
   });
 
   it('projects 19.99 + 0.10 + 0.20 as a totalPrice of exactly 20.29', () => {
@@ -292,6 +355,8 @@ describe('cart projection', () => {
       totalItems: 2,
       totalPrice: 39.98,
       status: 'open',
+      orderId: null,
+      lastCheckoutFailure: null,
       version: 1,
       updatedAt: '2024-05-01T10:00:01.000Z',
     });
@@ -319,13 +384,18 @@ describe('cart projection', () => {
     assert.equal(doc?.totalPrice, 79.96);
   });
 
-  it('marks the cart checked_out and keeps its totals', () => {
-    const doc = project([added('apple', 2, 1999), checkedOut(2, 3998)]);
+  it('shows a checkout under way, its failure, and the cart checked_out with its order and totals', () => {
+    const checking = project([added('apple', 2, 1999), started('agg-1.1', [line('apple', 2, 1999)], 3998)]);
+    assert.deepEqual([checking?.status, checking?.orderId], ['checking_out', 'agg-1.1']);
+    const reopened = project([added('apple', 2, 1999), started('agg-1.1', [line('apple', 2, 1999)], 3998), failed('agg-1.1', 'PAYMENT_DECLINED', 'declined')]);
+    assert.deepEqual([reopened?.status, reopened?.orderId, reopened?.lastCheckoutFailure?.code], ['open', null, 'PAYMENT_DECLINED']);
+    const doc = project([added('apple', 2, 1999), started('agg-1.1', [line('apple', 2, 1999)], 3998), checkedOut(2, 3998)]);
     assert.equal(doc?.status, 'checked_out');
+    assert.equal(doc?.orderId, 'agg-1.1');
     assert.equal(doc?.totalItems, 2);
     assert.equal(doc?.totalPrice, 39.98);
-    assert.equal(doc?.version, 2);
-    assert.equal(doc?.updatedAt, '2024-05-01T10:00:02.000Z');
+    assert.equal(doc?.version, 3);
+    assert.equal(doc?.updatedAt, '2024-05-01T10:00:03.000Z');
   });
 
   it('does not mutate the document it evolves from', () => {

@@ -17,6 +17,7 @@ const command = (type: string, payload: Record<string, unknown>, overrides: Part
   ...overrides,
 });
 
+const address = { shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' } };
 const addApple = (overrides: Partial<CommandEnvelope> = {}) => command('addItem', { itemId: 'apple', quantity: 2, price: 19.99 }, overrides);
 
 const emptyCart = (): Snapshot<CartState> => replay<CartState>(cart, []);
@@ -81,7 +82,7 @@ describe('decideCommand', () => {
         addApple({ commandId: 'cmd-1' }),
         command('addItem', { itemId: 'pear', quantity: 1, price: 0.5 }, { commandId: 'cmd-2' }),
         command('removeItem', { itemId: 'apple' }, { commandId: 'cmd-3' }),
-        command('checkout', {}, { commandId: 'cmd-4' }),
+        command('checkout', address, { commandId: 'cmd-4' }),
       ]);
       const events = decisions.flatMap((decision) => decision.events);
       assert.deepEqual(
@@ -90,10 +91,10 @@ describe('decideCommand', () => {
           { version: 1, eventId: 'cart:c1:1', type: 'ItemAddedToCart', commandId: 'cmd-1' },
           { version: 2, eventId: 'cart:c1:2', type: 'ItemAddedToCart', commandId: 'cmd-2' },
           { version: 3, eventId: 'cart:c1:3', type: 'ItemRemovedFromCart', commandId: 'cmd-3' },
-          { version: 4, eventId: 'cart:c1:4', type: 'CartCheckedOut', commandId: 'cmd-4' },
+          { version: 4, eventId: 'cart:c1:4', type: 'CheckoutStarted', commandId: 'cmd-4' },
         ],
       );
-      assert.deepEqual(events[3]?.payload, { totalItems: 1, totalCents: 50 });
+      assert.deepEqual(events[3]?.payload, { orderId: 'c1.1', lines: [{ itemId: 'pear', quantity: 1, unitPriceCents: 50 }], totalCents: 50, ...address });
       assert.equal(decisions.at(-1)?.snapshot.version, 4);
     });
 
@@ -185,15 +186,17 @@ describe('decideCommand', () => {
     });
 
     it('turns a DomainError from decide into a RULE_VIOLATED rejection', () => {
-      const { kind, code } = rejection(decideCommand(cart, emptyCart(), command('checkout', {}), occurredAt).outcome);
+      const { kind, code } = rejection(decideCommand(cart, emptyCart(), command('checkout', address), occurredAt).outcome);
       assert.deepEqual({ kind, code }, { kind: 'RULE_VIOLATED', code: 'CART_EMPTY' });
     });
 
     describe('on a checked-out cart', () => {
-      const closed = () => run(emptyCart(), [addApple(), command('checkout', {}, { commandId: 'cmd-2' })]).at(-1)!.snapshot;
+      const closed = () =>
+        run(emptyCart(), [addApple(), command('checkout', address, { commandId: 'cmd-2' }), command('completeCheckout', { orderId: 'c1.1' }, { commandId: 'cmd-3' })]).at(-1)!
+          .snapshot;
 
-      it('is terminal at version 2', () => {
-        assert.equal(closed().version, 2);
+      it('is terminal at version 3', () => {
+        assert.equal(closed().version, 3);
         assert.equal(cart.isTerminal(closed().state), true);
       });
 
@@ -201,7 +204,7 @@ describe('decideCommand', () => {
         ['addItem', { itemId: 'pear', quantity: 1, price: 1 }],
         ['removeItem', { itemId: 'apple' }],
         ['changeQuantity', { itemId: 'apple', quantity: 5 }],
-        ['checkout', {}],
+        ['checkout', address],
       ] as const) {
         it(`rejects ${type} with AGGREGATE_CLOSED / CART_CLOSED`, () => {
           const { kind, code } = rejection(decideCommand(cart, closed(), command(type, payload, { commandId: 'cmd-3' }), occurredAt).outcome);
@@ -219,7 +222,7 @@ describe('decideCommand', () => {
       ['an unknown command', emptyCart, command('explode', {})],
       ['an invalid payload', emptyCart, command('addItem', { itemId: 'apple', quantity: 100, price: 1 })],
       ['a version conflict', emptyCart, addApple({ expectedVersion: 5 })],
-      ['a rule violation', emptyCart, command('checkout', {})],
+      ['a rule violation', emptyCart, command('checkout', address)],
       ['a closed aggregate', () => replay<CartState>(cart, [{ type: 'CartCheckedOut', payload: { totalItems: 1, totalCents: 1 } }]), addApple()],
     ];
     for (const [name, makeSnapshot, rejected] of rejectedCases) {
@@ -255,7 +258,8 @@ describe('replay', () => {
     const decisions = run(emptyCart(), [
       addApple(),
       command('addItem', { itemId: 'apple', quantity: 1, price: 19.99 }, { commandId: 'cmd-2' }),
-      command('checkout', {}, { commandId: 'cmd-3' }),
+      command('checkout', address, { commandId: 'cmd-3' }),
+      command('completeCheckout', { orderId: 'c1.1' }, { commandId: 'cmd-4' }),
     ]);
     const events = decisions.flatMap((decision) => decision.events);
     assert.deepEqual(replay(cart, events), decisions.at(-1)?.snapshot);

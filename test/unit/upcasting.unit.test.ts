@@ -34,7 +34,7 @@ describe('schema evolution', () => {
     const decision = decideCommand(
       { ...cartV2, decide: () => [{ type: 'ItemAddedToCart', payload: { itemId: 'a', quantity: 1, unitPriceCents: 1, currency: 'USD' } }] } as AnyAggregate,
       { state: cartV2.initialState(), version: 0 },
-      { commandId: 'k', aggregateType: 'cart', aggregateId: 'c1', type: 'checkout', payload: {}, metadata: { correlationId: 'k', issuedAt: '2026-01-01T00:00:00.000Z' } },
+      { commandId: 'k', aggregateType: 'cart', aggregateId: 'c1', type: 'removeItem', payload: { itemId: 'a' }, metadata: { correlationId: 'k', issuedAt: '2026-01-01T00:00:00.000Z' } },
       '2026-01-01T00:00:00.000Z',
     );
     assert.equal(decision.events[0]!.schemaVersion, 2);

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import type { AggregateDefinition, DecideContext, MessageOf, MessageSchemas } from '../../../core/aggregate';
 import { DomainError } from '../../../core/errors';
 
-export const defaultContext: DecideContext = { now: '2024-05-01T10:00:00.000Z', commandId: 'cmd-1' };
+export const defaultContext: DecideContext = { now: '2024-05-01T10:00:00.000Z', commandId: 'cmd-1', aggregateId: 'agg-1', lookups: {} };
 
 /**
  * given(events).when(command).then(events) over an aggregate's pure functions: the given
  * events are folded with `evolve` from `initialState`, then `decide` runs on the result.
  */
-export function deciderSpec<C extends MessageSchemas, E extends MessageSchemas, S>(
-  aggregate: AggregateDefinition<string, string, C, E, S>,
+export function deciderSpec<C extends MessageSchemas, E extends MessageSchemas, S, X extends keyof C & string>(
+  aggregate: AggregateDefinition<string, string, C, E, S, X>,
   context: DecideContext = defaultContext,
 ) {
   const stateAfter = (events: readonly MessageOf<E>[]): S =>

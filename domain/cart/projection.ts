@@ -1,6 +1,6 @@
-import { assertNever } from '../core/aggregate';
-import { fromCents } from '../core/money';
-import { defineProjection } from '../core/projection';
+import { assertNever } from '../../core/aggregate';
+import { fromCents } from '../../core/money';
+import { defineProjection } from '../../core/projection';
 import { cart } from './cart';
 
 /** The cart as clients read it: decimal prices, totals precomputed from exact cents. */
@@ -9,7 +9,11 @@ export interface CartReadModel {
   items: { itemId: string; quantity: number; price: number }[];
   totalItems: number;
   totalPrice: number;
-  status: 'open' | 'checked_out';
+  status: 'open' | 'checking_out' | 'checked_out';
+  /** The order of the checkout under way, or of the one that completed. */
+  orderId: string | null;
+  /** Why the last checkout failed (the customer fixes the cart and checks out again). */
+  lastCheckoutFailure: { orderId: string; code: string; reason: string } | null;
   version: number;
   updatedAt: string;
 }
@@ -21,8 +25,8 @@ const withTotals = (doc: CartReadModel): CartReadModel => {
 
 export const cartProjection = defineProjection<CartReadModel, typeof cart.events>({
   name: 'carts',
-  // 2: added the openSince index.
-  version: 2,
+  // 2: added the openSince index. 3: checkout as a process (status checking_out, orderId, lastCheckoutFailure).
+  version: 3,
   source: cart,
   indexes: {
     /** Open carts by when they last changed: the oldest are the abandoned ones. */
@@ -35,6 +39,8 @@ export const cartProjection = defineProjection<CartReadModel, typeof cart.events
       totalItems: 0,
       totalPrice: 0,
       status: 'open',
+      orderId: null,
+      lastCheckoutFailure: null,
       version: 0,
       updatedAt: event.occurredAt,
     };
@@ -54,8 +60,12 @@ export const cartProjection = defineProjection<CartReadModel, typeof cart.events
       case 'ItemQuantityChanged':
         next.items = doc.items.map((item) => (item.itemId === event.payload.itemId ? { ...item, quantity: event.payload.quantity } : item));
         return withTotals(next);
+      case 'CheckoutStarted':
+        return { ...next, status: 'checking_out', orderId: event.payload.orderId };
+      case 'CheckoutFailed':
+        return { ...next, status: 'open', orderId: null, lastCheckoutFailure: event.payload };
       case 'CartCheckedOut':
-        return { ...next, status: 'checked_out' };
+        return { ...next, status: 'checked_out', orderId: event.payload.orderId ?? null };
       default:
         return assertNever(event);
     }

@@ -1,0 +1,29 @@
+/**
+ * The stand-in payment gateway (payments/gateway.ts) as a service of its own, for `make up`.
+ * PAYMENT_GATEWAY_PORT (3100), PAYMENT_DECLINE_ABOVE_CENTS (100000), PAYMENT_DELAY_MS (0),
+ * PAYMENT_FAIL_NEXT (0); change them at runtime with `PUT /behavior`.
+ */
+import { z } from 'zod';
+import { createLogger } from '../infra/logger';
+import { startPaymentGateway } from '../payments/gateway';
+import { onShutdown, runMain } from './main';
+
+const settings = z.object({
+  PAYMENT_GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
+  PAYMENT_DECLINE_ABOVE_CENTS: z.coerce.number().int().nonnegative().default(100_000),
+  PAYMENT_DELAY_MS: z.coerce.number().int().nonnegative().default(0),
+  PAYMENT_FAIL_NEXT: z.coerce.number().int().nonnegative().default(0),
+});
+
+async function main() {
+  const env = settings.parse(process.env);
+  const log = createLogger('payment-gateway');
+  const gateway = await startPaymentGateway({
+    port: env.PAYMENT_GATEWAY_PORT,
+    behavior: { declineAboveCents: env.PAYMENT_DECLINE_ABOVE_CENTS, delayMs: env.PAYMENT_DELAY_MS, failNext: env.PAYMENT_FAIL_NEXT },
+  });
+  log.info({ url: gateway.url, behavior: gateway.behavior }, 'payment gateway (stand-in) listening');
+  onShutdown(() => gateway.close());
+}
+
+runMain(main, 'payment-gateway');

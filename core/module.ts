@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+import type { AnyAggregate } from './aggregate';
+import type { AnyProjection, DocOf } from './projection';
+
+/** Which documents of an index to read: by score, under a key for keyed indexes. */
+export interface IndexRead {
+  key?: string;
+  min?: number;
+  max?: number;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+/** What a module's queries read: the documents of the active generation of its projections. */
+export interface ReadModelReader {
+  get<P extends AnyProjection>(projection: P, id: string): Promise<DocOf<P> | null>;
+  list<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query?: IndexRead): Promise<DocOf<P>[]>;
+}
+
+/** A read-only query over read models, offered by the API as `<aggregate>.<name>`. */
+export interface QueryDefinition<I extends z.ZodType = z.ZodType, O = unknown> {
+  readonly description: string;
+  readonly input: I;
+  readonly run: (read: ReadModelReader, input: z.output<I>) => Promise<O>;
+}
+
+export function defineQuery<I extends z.ZodType, O>(query: QueryDefinition<I, O>): QueryDefinition<I, O> {
+  return query;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyQueries = Readonly<Record<string, QueryDefinition<any, any>>>;
+
+/**
+ * Everything one aggregate brings to the engine, registered with one entry in domain/index.ts:
+ * the aggregate, the read model `<aggregate>.get` reads (documents keyed by the aggregate's id),
+ * every projection it owns, and its custom queries.
+ */
+export interface AggregateModule<
+  A extends AnyAggregate = AnyAggregate,
+  P extends AnyProjection = AnyProjection,
+  Q extends AnyQueries = AnyQueries,
+  D extends DocOf<P> = DocOf<P>,
+> {
+  readonly aggregate: A;
+  readonly readModel: P;
+  /** Which of the read model's documents `get` answers (a projection may keep others beside them). */
+  readonly isDocument: (doc: DocOf<P>) => doc is D;
+  readonly projections: readonly AnyProjection[];
+  readonly queries: Q;
+}
+
+export function defineModule<A extends AnyAggregate, P extends AnyProjection, Q extends AnyQueries = Record<never, never>, D extends DocOf<P> = DocOf<P>>(module: {
+  aggregate: A;
+  readModel: P;
+  /** For a read model that keeps other documents too: which ones `get` answers. */
+  document?: (doc: DocOf<P>) => doc is D;
+  /** Projections besides the read model. */
+  projections?: readonly AnyProjection[];
+  queries?: Q;
+}): AggregateModule<A, P, Q, D> {
+  const projections = [module.readModel, ...(module.projections ?? []).filter((p) => p !== module.readModel)];
+  const isDocument = module.document ?? ((doc: DocOf<P>): doc is D => doc !== null);
+  return { aggregate: module.aggregate, readModel: module.readModel, isDocument, projections, queries: (module.queries ?? {}) as Q };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyModule = AggregateModule<any, any, any, any>;
+/** The document type `<aggregate>.get` answers. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ModuleDocOf<M> = M extends AggregateModule<any, any, any, infer D> ? D : never;

@@ -1,0 +1,237 @@
+import { z } from 'zod';
+import { assertNever, defineAggregate } from '../../core/aggregate';
+import { DomainError } from '../../core/errors';
+import { boundedId } from '../../core/ids';
+import { cents, decimalAmount, fromCents, toCents, type Cents } from '../../core/money';
+import { shippingAddress, type ShippingAddress } from '../address';
+
+const itemId = z.string().trim().min(1, { message: 'must not be empty' }).max(64, { message: 'must be at most 64 characters' });
+const quantity = z
+  .number()
+  .int({ message: 'must be a whole number' })
+  .min(1, { message: 'must be at least 1' })
+  .max(99, { message: 'must be at most 99' });
+
+const orderId = z.string().min(1).max(128);
+
+export const cartCommands = {
+  addItem: z.strictObject({ itemId, quantity, price: decimalAmount }),
+  removeItem: z.strictObject({ itemId }),
+  changeQuantity: z.strictObject({ itemId, quantity }),
+  /** Starts the checkout process; the cart is locked until it ends. */
+  checkout: z.strictObject({ shippingAddress }),
+  /** Sent by the checkout process when the order is paid and its stock committed. */
+  completeCheckout: z.strictObject({ orderId }),
+  /** Sent by the checkout process after it compensated a failed step. */
+  failCheckout: z.strictObject({ orderId, code: z.string().min(1).max(64), reason: z.string().max(500) }),
+};
+
+const line = z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents });
+
+export const cartEvents = {
+  ItemAddedToCart: z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents }),
+  ItemRemovedFromCart: z.object({ itemId: z.string() }),
+  ItemQuantityChanged: z.object({ itemId: z.string(), quantity: z.number().int().positive() }),
+  CheckoutStarted: z.object({
+    orderId: z.string(),
+    lines: z.array(line),
+    totalCents: cents,
+    shippingAddress: z.object({ line1: z.string(), city: z.string(), postalCode: z.string(), country: z.string() }),
+  }),
+  CheckoutFailed: z.object({ orderId: z.string(), code: z.string(), reason: z.string() }),
+  /** `orderId` is absent from carts checked out before checkout became a process. */
+  CartCheckedOut: z.object({ totalItems: z.number().int().positive(), totalCents: cents, orderId: z.string().optional() }),
+};
+
+export const cartErrorCodes = {
+  ITEM_NOT_IN_CART: 'ITEM_NOT_IN_CART',
+  CART_EMPTY: 'CART_EMPTY',
+  QUANTITY_LIMIT: 'QUANTITY_LIMIT',
+  PRICE_MISMATCH: 'PRICE_MISMATCH',
+  /** The cart already has `cartLimits.maxLines` distinct items. */
+  CART_FULL: 'CART_FULL',
+  /** A checkout is under way: the cart takes no changes until it completes or fails. */
+  CHECKOUT_IN_PROGRESS: 'CHECKOUT_IN_PROGRESS',
+  /** A process answered for another checkout than the one under way. */
+  CHECKOUT_MISMATCH: 'CHECKOUT_MISMATCH',
+} as const;
+
+/** The cart's own bounds: its state stays small whatever a client sends. */
+export const cartLimits = {
+  /** Distinct items in one cart. */
+  maxLines: 100,
+  /** Units of one item. */
+  maxQuantity: 99,
+} as const;
+
+export interface CartLine {
+  itemId: string;
+  quantity: number;
+  unitPriceCents: Cents;
+}
+
+export interface CartState {
+  status: 'open' | 'checkingOut' | 'checkedOut';
+  items: CartLine[];
+  /** Checkouts started so far (each gets its own order id). Absent in carts from before checkout was a process. */
+  checkouts?: number;
+  /** The order of the checkout under way. */
+  pendingOrderId?: string;
+  /** Why the last checkout failed, so the customer can fix the cart and try again. */
+  lastCheckoutFailure?: { orderId: string; code: string; reason: string };
+}
+
+/** The order id a cart's n-th checkout creates: the cart's id (its customer's) and n. */
+export const orderIdFor = (cartId: string, checkout: number) => boundedId([cartId, String(checkout)], '.');
+
+/** What the checkout process is given when a cart starts checking out. */
+export interface CheckoutInput {
+  cartId: string;
+  customerId: string;
+  orderId: string;
+  lines: CartLine[];
+  totalCents: Cents;
+  shippingAddress: ShippingAddress;
+  correlationId: string;
+}
+
+const { maxQuantity, maxLines } = cartLimits;
+
+const findLine = (state: CartState, id: string) => state.items.find((line) => line.itemId === id);
+
+function requireLine(state: CartState, id: string): CartLine {
+  const line = findLine(state, id);
+  if (!line) throw new DomainError(cartErrorCodes.ITEM_NOT_IN_CART, `item '${id}' is not in the cart`);
+  return line;
+}
+
+function requirePending(state: CartState, orderId: string) {
+  if (state.status !== 'checkingOut' || state.pendingOrderId !== orderId) {
+    throw new DomainError(cartErrorCodes.CHECKOUT_MISMATCH, `no checkout of order ${orderId} is under way`);
+  }
+}
+
+export const totalItems = (state: CartState) => state.items.reduce((sum, line) => sum + line.quantity, 0);
+export const totalCents = (state: CartState) => state.items.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+
+export const cart = defineAggregate({
+  name: 'cart',
+  idField: 'cartId',
+  commands: cartCommands,
+  events: cartEvents,
+  errorCodes: Object.values(cartErrorCodes),
+  initialState: (): CartState => ({ status: 'open', items: [] }),
+
+  decide(state, command, { aggregateId }) {
+    if (state.status === 'checkingOut' && command.type !== 'completeCheckout' && command.type !== 'failCheckout') {
+      throw new DomainError(cartErrorCodes.CHECKOUT_IN_PROGRESS, `checkout of order ${state.pendingOrderId} is under way; the cart changes again if it fails`);
+    }
+    switch (command.type) {
+      case 'addItem': {
+        const { itemId: id, quantity: added, price } = command.payload;
+        const unitPriceCents = toCents(price);
+        const line = findLine(state, id);
+        if (line && line.unitPriceCents !== unitPriceCents) {
+          throw new DomainError(
+            cartErrorCodes.PRICE_MISMATCH,
+            `item '${id}' is in the cart at ${fromCents(line.unitPriceCents)}; remove it to add it at ${price}`,
+          );
+        }
+        if (!line && state.items.length >= maxLines) {
+          throw new DomainError(cartErrorCodes.CART_FULL, `the cart already holds ${maxLines} different items; remove one to add '${id}'`);
+        }
+        if ((line?.quantity ?? 0) + added > maxQuantity) {
+          throw new DomainError(cartErrorCodes.QUANTITY_LIMIT, `item '${id}' would exceed ${maxQuantity} in the cart`);
+        }
+        return [{ type: 'ItemAddedToCart', payload: { itemId: id, quantity: added, unitPriceCents } }];
+      }
+      case 'removeItem':
+        requireLine(state, command.payload.itemId);
+        return [{ type: 'ItemRemovedFromCart', payload: { itemId: command.payload.itemId } }];
+      case 'changeQuantity': {
+        const line = requireLine(state, command.payload.itemId);
+        if (line.quantity === command.payload.quantity) return [];
+        return [{ type: 'ItemQuantityChanged', payload: command.payload }];
+      }
+      case 'checkout': {
+        if (state.items.length === 0) throw new DomainError(cartErrorCodes.CART_EMPTY, 'an empty cart cannot be checked out');
+        const orderId = orderIdFor(aggregateId, (state.checkouts ?? 0) + 1);
+        return [{ type: 'CheckoutStarted', payload: { orderId, lines: state.items, totalCents: totalCents(state), shippingAddress: command.payload.shippingAddress } }];
+      }
+      case 'completeCheckout':
+        requirePending(state, command.payload.orderId);
+        return [{ type: 'CartCheckedOut', payload: { totalItems: totalItems(state), totalCents: totalCents(state), orderId: command.payload.orderId } }];
+      case 'failCheckout':
+        requirePending(state, command.payload.orderId);
+        return [{ type: 'CheckoutFailed', payload: command.payload }];
+      default:
+        return assertNever(command);
+    }
+  },
+
+  evolve(state, event): CartState {
+    switch (event.type) {
+      case 'ItemAddedToCart': {
+        const { itemId: id, quantity: added, unitPriceCents } = event.payload;
+        const exists = findLine(state, id);
+        return {
+          ...state,
+          items: exists
+            ? state.items.map((line) => (line.itemId === id ? { ...line, quantity: line.quantity + added } : line))
+            : [...state.items, { itemId: id, quantity: added, unitPriceCents }],
+        };
+      }
+      case 'ItemRemovedFromCart':
+        return { ...state, items: state.items.filter((line) => line.itemId !== event.payload.itemId) };
+      case 'ItemQuantityChanged':
+        return {
+          ...state,
+          items: state.items.map((line) => (line.itemId === event.payload.itemId ? { ...line, quantity: event.payload.quantity } : line)),
+        };
+      case 'CheckoutStarted':
+        return { ...state, status: 'checkingOut', checkouts: (state.checkouts ?? 0) + 1, pendingOrderId: event.payload.orderId };
+      case 'CheckoutFailed': {
+        const { pendingOrderId: _, ...rest } = state;
+        return { ...rest, status: 'open', lastCheckoutFailure: event.payload };
+      }
+      case 'CartCheckedOut': {
+        const { pendingOrderId: _, ...rest } = state;
+        return { ...rest, status: 'checkedOut' };
+      }
+      default:
+        return assertNever(event);
+    }
+  },
+
+  isTerminal: (state) => state.status === 'checkedOut',
+  internalCommands: ['completeCheckout', 'failCheckout'],
+
+  // Checking out is a process of its own (workflows/checkout.ts), started once per checkout.
+  processes: {
+    CheckoutStarted: (event) => ({
+      workflowType: 'checkoutProcess',
+      workflowId: `checkout:${event.payload.orderId}`,
+      input: {
+        cartId: event.aggregateId,
+        customerId: event.aggregateId, // a cart belongs to the customer with its id
+        orderId: event.payload.orderId,
+        lines: event.payload.lines,
+        totalCents: event.payload.totalCents,
+        shippingAddress: event.payload.shippingAddress,
+        correlationId: event.correlationId,
+      } satisfies CheckoutInput,
+    }),
+  },
+
+  describe(state) {
+    const lines = state.items.map((l) => `| ${l.itemId} | ${l.quantity} | ${fromCents(l.unitPriceCents).toFixed(2)} |`);
+    const status = { open: 'open', checkingOut: `checking out (order ${state.pendingOrderId})`, checkedOut: 'checked out' }[state.status];
+    const failure = state.lastCheckoutFailure ? [`last checkout failed: ${state.lastCheckoutFailure.code} — ${state.lastCheckoutFailure.reason}`, ''] : [];
+    return [
+      `**Cart** — ${status}, ${totalItems(state)} item(s), total ${fromCents(totalCents(state)).toFixed(2)}`,
+      '',
+      ...failure,
+      ...(lines.length ? ['| item | qty | price |', '|---|---:|---:|', ...lines] : ['_empty_']),
+    ].join('\n');
+  },
+});

@@ -1,0 +1,9 @@
+import { defineModule } from '../../core/module';
+import { cart } from './cart';
+import { cartProjection } from './projection';
+import { cartQueries } from './queries';
+
+export * from './cart';
+export * from './projection';
+
+export const cartModule = defineModule({ aggregate: cart, readModel: cartProjection, queries: cartQueries });

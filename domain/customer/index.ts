@@ -1,0 +1,8 @@
+import { defineModule } from '../../core/module';
+import { customer } from './customer';
+import { customerProjection } from './projection';
+
+export * from './customer';
+export * from './projection';
+
+export const customerModule = defineModule({ aggregate: customer, readModel: customerProjection });

@@ -1,0 +1,8 @@
+import { defineModule } from '../../core/module';
+import { inventory } from './inventory';
+import { inventoryProjection } from './projection';
+
+export * from './inventory';
+export * from './projection';
+
+export const inventoryModule = defineModule({ aggregate: inventory, readModel: inventoryProjection });

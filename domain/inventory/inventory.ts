@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { assertNever, defineAggregate } from '../../core/aggregate';
+import { DomainError } from '../../core/errors';
+
+const quantity = z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(1_000_000, { message: 'must be at most 1,000,000' });
+const orderId = z.string().min(1).max(128);
+
+export const inventoryCommands = {
+  receiveStock: z.strictObject({ quantity }),
+  reserve: z.strictObject({ orderId, quantity }),
+  release: z.strictObject({ orderId }),
+  commit: z.strictObject({ orderId }),
+};
+
+export const inventoryEvents = {
+  StockReceived: z.object({ quantity: z.number().int().positive() }),
+  StockReserved: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
+  ReservationReleased: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
+  ReservationCommitted: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
+};
+
+export const inventoryErrorCodes = {
+  OUT_OF_STOCK: 'OUT_OF_STOCK',
+  RESERVATION_EXISTS: 'RESERVATION_EXISTS',
+  NO_RESERVATION: 'NO_RESERVATION',
+  RESERVATION_SETTLED: 'RESERVATION_SETTLED',
+  TOO_MANY_RESERVATIONS: 'TOO_MANY_RESERVATIONS',
+} as const;
+
+/** The product's own bounds: its state stays small however many orders touch it. */
+export const inventoryLimits = {
+  /** Reservations open at once. */
+  openReservations: 1_000,
+  /** Settled (released or committed) order ids remembered, so none is settled twice. */
+  settledRemembered: 500,
+} as const;
+
+export interface InventoryState {
+  onHand: number;
+  /** Open reservations: orderId → quantity. */
+  reservations: Record<string, number>;
+  /** The most recently settled order ids, newest last. */
+  settled: string[];
+}
+
+export const reservedOf = (state: InventoryState) => Object.values(state.reservations).reduce((sum, q) => sum + q, 0);
+export const availableOf = (state: InventoryState) => state.onHand - reservedOf(state);
+
+function openReservation(state: InventoryState, id: string): number {
+  const reserved = Object.hasOwn(state.reservations, id) ? state.reservations[id] : undefined;
+  if (reserved !== undefined) return reserved;
+  if (state.settled.includes(id)) throw new DomainError(inventoryErrorCodes.RESERVATION_SETTLED, `the reservation for order ${id} was already released or committed`);
+  throw new DomainError(inventoryErrorCodes.NO_RESERVATION, `there is no reservation for order ${id}`);
+}
+
+const settle = (state: InventoryState, id: string, onHand: number): InventoryState => {
+  const { [id]: _, ...reservations } = state.reservations;
+  return { onHand, reservations, settled: [...state.settled, id].slice(-inventoryLimits.settledRemembered) };
+};
+
+/** One aggregate per product: stock on hand and reservations against it, never below zero. */
+export const inventory = defineAggregate({
+  name: 'inventory',
+  idField: 'productId',
+  commands: inventoryCommands,
+  events: inventoryEvents,
+  errorCodes: Object.values(inventoryErrorCodes),
+  initialState: (): InventoryState => ({ onHand: 0, reservations: {}, settled: [] }),
+
+  decide(state, command) {
+    switch (command.type) {
+      case 'receiveStock':
+        return [{ type: 'StockReceived', payload: command.payload }];
+      case 'reserve': {
+        const { orderId: id, quantity: wanted } = command.payload;
+        if (Object.hasOwn(state.reservations, id) || state.settled.includes(id)) {
+          throw new DomainError(inventoryErrorCodes.RESERVATION_EXISTS, `order ${id} already has a reservation on this product`);
+        }
+        if (Object.keys(state.reservations).length >= inventoryLimits.openReservations) {
+          throw new DomainError(inventoryErrorCodes.TOO_MANY_RESERVATIONS, `${inventoryLimits.openReservations} reservations are open on this product`);
+        }
+        const available = availableOf(state);
+        if (wanted > available) throw new DomainError(inventoryErrorCodes.OUT_OF_STOCK, `only ${available} available, ${wanted} wanted`, 'RULE_VIOLATED', { available, wanted });
+        return [{ type: 'StockReserved', payload: { orderId: id, quantity: wanted } }];
+      }
+      case 'release':
+        return [{ type: 'ReservationReleased', payload: { orderId: command.payload.orderId, quantity: openReservation(state, command.payload.orderId) } }];
+      case 'commit':
+        return [{ type: 'ReservationCommitted', payload: { orderId: command.payload.orderId, quantity: openReservation(state, command.payload.orderId) } }];
+      default:
+        return assertNever(command);
+    }
+  },
+
+  evolve(state, event): InventoryState {
+    switch (event.type) {
+      case 'StockReceived':
+        return { ...state, onHand: state.onHand + event.payload.quantity };
+      case 'StockReserved':
+        return { ...state, reservations: { ...state.reservations, [event.payload.orderId]: event.payload.quantity } };
+      case 'ReservationReleased':
+        return settle(state, event.payload.orderId, state.onHand);
+      case 'ReservationCommitted':
+        return settle(state, event.payload.orderId, state.onHand - event.payload.quantity);
+      default:
+        return assertNever(event);
+    }
+  },
+
+  describe: (state) => `**Product stock** — on hand ${state.onHand}, reserved ${reservedOf(state)}, available ${availableOf(state)}`,
+});

@@ -1,0 +1,9 @@
+import { defineModule } from '../../core/module';
+import { order } from './order';
+import { isOrderSummary, orderSummaries } from './projection';
+import { orderQueries } from './queries';
+
+export * from './order';
+export * from './projection';
+
+export const orderModule = defineModule({ aggregate: order, readModel: orderSummaries, document: isOrderSummary, queries: orderQueries });

@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { assertNever, defineAggregate, type AggregateRef, type LookedUp } from '../../core/aggregate';
+import { DomainError } from '../../core/errors';
+import { cents, decimalAmount, fromCents, toCents } from '../../core/money';
+import { shippingAddress } from '../address';
+import type { CustomerState } from '../customer/customer';
+
+const item = z.strictObject({
+  itemId: z.string().trim().min(1).max(64),
+  quantity: z.number().int({ message: 'must be a whole number' }).min(1).max(99),
+  price: decimalAmount,
+});
+
+export const orderCommands = {
+  create: z.strictObject({
+    customerId: z.string().min(1).max(128),
+    items: z.array(item).min(1, { message: 'an order needs at least one item' }).max(100, { message: 'at most 100 items' }),
+    shippingAddress,
+  }),
+  ship: z.strictObject({}),
+  complete: z.strictObject({}),
+  cancel: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
+};
+
+const orderLine = z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents });
+
+export const orderEvents = {
+  OrderCreated: z.object({
+    customerId: z.string(),
+    items: z.array(orderLine),
+    totalCents: cents,
+    shippingAddress: z.object({ line1: z.string(), city: z.string(), postalCode: z.string(), country: z.string() }),
+    /** The customer's version the decision read: the order was created against that state. */
+    customerVersion: z.number().int().positive(),
+  }),
+  OrderShipped: z.object({}),
+  OrderCompleted: z.object({}),
+  OrderCancelled: z.object({ reason: z.string() }),
+};
+
+export const orderErrorCodes = {
+  CUSTOMER_NOT_FOUND: 'CUSTOMER_NOT_FOUND',
+  CUSTOMER_INACTIVE: 'CUSTOMER_INACTIVE',
+  ORDER_ALREADY_CREATED: 'ORDER_ALREADY_CREATED',
+  ORDER_NOT_FOUND: 'ORDER_NOT_FOUND',
+  ORDER_CANCELLED: 'ORDER_CANCELLED',
+  ORDER_ALREADY_SHIPPED: 'ORDER_ALREADY_SHIPPED',
+  ORDER_NOT_SHIPPED: 'ORDER_NOT_SHIPPED',
+} as const;
+
+export interface OrderState {
+  status: 'none' | 'created' | 'shipped' | 'completed' | 'cancelled';
+  customerId: string;
+  totalCents: number;
+}
+
+function requireStatus(state: OrderState, action: string) {
+  if (state.status === 'none') throw new DomainError(orderErrorCodes.ORDER_NOT_FOUND, 'there is no such order');
+  if (state.status === 'cancelled') throw new DomainError(orderErrorCodes.ORDER_CANCELLED, `a cancelled order cannot be ${action}`);
+}
+
+export const order = defineAggregate({
+  name: 'order',
+  idField: 'orderId',
+  commands: orderCommands,
+  events: orderEvents,
+  errorCodes: Object.values(orderErrorCodes),
+  initialState: (): OrderState => ({ status: 'none', customerId: '', totalCents: 0 }),
+
+  // Creating an order reads the customer aggregate's current state, not a read model.
+  lookups: (command): Record<string, AggregateRef> =>
+    command.type === 'create' ? { customer: { aggregateType: 'customer', aggregateId: command.payload.customerId } } : {},
+
+  decide(state, command, { lookups }) {
+    switch (command.type) {
+      case 'create': {
+        if (state.status !== 'none') throw new DomainError(orderErrorCodes.ORDER_ALREADY_CREATED, 'this order already exists');
+        const customer = lookups.customer as LookedUp<CustomerState> | null;
+        if (!customer || customer.state.status === 'unregistered') {
+          throw new DomainError(orderErrorCodes.CUSTOMER_NOT_FOUND, `customer ${command.payload.customerId} does not exist`);
+        }
+        if (customer.state.status === 'inactive') throw new DomainError(orderErrorCodes.CUSTOMER_INACTIVE, 'Customer is inactive');
+        const items = command.payload.items.map(({ itemId, quantity, price }) => ({ itemId, quantity, unitPriceCents: toCents(price) }));
+        const totalCents = items.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+        return [
+          {
+            type: 'OrderCreated',
+            payload: { customerId: command.payload.customerId, items, totalCents, shippingAddress: command.payload.shippingAddress, customerVersion: customer.version },
+          },
+        ];
+      }
+      case 'ship':
+        requireStatus(state, 'shipped');
+        if (state.status !== 'created') throw new DomainError(orderErrorCodes.ORDER_ALREADY_SHIPPED, 'the order was already shipped');
+        return [{ type: 'OrderShipped', payload: {} }];
+      case 'complete':
+        requireStatus(state, 'completed');
+        if (state.status !== 'shipped') throw new DomainError(orderErrorCodes.ORDER_NOT_SHIPPED, 'only a shipped order can be completed');
+        return [{ type: 'OrderCompleted', payload: {} }];
+      case 'cancel':
+        requireStatus(state, 'cancelled');
+        if (state.status === 'shipped') throw new DomainError(orderErrorCodes.ORDER_ALREADY_SHIPPED, 'a shipped order cannot be cancelled');
+        return [{ type: 'OrderCancelled', payload: command.payload }];
+      default:
+        return assertNever(command);
+    }
+  },
+
+  evolve(state, event): OrderState {
+    switch (event.type) {
+      case 'OrderCreated':
+        return { status: 'created', customerId: event.payload.customerId, totalCents: event.payload.totalCents };
+      case 'OrderShipped':
+        return { ...state, status: 'shipped' };
+      case 'OrderCompleted':
+        return { ...state, status: 'completed' };
+      case 'OrderCancelled':
+        return { ...state, status: 'cancelled' };
+      default:
+        return assertNever(event);
+    }
+  },
+
+  isTerminal: (state) => state.status === 'completed' || state.status === 'cancelled',
+  describe: (state) => `**Order** — ${state.status}${state.status === 'none' ? '' : `, customer ${state.customerId}, total ${fromCents(state.totalCents).toFixed(2)}`}`,
+});

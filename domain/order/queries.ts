@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { defineQuery } from '../../core/module';
+import { isOrderSummary, orderSummaries } from './projection';
+
+const status = z.enum(['created', 'shipped', 'completed', 'cancelled']);
+
+export const orderQueries = {
+  /** The customer's orders neither completed nor cancelled, newest first. */
+  activeForCustomer: defineQuery({
+    description: "The customer's orders neither completed nor cancelled, newest first.",
+    input: z.strictObject({ customerId: z.string().min(1).max(128), limit: z.number().int().min(1).max(100).optional() }),
+    run: async (read, input) =>
+      (await read.list(orderSummaries, 'activeByCustomer', { key: input.customerId, order: 'desc', limit: input.limit ?? 50 })).filter(isOrderSummary),
+  }),
+  /** Orders in a status, oldest first (e.g. `created`: waiting to be shipped). */
+  byStatus: defineQuery({
+    description: 'Orders in a status, oldest first.',
+    input: z.strictObject({ status, limit: z.number().int().min(1).max(100).optional() }),
+    run: async (read, input) => (await read.list(orderSummaries, 'byStatus', { key: input.status, limit: input.limit ?? 50 })).filter(isOrderSummary),
+  }),
+};
