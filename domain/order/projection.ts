@@ -28,15 +28,15 @@ export interface OrderSummary {
 }
 
 /** The projection's own record of a customer's name, under `customer:<customerId>`. */
-interface CustomerName {
+export interface CustomerName {
   kind: 'customer';
   customerId: string;
   name: string;
 }
 
-type Document = OrderSummary | CustomerName;
+export type OrderSummaryDocument = OrderSummary | CustomerName;
 
-export const isOrderSummary = (doc: Document | null): doc is OrderSummary => doc?.kind === 'order';
+export const isOrderSummary = (doc: OrderSummaryDocument | null): doc is OrderSummary => doc?.kind === 'order';
 
 const customerDoc = (customerId: string) => `customer:${customerId}`;
 const active = (status: OrderSummary['status']) => status === 'created' || status === 'shipped';
@@ -45,14 +45,14 @@ const active = (status: OrderSummary['status']) => status === 'created' || statu
 const customerAndOrders = async (customerId: string, read: ProjectionReader) => [customerDoc(customerId), ...(await read.ids('byCustomer', { key: customerId }))];
 
 /** A customer event's name, written into its own document and each of the customer's summaries. */
-const withName = (doc: Document | null, customerId: string, name: string, id: string): Document | null =>
+const withName = (doc: OrderSummaryDocument | null, customerId: string, name: string, id: string): OrderSummaryDocument | null =>
   id === customerDoc(customerId) ? { kind: 'customer', customerId, name } : isOrderSummary(doc) ? { ...doc, customerName: name } : doc;
 
 /** An order event's change to its summary (none before the summary exists). */
-const step = (doc: Document | null, version: number, at: string, change: Partial<OrderSummary>): Document | null =>
+const step = (doc: OrderSummaryDocument | null, version: number, at: string, change: Partial<OrderSummary>): OrderSummaryDocument | null =>
   isOrderSummary(doc) ? { ...doc, ...change, version, updatedAt: at } : doc;
 
-export const orderSummaries = defineProjection<Document, readonly [typeof order, typeof customer]>({
+export const orderSummaries = defineProjection<OrderSummaryDocument, readonly [typeof order, typeof customer]>({
   name: 'orderSummaries',
   version: 1,
   sources: [order, customer],

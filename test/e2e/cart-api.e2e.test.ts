@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../../api';
+import { address, registerCustomer, stock } from '../support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)', { timeout: 120_000 }, () => {
@@ -81,7 +82,7 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
 
   it('rejects broken rules with a domain code, keeping the cart unchanged', async () => {
     const cartId = uniqueId('cart');
-    const empty = await rejectionOf(stack.trpc.cart.checkout.mutate({ cartId }));
+    const empty = await rejectionOf(stack.trpc.cart.checkout.mutate({ cartId, shippingAddress: address }));
     assert.equal(empty.data?.code, 'UNPROCESSABLE_CONTENT');
     assert.equal(empty.data?.httpStatus, 422);
     assert.equal(empty.data?.domainCode, 'CART_EMPTY');
@@ -92,16 +93,15 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     const absentChange = await rejectionOf(stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'zzz', quantity: 3 }));
     assert.equal(absentChange.data?.domainCode, 'ITEM_NOT_IN_CART');
 
-    const checkedOut = await stack.trpc.cart.checkout.mutate({ cartId, wait: 'projected' });
-    assert.equal(checkedOut.version, 2);
-    const closed = await rejectionOf(stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 1 }));
-    assert.equal(closed.data?.code, 'PRECONDITION_FAILED');
-    assert.equal(closed.data?.domainCode, 'CART_CLOSED');
-
-    const cart = await stack.trpc.cart.get.query({ cartId });
-    assert.equal(cart.status, 'checked_out');
-    assert.equal(cart.version, 2);
-    assert.deepEqual(cart.items, [{ itemId: 'a', quantity: 2, price: 5 }]);
+    // Nothing of 'a' is in stock: the checkout process fails, releases nothing, and reopens the cart saying why.
+    const started = await stack.trpc.cart.checkout.mutate({ cartId, shippingAddress: address });
+    assert.equal(started.events[0]?.type, 'CheckoutStarted');
+    const reopened = await eventually(async () => {
+      const doc = await stack.trpc.cart.get.query({ cartId });
+      return doc.status === 'open' && doc.lastCheckoutFailure ? doc : undefined;
+    }, 60_000, 'the failed checkout reopened the cart');
+    assert.equal(reopened.lastCheckoutFailure?.code, 'OUT_OF_STOCK');
+    assert.deepEqual(reopened.items, [{ itemId: 'a', quantity: 2, price: 5 }], 'the lines are kept for another try');
   });
 
   it('answers NOT_FOUND for a cart that never existed', async () => {
@@ -150,7 +150,11 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     const cutoff = new Date().toISOString();
     await new Promise((resolve) => setTimeout(resolve, 20));
     await stack.trpc.cart.addItem.mutate({ cartId: newer, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
-    await stack.trpc.cart.checkout.mutate({ cartId: done, wait: 'projected' });
+    // `done` checks out for real: its customer exists and the product is in stock.
+    await registerCustomer(stack, done);
+    await stock(stack, { a: 1 });
+    await stack.trpc.cart.checkout.mutate({ cartId: done, shippingAddress: address });
+    await eventually(async () => ((await stack.trpc.cart.get.query({ cartId: done })).status === 'checked_out' ? true : undefined), 60_000, 'checked out');
 
     const ours = (carts: { cartId: string }[]) => carts.map((c) => c.cartId).filter((id) => [older, newer, done].includes(id));
     assert.deepEqual(ours(await stack.trpc.cart.listOpen.query({ limit: 100 })), [older, newer], 'checked-out carts leave the index');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../../api';
+import { address, registerCustomer } from '../support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 const failure = async (call: Promise<unknown>) => {
@@ -21,33 +22,36 @@ describe('aggregate lifecycle', { timeout: 180_000 }, () => {
     await stack?.stop();
   });
 
-  it('completes a checked-out cart once its events are published; later commands get CART_CLOSED, a retry its first answer', async () => {
-    const cartId = uniqueId('done');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 3 });
-    const checkoutId = `${cartId}-checkout`;
-    const checkedOut = await stack.trpc.cart.checkout.mutate({ cartId, commandId: checkoutId, wait: 'projected' });
-    assert.equal(checkedOut.version, 2);
-    await eventually(async () => ((await statusOf(stack, `cart:${cartId}`)) === 'COMPLETED' ? true : undefined), 30_000, 'workflow completed');
+  it('completes a terminal aggregate once its events are published; later commands get its _CLOSED code, a retry its first answer', async () => {
+    const customerId = uniqueId('buyer');
+    await registerCustomer(stack, customerId);
+    const orderId = uniqueId('done');
+    await stack.trpc.order.create.mutate({ orderId, customerId, items: [{ itemId: 'book', quantity: 2, price: 3 }], shippingAddress: address });
+    await stack.trpc.order.ship.mutate({ orderId });
+    const completeId = `${orderId}-complete`;
+    const completed = await stack.trpc.order.complete.mutate({ orderId, commandId: completeId, wait: 'projected' });
+    assert.equal(completed.version, 3);
+    await eventually(async () => ((await statusOf(stack, `order:${orderId}`)) === 'COMPLETED' ? true : undefined), 30_000, 'workflow completed');
 
     for (const wait of ['processed', 'none', 'projected'] as const) {
-      const refused = await failure(stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 1, wait }));
+      const refused = await failure(stack.trpc.order.cancel.mutate({ orderId, reason: 'too late', wait }));
       assert.equal(refused.data?.code, 'PRECONDITION_FAILED', wait);
-      assert.equal(refused.data?.domainCode, 'CART_CLOSED', wait);
+      assert.equal(refused.data?.domainCode, 'ORDER_CLOSED', wait);
       assert.equal(refused.data?.retryable, false);
       assert.ok(refused.data?.commandId, 'the refusal names the command');
     }
-    const again = await stack.trpc.cart.checkout.mutate({ cartId, commandId: checkoutId });
-    assert.deepEqual(again, { ...checkedOut, status: 'processed' }, 'a retry of the checkout answers its original outcome');
-    assert.equal(await statusOf(stack, `cart:${cartId}`), 'COMPLETED', 'nothing restarted it');
-    const doc = await stack.trpc.cart.get.query({ cartId });
-    assert.deepEqual([doc.status, doc.version, doc.totalItems], ['checked_out', 2, 2]);
+    const again = await stack.trpc.order.complete.mutate({ orderId, commandId: completeId });
+    assert.deepEqual(again, { ...completed, status: 'processed' }, 'a retry of the completion answers its original outcome');
+    assert.equal(await statusOf(stack, `order:${orderId}`), 'COMPLETED', 'nothing restarted it');
+    const doc = await stack.trpc.order.get.query({ orderId });
+    assert.deepEqual([doc.status, doc.version, doc.itemCount, doc.total], ['completed', 3, 2, 6]);
   });
 
   it('leaves no running workflow when an aggregate’s first commands are all refused, and lets the id be used later', async () => {
     const cartId = uniqueId('ghost');
     const refused = await failure(stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'nothing' }));
     assert.equal(refused.data?.domainCode, 'ITEM_NOT_IN_CART');
-    const refusedAgain = await failure(stack.trpc.cart.checkout.mutate({ cartId }));
+    const refusedAgain = await failure(stack.trpc.cart.checkout.mutate({ cartId, shippingAddress: address }));
     assert.equal(refusedAgain.data?.domainCode, 'CART_EMPTY');
     await eventually(async () => {
       const { count } = await stack.temporal.workflow.count(`WorkflowId = 'cart:${cartId}' AND ExecutionStatus = 'Running'`);

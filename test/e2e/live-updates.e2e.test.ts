@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CartReadModel } from '../../domain';
+import { address } from '../support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 interface SseEvent {
@@ -92,10 +93,10 @@ describe('live updates: cart.onChange over server-sent events', { timeout: 120_0
 
     // Reconnecting already up to date sends nothing old.
     const current = await subscribeToCart(stack.api!.url, { cartId, lastEventId: '4' });
-    await stack.trpc.cart.checkout.mutate({ cartId });
+    await stack.trpc.cart.checkout.mutate({ cartId, shippingAddress: address });
     const [afterCheckout] = await current.next(1);
     assert.equal(afterCheckout!.id, '5');
-    assert.equal((afterCheckout!.data as CartReadModel).status, 'checked_out');
+    assert.equal((afterCheckout!.data as CartReadModel).status, 'checking_out');
     await current.close();
   });
 

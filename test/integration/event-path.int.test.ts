@@ -46,7 +46,7 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
     await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 19.99 });
     await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 1, price: 0.1 });
     await stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'b' });
-    await stack.trpc.cart.checkout.mutate({ cartId });
+    await stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'a', quantity: 2 });
 
     const ofThisCart = (ms: AsyncMessage[]) => ms.filter((m) => (m.body as EventEnvelope).aggregateId === cartId);
     const messages = ofThisCart(await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => ofThisCart(ms).length >= 4));
@@ -56,7 +56,7 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
         ['cart.ItemAddedToCart', `cart:${cartId}:1`, true, 'application/json'],
         ['cart.ItemAddedToCart', `cart:${cartId}:2`, true, 'application/json'],
         ['cart.ItemRemovedFromCart', `cart:${cartId}:3`, true, 'application/json'],
-        ['cart.CartCheckedOut', `cart:${cartId}:4`, true, 'application/json'],
+        ['cart.ItemQuantityChanged', `cart:${cartId}:4`, true, 'application/json'],
       ],
     );
     const checkedOut = messages[3]!.body as EventEnvelope;

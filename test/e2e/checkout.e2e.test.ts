@@ -1,0 +1,186 @@
+/**
+ * The reference domain's story through the typed tRPC client: a customer checks out a cart,
+ * the checkout process reserves stock, creates the order, charges the payment and commits —
+ * or compensates, leaving no reservation behind and telling the cart why.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { TRPCClientError } from '@trpc/client';
+import type { AppRouter } from '../../api';
+import type { CartReadModel } from '../../domain';
+import { address, registerCustomer, stock } from '../support/shop';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+
+describe('checkout as a process (typed client, real services)', { timeout: 300_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+  beforeEach(() => {
+    Object.assign(stack.payments.behavior, { declineAboveCents: 100_000, delayMs: 0, failNext: 0 });
+  });
+
+  /** The cart once its checkout process has ended (checked out, or open again with the reason). */
+  const settled = (cartId: string) =>
+    eventually(async () => {
+      const cart = await stack.trpc.cart.get.query({ cartId });
+      return cart.status === 'checked_out' || (cart.status === 'open' && cart.lastCheckoutFailure) ? cart : undefined;
+    }, 90_000, `${cartId}: checkout settled`);
+  /** A product's stock once it reached `version` (the process's commands are projected a moment after). */
+  const stockOf = (productId: string) => stack.trpc.inventory.get.query({ productId });
+  const processOf = async (orderId: string) => {
+    const found = [];
+    for await (const w of stack.temporal.workflow.list({ query: `ProcessType = 'checkout' AND LinkedAggregates = 'order:${orderId}'` })) found.push(w);
+    return found;
+  };
+  const failure = async (call: Promise<unknown>) => {
+    const error = await call.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+    assert.ok(error instanceof TRPCClientError, String(error));
+    return error as TRPCClientError<AppRouter>;
+  };
+  /** A customer whose cart holds these lines, the products stocked as given. */
+  async function shopper(lines: { product: string; quantity: number; price: number }[], stocked: Record<string, number>) {
+    const customerId = uniqueId('user');
+    await registerCustomer(stack, customerId);
+    await stock(stack, stocked);
+    for (const line of lines) await stack.trpc.cart.addItem.mutate({ cartId: customerId, itemId: line.product, quantity: line.quantity, price: line.price });
+    return customerId;
+  }
+
+  it('checks out: reserves and commits stock, creates and pays the order, and the order appears in activeForCustomer', async () => {
+    const [book, pen] = [uniqueId('book'), uniqueId('pen')];
+    const customerId = await shopper(
+      [
+        { product: book, quantity: 2, price: 10 },
+        { product: pen, quantity: 1, price: 5.5 },
+      ],
+      { [book]: 5, [pen]: 3 },
+    );
+    const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    assert.equal(started.events[0]?.type, 'CheckoutStarted');
+    const cart = await settled(customerId);
+    assert.equal(cart.status, 'checked_out', JSON.stringify(cart.lastCheckoutFailure));
+    const orderId = cart.orderId!;
+    assert.equal(orderId, `${customerId}.1`);
+
+    const order = await eventually(() => stack.trpc.order.get.query({ orderId }).catch(() => undefined), 30_000, 'order summary');
+    assert.deepEqual([order.customerId, order.customerName, order.status, order.itemCount, order.total], [customerId, 'Ada Lovelace', 'created', 3, 25.5]);
+    const active = await stack.trpc.order.activeForCustomer.query({ customerId });
+    assert.deepEqual(active.map((o) => o.orderId), [orderId]);
+    await eventually(async () => ((await stockOf(book)).version === 3 ? true : undefined), 30_000, 'stock committed');
+    assert.deepEqual(await stockOf(book).then((s) => [s.onHand, s.reserved, s.available]), [3, 0, 3]);
+    assert.deepEqual(await stockOf(pen).then((s) => [s.onHand, s.reserved, s.available]), [2, 0, 2]);
+    assert.deepEqual([...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId).map((c) => [c.status, c.amountCents]), [['captured', 2550]]);
+    // The process is a workflow of its own, found in the Web UI by the aggregates it touched.
+    const [process] = await processOf(orderId);
+    assert.equal(process?.status.name, 'COMPLETED');
+
+    // Shipping and completing the order take it out of the customer's active orders.
+    await stack.trpc.order.ship.mutate({ orderId });
+    await stack.trpc.order.complete.mutate({ orderId, wait: 'projected' });
+    assert.deepEqual(await stack.trpc.order.activeForCustomer.query({ customerId }), []);
+    const done = await stack.trpc.order.get.query({ orderId });
+    assert.equal(done.status, 'completed');
+    assert.ok(done.shippedAt);
+  });
+
+  it('fails on a stock-out: releases what it reserved, creates no order, charges nothing, and tells the cart', async () => {
+    const [plenty, scarce] = [uniqueId('plenty'), uniqueId('scarce')];
+    const customerId = await shopper(
+      [
+        { product: plenty, quantity: 1, price: 2 },
+        { product: scarce, quantity: 2, price: 3 },
+      ],
+      { [plenty]: 10, [scarce]: 1 },
+    );
+    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const cart = await settled(customerId);
+    assert.equal(cart.status, 'open');
+    assert.equal(cart.lastCheckoutFailure?.code, 'OUT_OF_STOCK');
+    assert.match(cart.lastCheckoutFailure!.reason, new RegExp(scarce));
+    const orderId = cart.lastCheckoutFailure!.orderId;
+    for (const product of [plenty, scarce]) {
+      const s = await eventually(async () => {
+        const current = await stockOf(product);
+        return current.reserved === 0 ? current : undefined;
+      }, 30_000, `${product}: no reservation left`);
+      assert.equal(s.available, s.onHand);
+    }
+    assert.deepEqual(await stockOf(plenty).then((s) => [s.onHand, s.reserved]), [10, 0]);
+    await assert.rejects(stack.trpc.order.get.query({ orderId }), (e: TRPCClientError<AppRouter>) => e.data?.code === 'NOT_FOUND');
+    assert.equal([...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId).length, 0);
+  });
+
+  it('fails on a declined payment: cancels the order and releases the stock; the customer fixes the cart and checks out again', async () => {
+    const item = uniqueId('tv');
+    const customerId = await shopper([{ product: item, quantity: 2, price: 400 }], { [item]: 5 });
+    stack.payments.behavior.declineAboveCents = 50_000; // 500.00
+    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const cart = await settled(customerId);
+    assert.equal(cart.lastCheckoutFailure?.code, 'PAYMENT_DECLINED');
+    const declinedOrder = cart.lastCheckoutFailure!.orderId;
+    const cancelled = await eventually(async () => {
+      const o = await stack.trpc.order.get.query({ orderId: declinedOrder }).catch(() => undefined);
+      return o?.status === 'cancelled' ? o : undefined;
+    }, 30_000, 'order cancelled');
+    assert.match(cancelled.cancelReason ?? '', /PAYMENT_DECLINED/);
+    assert.deepEqual(await stack.trpc.order.activeForCustomer.query({ customerId }), [], 'a cancelled order is not active');
+    await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
+    assert.deepEqual(await stockOf(item).then((s) => [s.onHand, s.available]), [5, 5]);
+
+    // Fixed: one instead of two, under the limit. The same cart checks out for a new order.
+    await stack.trpc.cart.changeQuantity.mutate({ cartId: customerId, itemId: item, quantity: 1 });
+    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const retried = (await eventually(async () => {
+      const c = await stack.trpc.cart.get.query({ cartId: customerId });
+      return c.status === 'checked_out' ? c : undefined;
+    }, 90_000, 'checked out on the second try')) as CartReadModel;
+    assert.equal(retried.orderId, `${customerId}.2`);
+    await eventually(async () => ((await stockOf(item)).onHand === 4 ? true : undefined), 30_000, 'one committed');
+  });
+
+  it('refuses an order for an inactive or unknown customer with its code, through the API and through checkout', async () => {
+    const item = uniqueId('mug');
+    const inactive = await shopper([{ product: item, quantity: 1, price: 8 }], { [item]: 3 });
+    await stack.trpc.customer.deactivate.mutate({ customerId: inactive });
+    const direct = await failure(stack.trpc.order.create.mutate({ orderId: uniqueId('o'), customerId: inactive, items: [{ itemId: item, quantity: 1, price: 8 }], shippingAddress: address }));
+    assert.deepEqual([direct.data?.code, direct.data?.domainCode, direct.message], ['UNPROCESSABLE_CONTENT', 'CUSTOMER_INACTIVE', 'Customer is inactive']);
+    const unknown = await failure(stack.trpc.order.create.mutate({ orderId: uniqueId('o'), customerId: uniqueId('nobody'), items: [{ itemId: item, quantity: 1, price: 8 }], shippingAddress: address }));
+    assert.equal(unknown.data?.domainCode, 'CUSTOMER_NOT_FOUND');
+
+    await stack.trpc.cart.checkout.mutate({ cartId: inactive, shippingAddress: address });
+    assert.equal((await settled(inactive)).lastCheckoutFailure?.code, 'CUSTOMER_INACTIVE');
+    await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
+
+    // A cart whose customer never registered.
+    const stranger = uniqueId('stranger');
+    await stack.trpc.cart.addItem.mutate({ cartId: stranger, itemId: item, quantity: 1, price: 8 });
+    await stack.trpc.cart.checkout.mutate({ cartId: stranger, shippingAddress: address });
+    assert.equal((await settled(stranger)).lastCheckoutFailure?.code, 'CUSTOMER_NOT_FOUND');
+    await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
+    assert.equal((await stockOf(item)).onHand, 3);
+  });
+
+  it('rides out a slow and failing payment gateway and a worker restart, applying every step once; the cart is locked meanwhile', async () => {
+    const item = uniqueId('lamp');
+    const customerId = await shopper([{ product: item, quantity: 1, price: 30 }], { [item]: 2 });
+    Object.assign(stack.payments.behavior, { delayMs: 1500, failNext: 2 });
+    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const locked = await failure(stack.trpc.cart.addItem.mutate({ cartId: customerId, itemId: 'extra', quantity: 1, price: 1 }));
+    assert.equal(locked.data?.domainCode, 'CHECKOUT_IN_PROGRESS');
+
+    // The worker goes away mid-process and a new one takes over.
+    await stack.worker!.shutdown();
+    await stack.startWorker();
+    const cart = await settled(customerId);
+    assert.equal(cart.status, 'checked_out', JSON.stringify(cart.lastCheckoutFailure));
+    const orderId = cart.orderId!;
+    const charges = [...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId);
+    assert.deepEqual(charges.map((c) => c.status), ['captured'], 'charged once');
+    await eventually(async () => ((await stockOf(item)).onHand === 1 ? true : undefined), 30_000, 'committed once');
+    assert.deepEqual(await stockOf(item).then((s) => [s.onHand, s.reserved, s.version]), [1, 0, 3], 'one reservation, committed once');
+  });
+});
