@@ -4,10 +4,16 @@
  *   npm run ledgerflow -- parked carts
  *   npm run ledgerflow -- redrive carts
  *   npm run ledgerflow -- rebuild carts
- * Exit codes: 0 done, 1 failed (Redis unreachable, unknown projection, no owner), 2 usage.
+ *   npm run ledgerflow -- send customer ada register '{"name":"Ada","email":"ada@example.com"}'
+ * Exit codes: 0 done, 1 failed (a service unreachable, unknown projection, no owner, a command
+ * refused), 2 usage (unknown command, aggregate or payload).
  */
-import { loadConfig } from '../core/config';
-import { projections } from '../domain';
+import { z } from 'zod';
+import { createCommandBus } from '../commands/bus';
+import { buildCommand } from '../commands/envelope';
+import { loadConfig, type Config } from '../core/config';
+import { aggregates, projections } from '../domain';
+import { connectTemporalLazily } from '../infra/temporal';
 import { closeRedis, createRedis } from '../infra/redis';
 import { createProjectionAdmin, UnknownProjectionError } from '../projectors/admin';
 import type { ProjectionStatus } from '../projectors/status';
@@ -17,7 +23,9 @@ const usage = `usage: ledgerflow <command>
   status                 every projection: state, checkpoint, stream tail, lag, rate, parked
   parked <projection>    list parked events with their errors
   redrive <projection>   re-apply parked events (after fixing the handler)
-  rebuild <projection>   rebuild into a new generation from the start of the log, showing progress`;
+  rebuild <projection>   rebuild into a new generation from the start of the log, showing progress
+  send <aggregate> <id> <command> [payload-json] [--command-id <id>]
+                         send a command to an aggregate (Temporal only) and print its outcome`;
 
 /** The CLI never waits forever: Redis answers within a few seconds or the command fails. */
 async function connectOrFail(url: string) {
@@ -53,6 +61,35 @@ function formatRebuild(r: NonNullable<ProjectionStatus['rebuild']>): string {
   return `rebuilding generation ${r.generation}: ${r.done} of ${r.total ?? '?'} events${percent}, ${r.eventsPerSecond} events/s${eta}`;
 }
 
+/** `send`: builds a command envelope and submits it with the same bus the API uses. */
+async function send(config: Config, args: string[]) {
+  const commandIdAt = args.indexOf('--command-id');
+  const commandId = commandIdAt >= 0 ? args[commandIdAt + 1] : undefined;
+  const [aggregateType, aggregateId, type, json = '{}'] = commandIdAt >= 0 ? [...args.slice(0, commandIdAt), ...args.slice(commandIdAt + 2)] : args;
+  const aggregate = aggregateType && Object.hasOwn(aggregates, aggregateType) ? aggregates[aggregateType as keyof typeof aggregates] : undefined;
+  if (!aggregate || !aggregateId || !type) throw new UsageError(`send needs <aggregate> <id> <command>; aggregates: ${Object.keys(aggregates).join(', ')}`);
+  if (!Object.hasOwn(aggregate.commands, type)) throw new UsageError(`${aggregate.name} has no command '${type}' (it has ${Object.keys(aggregate.commands).join(', ')})`);
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    throw new UsageError(`the payload is not JSON: ${json}`);
+  }
+  const parsed = (aggregate.commands as Record<string, z.ZodObject>)[type]!.safeParse(payload);
+  if (!parsed.success) throw new UsageError(`invalid ${aggregate.name}.${type} payload:\n${z.prettifyError(parsed.error)}`);
+  const temporal = connectTemporalLazily(config);
+  try {
+    const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
+    const outcome = await bus.submit(buildCommand({ aggregateType: aggregate.name, aggregateId, type, payload, commandId }));
+    console.log(JSON.stringify(outcome, null, 2));
+    if (outcome.status === 'rejected') process.exitCode = 1;
+  } finally {
+    await temporal.connection.close();
+  }
+}
+
+class UsageError extends Error {}
+
 async function main() {
   const [command, name] = process.argv.slice(2);
   if (!command || command === 'help' || command === '--help') {
@@ -60,6 +97,16 @@ async function main() {
     return;
   }
   const config = loadConfig();
+  if (command === 'send') {
+    try {
+      return await send(config, process.argv.slice(3));
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      console.error(`${error.message}\n\n${usage}`);
+      process.exitCode = 2;
+      return;
+    }
+  }
   const redis = await connectOrFail(config.REDIS_URL);
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, projections);
   try {

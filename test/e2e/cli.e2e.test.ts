@@ -51,13 +51,33 @@ describe('the admin CLI (ledgerflow)', { timeout: 180_000 }, () => {
   it('exits 1 naming the problem for an unknown or missing projection, and 2 for an unknown command', async () => {
     const unknown = await run(env, 'parked', 'nope');
     assert.equal(unknown.code, 1);
-    assert.match(unknown.err, /no projection named 'nope' \(known: carts\)/);
+    assert.match(unknown.err, /no projection named 'nope' \(known: carts, customers, inventory, orderSummaries\)/);
     assert.equal((await run(env, 'rebuild')).code, 1);
     const bogus = await run(env, 'bogus');
     assert.equal(bogus.code, 2);
     assert.match(bogus.err, /usage: ledgerflow <command>/);
     const help = await run(env, 'help');
     assert.deepEqual([help.code, /usage/.test(help.out)], [0, true]);
+  });
+
+  it('sends a command like any client (same id, same answer), exiting 1 when it is refused and 2 for a bad payload', async () => {
+    const customerId = uniqueId('cli-customer');
+    const args = ['send', 'customer', customerId, 'register', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }), '--command-id', `${customerId}-1`];
+    const first = await run(env, ...args);
+    assert.equal(first.code, 0, first.err);
+    const outcome = JSON.parse(first.out) as { status: string; version: number; events: { type: string }[] };
+    assert.deepEqual([outcome.status, outcome.version, outcome.events[0]?.type], ['accepted', 1, 'CustomerRegistered']);
+    const again = await run(env, ...args);
+    assert.deepEqual(JSON.parse(again.out), outcome, 'the same commandId answers the same outcome');
+    const twice = await run(env, 'send', 'customer', customerId, 'register', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }));
+    assert.equal(twice.code, 1);
+    assert.match(twice.out, /CUSTOMER_ALREADY_REGISTERED/);
+    const bad = await run(env, 'send', 'customer', customerId, 'register', JSON.stringify({ name: 'Ada', email: 'nope' }));
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /invalid customer.register payload/);
+    assert.equal((await run(env, 'send', 'basket', 'b1', 'add')).code, 2);
+    const doc = await stack.trpc.customer.get.query({ customerId, minVersion: 1 });
+    assert.equal(doc.name, 'Ada');
   });
 
   it('exits 1 with a message, rather than hanging, when Redis is not reachable', async () => {
