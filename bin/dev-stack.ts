@@ -1,7 +1,8 @@
 /**
  * `make up`: the whole local stack in one terminal. Starts the Temporal dev server (SQLite in
- * .data/, so aggregates survive restarts), then the worker, projector and API as child
- * processes (restarted if they die), prints where to look, and stops everything on Ctrl-C.
+ * .data/, so aggregates survive restarts), then the stand-in payment gateway, worker, projector
+ * and API as child processes (restarted if they die), prints where to look, and stops
+ * everything on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -52,6 +53,7 @@ async function main() {
 
   let stopping = false;
   const services: Service[] = [
+    { name: 'payments', script: 'payment-gateway.js', restarts: 0 },
     { name: 'worker', script: 'worker.js', restarts: 0 },
     { name: 'projector', script: 'projector.js', restarts: 0 },
     { name: 'api', script: 'api.js', restarts: 0 },
@@ -85,8 +87,9 @@ async function main() {
       '',
       'Ledgerflow is up.',
       `  API (tRPC)          ${apiUrl}/trpc      health: ${apiUrl}/health   metrics: ${apiUrl}/metrics`,
-      `  Temporal Web UI     http://${host}:${uiPort}   (aggregates are workflows: cart:<cartId>)`,
+      `  Temporal Web UI     http://${host}:${uiPort}   (aggregates are workflows: cart:<cartId>, order:<orderId>; checkouts: checkout:<orderId>)`,
       `  RabbitMQ console    ${rabbitConsole}   (guest/guest; exchange ${config.EVENTS_EXCHANGE}, stream ${config.EVENTS_STREAM})`,
+      `  Payment gateway     ${config.PAYMENT_GATEWAY_URL}   (a stand-in; PUT /behavior to make it slow, failing or strict)`,
       `  Data                ${dataDir}`,
       '',
       'Try:',
