@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
-import type { AnyProjection } from '../core/projection';
+import { handlerFor, type AnyProjection, type EventHandler } from '../core/projection';
 import { upcast } from '../core/upcasting';
-import type { Redis } from '../infra/redis';
-import type { Batch } from './commit';
-import { aggregateKey, appliedChannel, type ProjectionKeys } from './keys';
-import type { AppliedNotice } from './store';
+import { aggregateKey } from './keys';
 import { sleep } from './stream';
+import { createWorkingSet, type GenerationView, type IndexWrite, type WorkingSet } from './working-set';
+
+export type { GenerationView, IndexMember, IndexWrite } from './working-set';
 
 /** An event the projection could not apply, kept with the reason until it is re-driven. */
 export interface ParkedEvent {
@@ -33,16 +33,30 @@ export interface ApplyCounters {
 }
 
 export interface ApplyOptions {
-  redis: Redis;
-  projection: AnyProjection;
-  keys: ProjectionKeys;
-  prefix: string;
-  generation: number;
-  /** Attempts of a throwing handler before its event is parked. */
-  attempts: number;
+  /** Attempts of a throwing handler before its event is parked (3). */
+  attempts?: number;
+  /** The pause before retry n (0-based); 20 ms doubling by default. */
+  retryDelayMs?: (attempt: number) => number;
   onGap?: (aggregate: string, expected: number, got: number) => void;
   /** Aggregates whose block a re-drive lifts (in the same commit). */
   unblocked?: ReadonlySet<string>;
+  /** The time parked events are stamped with. */
+  now?: () => string;
+}
+
+/**
+ * What one batch changes, by document id, index and aggregate key: the runtime writes it in one
+ * atomic step with the checkpoint (projectors/commit.ts).
+ */
+export interface AppliedBatch {
+  /** Document id → the new document, or null to delete it. */
+  documents: Map<string, unknown>;
+  indexes: IndexWrite[];
+  /** Aggregate key (`<aggregateType>:<aggregateId>`) → its last applied version. */
+  versions: Map<string, number>;
+  parked: ParkedEvent[];
+  /** Aggregates newly blocked behind a parked event. */
+  blocked: string[];
 }
 
 type Parsed =
@@ -51,7 +65,7 @@ type Parsed =
   /** `envelope` when only the payload is wrong: its aggregate is then blocked behind it. */
   | { kind: 'invalid'; error: string; envelope?: EventEnvelope };
 
-/** Decodes a log entry into the projection's current event shape (upcast and validated). */
+/** Decodes a log entry into its source's current event shape (upcast and validated). */
 export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
   let value = body;
   if (Buffer.isBuffer(body) || typeof body === 'string') {
@@ -63,14 +77,13 @@ export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
   }
   const envelope = eventEnvelopeSchema.safeParse(value);
   if (!envelope.success) return { kind: 'invalid', error: `not an event envelope: ${envelope.error.message}` };
-  if (envelope.data.aggregateType !== projection.source.name) return { kind: 'other' };
-  const schema: z.ZodObject | undefined = Object.hasOwn(projection.source.events, envelope.data.type)
-    ? projection.source.events[envelope.data.type]
-    : undefined;
+  const source = projection.sources.find((s) => s.name === envelope.data.aggregateType);
+  if (!source) return { kind: 'other' };
+  const schema: z.ZodObject | undefined = Object.hasOwn(source.events, envelope.data.type) ? source.events[envelope.data.type] : undefined;
   if (!schema) return { kind: 'invalid', error: `unknown event type ${envelope.data.type}`, envelope: envelope.data };
   let current: EventEnvelope;
   try {
-    current = upcast(projection.source, envelope.data);
+    current = upcast(source, envelope.data);
   } catch (error) {
     return { kind: 'invalid', error: String(error), envelope: envelope.data };
   }
@@ -82,26 +95,30 @@ export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
 }
 
 /**
- * Folds a batch of log entries into the documents it touches. Duplicates (a version not newer
- * than the stored one) are skipped; an event whose handler keeps throwing is parked and blocks
- * its aggregate's later events, which are parked behind it so their order survives a re-drive.
+ * Folds a batch of log entries into what it changes, reading the generation only through `view`.
+ * Per aggregate: a version not newer than the stored one is a duplicate and skipped; one that
+ * skips versions is held back (a gap); an event whose handler keeps throwing, or that cannot be
+ * read, is parked and blocks its aggregate's later events, parked behind it so their order
+ * survives a re-drive. Aggregates never wait on each other.
  */
 export async function applyEntries(
-  options: ApplyOptions,
-  entries: LogEntry[],
-  checkpoint: number,
-): Promise<{ batch: Batch; counters: ApplyCounters }> {
-  const { redis, projection, keys, generation } = options;
+  projection: AnyProjection,
+  entries: readonly LogEntry[],
+  view: GenerationView,
+  options: ApplyOptions = {},
+): Promise<{ batch: AppliedBatch; counters: ApplyCounters }> {
+  const attempts = options.attempts ?? 3;
+  const now = options.now ?? (() => new Date().toISOString());
   const counters: ApplyCounters = { applied: 0, duplicatesSkipped: 0, gaps: 0, parked: 0 };
   const parked: ParkedEvent[] = [];
-  const park = (entry: LogEntry, error: string, attempts: number, event?: EventEnvelope) => {
+  const park = (entry: LogEntry, error: string, tries: number, event?: EventEnvelope) => {
     parked.push({
       offset: entry.offset,
       aggregate: event ? aggregateKey(event.aggregateType, event.aggregateId) : null,
       version: event?.version ?? null,
       error,
-      attempts,
-      parkedAt: new Date().toISOString(),
+      attempts: tries,
+      parkedAt: now(),
       event: entry.body,
     });
   };
@@ -115,20 +132,19 @@ export async function applyEntries(
     else if (parsed.kind === 'invalid') park(entry, parsed.error, 1);
   }
 
+  const working = createWorkingSet(projection, view);
   const aggregates = [...new Set(events.map(({ event }) => aggregateKey(event.aggregateType, event.aggregateId)))];
-  const documentIds = [...new Set(events.filter((e) => !e.invalid).map(({ event }) => projection.documentId(event)))];
-  const [storedVersions, storedDocs, blockedFlags] = await Promise.all([
-    aggregates.length ? redis.hmGet(keys.versions(generation), aggregates) : Promise.resolve([]),
-    documentIds.length ? redis.mGet(documentIds.map((id) => keys.document(generation, id))) : Promise.resolve([]),
-    aggregates.length ? redis.smIsMember(keys.blocked(generation), aggregates) : Promise.resolve([]),
+  // The documents events change by default are read ahead with the versions, in one round trip.
+  const ahead = events.filter((e) => !e.invalid && !handlerFor(projection, e.event.aggregateType, e.event.type)?.documents);
+  const [storedVersions, blockedFlags] = await Promise.all([
+    aggregates.length ? view.versions(aggregates) : [],
+    aggregates.length ? view.blocked(aggregates) : [],
+    working.load(ahead.map(({ event }) => event.aggregateId)),
   ]);
-  const versions = new Map(aggregates.map((key, i) => [key, Number(storedVersions[i] ?? 0)]));
-  const blocked = new Set(aggregates.filter((key, i) => Number(blockedFlags[i]) === 1 && !options.unblocked?.has(key)));
+  const versions = new Map(aggregates.map((key, i) => [key, storedVersions[i] ?? 0]));
+  const blocked = new Set(aggregates.filter((key, i) => blockedFlags[i] && !options.unblocked?.has(key)));
   const newlyBlocked = new Set<string>();
-  const docs = new Map<string, unknown>(documentIds.map((id, i) => [id, storedDocs[i] == null ? null : JSON.parse(storedDocs[i]!)]));
-  const changedDocs = new Set<string>();
   const changedVersions = new Map<string, number>();
-  const scoresOf = new Map<string, readonly (readonly [string, number | null])[]>();
 
   for (const { entry, event, invalid } of events) {
     const key = aggregateKey(event.aggregateType, event.aggregateId);
@@ -154,60 +170,56 @@ export async function applyEntries(
       options.onGap?.(key, last + 1, event.version);
       continue;
     }
-    const id = projection.documentId(event);
-    // The index scores are computed with the document, so a throwing index parks the event too.
-    const result = await withAttempts(options.attempts, () => {
-      const doc = projection.evolve(docs.get(id) ?? null, event);
-      const scores = Object.entries(projection.indexes).map(([name, score]) => {
-        const value = doc === null ? null : score(doc);
-        if (value !== null && !Number.isFinite(value)) throw new Error(`index ${name} gave ${value}, not a finite number or null`);
-        return [name, value] as const;
-      });
-      return { doc, scores };
-    });
-    if ('error' in result) {
-      park(entry, result.error, options.attempts, event);
-      newlyBlocked.add(key);
-      continue;
+    // An event without a handler changes no document, but its aggregate's version still moves.
+    const handler = handlerFor(projection, event.aggregateType, event.type);
+    if (handler) {
+      const failed = await withAttempts(attempts, options.retryDelayMs, () => applyEvent(working, handler, event));
+      if (failed) {
+        park(entry, failed, attempts, event);
+        newlyBlocked.add(key);
+        continue;
+      }
     }
-    docs.set(id, result.value.doc);
-    scoresOf.set(id, result.value.scores);
     versions.set(key, event.version);
     changedVersions.set(key, event.version);
-    changedDocs.add(id);
     counters.applied += 1;
   }
   counters.parked = parked.length;
 
-  const notice = changedVersions.size
-    ? JSON.stringify({ projection: projection.name, generation, versions: Object.fromEntries(changedVersions) } satisfies AppliedNotice)
-    : '';
-  const indexes = [...scoresOf].flatMap(([id, scores]) => scores.map(([name, score]) => [keys.index(generation, name), id, score] as [string, string, number | null]));
   return {
     counters,
-    batch: {
-      documents: new Map([...changedDocs].map((id) => [keys.document(generation, id), docs.get(id) === null ? null : JSON.stringify(docs.get(id))])),
-      indexes,
-      versions: changedVersions,
-      parked: parked.map((p) => JSON.stringify(p)),
-      blocked: [...newlyBlocked],
-      checkpoint,
-      channel: appliedChannel(options.prefix),
-      notice,
-    },
+    batch: { documents: working.documents(), indexes: working.indexWrites(), versions: changedVersions, parked, blocked: [...newlyBlocked] },
   };
 }
 
-/** Runs a handler up to `attempts` times with a short exponential backoff. */
-async function withAttempts<T>(attempts: number, run: () => T): Promise<{ value: T } | { error: string }> {
+/** Applies one event to every document it changes, all or nothing. */
+async function applyEvent(working: WorkingSet, handler: EventHandler<unknown, EventEnvelope>, event: EventEnvelope): Promise<void> {
+  const layer = working.layer();
+  const ids = handler.documents ? await handler.documents(event, layer.reader) : [event.aggregateId];
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '')) {
+    throw new Error(`documents() for ${event.aggregateType}.${event.type} gave ${JSON.stringify(ids)}, not a list of ids`);
+  }
+  const unique = [...new Set(ids)];
+  await working.load(unique);
+  for (const id of unique) {
+    const doc = await handler.apply(layer.current(id), event, layer.reader, id);
+    if (doc === undefined) throw new Error(`the ${event.aggregateType}.${event.type} handler gave undefined for ${id}; return the document, or null to delete it`);
+    layer.write(id, doc);
+  }
+  layer.keep();
+}
+
+/** Runs a handler up to `attempts` times with a short backoff; the last error, or null once it succeeds. */
+async function withAttempts(attempts: number, delayMs: ((attempt: number) => number) | undefined, run: () => Promise<void>): Promise<string | null> {
   let last: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
     try {
-      return { value: run() };
+      await run();
+      return null;
     } catch (error) {
       last = error;
-      if (attempt < attempts - 1) await sleep(20 * 2 ** attempt);
+      if (attempt < attempts - 1) await sleep(delayMs ? delayMs(attempt) : 20 * 2 ** attempt);
     }
   }
-  return { error: last instanceof Error ? `${last.name}: ${last.message}` : String(last) };
+  return last instanceof Error ? `${last.name}: ${last.message}` : String(last);
 }

@@ -1,10 +1,13 @@
 import type { Redis } from '../infra/redis';
+import type { AppliedBatch } from './apply';
 import type { ProjectionKeys } from './keys';
+import type { AppliedNotice } from './store';
 
 /**
  * Writes one batch atomically, and only while this instance still owns the projection and the
- * generation it writes is still the one expected: documents, per-aggregate versions, parked
- * events, blocked aggregates, the checkpoint, and the pub/sub notice, in one Lua script.
+ * generation it writes is still the one expected: documents, index entries (a move removes the
+ * old one), per-aggregate versions, parked events, blocked aggregates, the checkpoint, and the
+ * pub/sub notice, in one Lua script.
  */
 const commitScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LEASE_LOST' end
@@ -26,59 +29,59 @@ return 'OK'
 
 export type CommitResult = 'OK' | 'LEASE_LOST' | 'GENERATION_CHANGED';
 
-export interface Batch {
-  /** Document key → JSON, or null to delete. */
-  documents: Map<string, string | null>;
-  versions: Map<string, number>;
-  /** Index entries: [index key, document id, score or null to remove]. */
-  indexes: [string, string, number | null][];
-  parked: string[];
-  blocked: string[];
-  /** Re-drive: how many parked entries (from the head) this batch re-applied, and whose block it lifts. */
-  redriven?: { count: number; unblock: string[] };
-  checkpoint: number;
-  channel: string;
-  notice: string;
-}
-
 export interface WriteTarget {
   keys: ProjectionKeys;
+  /** The projection's name, for the notice. */
+  projection: string;
+  /** Where commit notices are published (`appliedChannel`). */
+  channel: string;
   owner: string;
   generation: number;
   /** The meta field that must still hold `generation`: 'generation' when live, 'rebuilding' for a rebuild. */
   guard: 'generation' | 'rebuilding';
 }
 
-export async function commitBatch(redis: Redis, target: WriteTarget, batch: Batch): Promise<CommitResult> {
+/** Where the batch leaves the consumer: its checkpoint, and for a re-drive what it took off the parked list. */
+export interface CommitPosition {
+  checkpoint: number;
+  /** Re-drive: how many parked entries (from the head) this batch re-applied, and whose block it lifts. */
+  redriven?: { count: number; unblock: string[] };
+}
+
+export async function commitBatch(redis: Redis, target: WriteTarget, batch: AppliedBatch, position: CommitPosition): Promise<CommitResult> {
   const { keys, owner, generation, guard } = target;
-  const indexKeys = [...new Set(batch.indexes.map(([key]) => key))];
-  const docKeys = [...batch.documents.keys(), ...indexKeys];
+  const documentKeys = [...batch.documents.keys()].map((id) => keys.document(generation, id));
+  const indexKeys = batch.indexes.map((write) => keys.index(generation, write.index, write.key));
+  const dataKeys = [...new Set([...documentKeys, ...indexKeys])];
   const base = [keys.lease, keys.meta, keys.checkpoint(generation), keys.versions(generation), keys.parked(generation), keys.blocked(generation)];
+  const slot = new Map(dataKeys.map((key, i) => [key, base.length + i + 1]));
+  const notice: AppliedNotice | null = batch.versions.size
+    ? { projection: target.projection, generation, versions: Object.fromEntries(batch.versions) }
+    : null;
   const payload = {
     set: [] as [number, string][],
     del: [] as number[],
     versions: [...batch.versions].map(([key, version]) => [key, String(version)]),
-    parked: batch.parked,
+    parked: batch.parked.map((item) => JSON.stringify(item)),
     blocked: batch.blocked,
     indexed: [] as [number, string, number][],
     unindexed: [] as [number, string][],
-    trim: batch.redriven?.count ?? 0,
-    unblock: batch.redriven?.unblock ?? [],
-    channel: batch.channel,
-    notice: batch.notice,
+    trim: position.redriven?.count ?? 0,
+    unblock: position.redriven?.unblock ?? [],
+    channel: target.channel,
+    notice: notice ? JSON.stringify(notice) : '',
   };
-  const position = (key: string) => base.length + docKeys.indexOf(key) + 1;
-  for (const [key, value] of batch.documents) {
-    if (value === null) payload.del.push(position(key));
-    else payload.set.push([position(key), value]);
-  }
-  for (const [key, id, score] of batch.indexes) {
-    if (score === null) payload.unindexed.push([position(key), id]);
-    else payload.indexed.push([position(key), id, score]);
-  }
+  [...batch.documents.values()].forEach((doc, i) => {
+    if (doc === null) payload.del.push(slot.get(documentKeys[i]!)!);
+    else payload.set.push([slot.get(documentKeys[i]!)!, JSON.stringify(doc)]);
+  });
+  batch.indexes.forEach(({ id, score }, i) => {
+    if (score === null) payload.unindexed.push([slot.get(indexKeys[i]!)!, id]);
+    else payload.indexed.push([slot.get(indexKeys[i]!)!, id, score]);
+  });
   const result = await redis.eval(commitScript, {
-    keys: [...base, ...docKeys],
-    arguments: [owner, guard, String(generation), String(batch.checkpoint), JSON.stringify(payload)],
+    keys: [...base, ...dataKeys],
+    arguments: [owner, guard, String(generation), String(position.checkpoint), JSON.stringify(payload)],
   });
   return result as CommitResult;
 }

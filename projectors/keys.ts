@@ -4,7 +4,8 @@
  */
 export function projectionKeys(prefix: string, projection: string) {
   const base = `${prefix}:proj:${projection}`;
-  const indexSuffix = (name: string) => `::index:${name}`;
+  // A keyed index is one sorted set per key; '::' keeps them apart from document ids.
+  const indexSuffix = (name: string, key?: string | null) => (key == null ? `::index:${name}` : `::index:${name}::${key}`);
   return {
     /** Hash: generation (active), version (of the definition that built it), rebuilding (generation being built). */
     meta: `${base}:meta`,
@@ -23,8 +24,8 @@ export function projectionKeys(prefix: string, projection: string) {
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,
-    /** Sorted set of document ids (a projection's named index); '::' keeps it apart from document ids. */
-    index: (generation: number, name: string) => `${prefix}:rm:${projection}:g${generation}${indexSuffix(name)}`,
+    /** Sorted set of document ids in a projection's named index (under `key` for a keyed index). */
+    index: (generation: number, name: string, key?: string | null) => `${prefix}:rm:${projection}:g${generation}${indexSuffix(name, key)}`,
     /** The part after the generation number in an index key (for reads in Lua). */
     indexSuffix,
     /** The parts around the generation number in document and versions keys (for reads in Lua). */

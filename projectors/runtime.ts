@@ -11,6 +11,7 @@ import { appliedChannel, projectionKeys, type ProjectionKeys } from './keys';
 import type { AppliedNotice } from './store';
 import type { ProjectionStatus } from './status';
 import { offsetOf, probeTail, sleep, subscribe, type Subscription } from './stream';
+import { redisView } from './view';
 
 export interface ProjectorDeps {
   /** A connection of the projector's own (batches are written with Lua scripts on it). */
@@ -117,15 +118,8 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
       oldestPendingAt: null,
       done: Promise.resolve('STOPPED'),
     };
-    const applyOptions = {
-      redis,
-      projection,
-      keys,
-      prefix,
-      generation: target.generation,
-      attempts,
-      onGap: (aggregate: string, expected: number, got: number) => log.warn({ aggregate, expected, got }, 'version gap: events missing from the log'),
-    };
+    const view = redisView(redis, keys, target.generation);
+    const onGap = (aggregate: string, expected: number, got: number) => log.warn({ aggregate, expected, got }, 'version gap: events missing from the log');
     const account = (counters: ApplyCounters) => {
       for (const k of Object.keys(counters) as (keyof ApplyCounters)[]) {
         runner.counters[k] += counters[k];
@@ -134,10 +128,10 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     };
 
     const commit = async (entries: LogEntry[], checkpoint: number, redriven?: { count: number; unblock: string[] }) => {
-      const { batch, counters } = await applyEntries({ ...applyOptions, unblocked: new Set(redriven?.unblock) }, entries, checkpoint);
-      const result = await commitBatch(redis, target, { ...batch, redriven });
+      const { batch, counters } = await applyEntries(projection, entries, view, { attempts, onGap, unblocked: new Set(redriven?.unblock) });
+      const result = await commitBatch(redis, target, batch, { checkpoint, redriven });
       if (result === 'OK') account(counters);
-      for (const item of batch.parked) log.error({ parked: JSON.parse(item) as ParkedEvent }, 'event parked');
+      for (const parked of batch.parked) log.error({ parked }, 'event parked');
       return result;
     };
 
@@ -202,7 +196,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     return runner;
   }
 
-  const liveTarget = (generation: number): WriteTarget => ({ keys, owner, generation, guard: 'generation' });
+  const liveTarget = (generation: number): WriteTarget => ({ keys, projection: projection.name, channel: appliedChannel(prefix), owner, generation, guard: 'generation' });
 
   /** Builds generation `generation` from the start of the log while the live one keeps serving. */
   async function startRebuild(reason: string) {
@@ -212,7 +206,7 @@ function superviseProjection(deps: ProjectorDeps, projection: AnyProjection, opt
     await dropGeneration(redis, keys, generation);
     await redis.hSet(keys.meta, 'rebuilding', String(generation));
     log.info({ generation, reason }, 'rebuilding into a new generation');
-    const runner = runGeneration({ keys, owner, generation, guard: 'rebuilding' }, async (r) => {
+    const runner = runGeneration({ keys, projection: projection.name, channel: appliedChannel(prefix), owner, generation, guard: 'rebuilding' }, async (r) => {
       const serving = live!;
       const liveCheckpoint = await redis.get(keys.checkpoint(serving.generation));
       // With no live checkpoint yet, the stream's tail is the target, and it must be known.

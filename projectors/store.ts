@@ -28,6 +28,8 @@ for i, id in ipairs(ids) do keys[i] = ARGV[1] .. generation .. ARGV[7] .. id end
 return redis.call('MGET', unpack(keys))`;
 
 export interface IndexQuery {
+  /** The key whose sorted set to read, for a keyed index (one whose entries are `{ key, score }`). */
+  key?: string;
   /** Lowest and highest score, inclusive; unbounded when absent. */
   min?: number;
   max?: number;
@@ -38,7 +40,7 @@ export interface IndexQuery {
 /** Reads what the projector wrote: the active generation's documents and applied versions. */
 export function createReadModels(redis: Redis, prefix: string) {
   return {
-    /** Documents in a projection's index, by score. */
+    /** Documents in a projection's index (under `query.key` for a keyed index), by score. */
     async list<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query: IndexQuery = {}): Promise<DocOf<P>[]> {
       const keys = projectionKeys(prefix, projection.name);
       const [before, after] = keys.documentParts;
@@ -46,7 +48,7 @@ export function createReadModels(redis: Redis, prefix: string) {
         keys: [keys.meta],
         arguments: [
           before,
-          keys.indexSuffix(index),
+          keys.indexSuffix(index, query.key),
           query.min === undefined ? '-inf' : String(query.min),
           query.max === undefined ? '+inf' : String(query.max),
           String(query.limit ?? 100),
