@@ -25,6 +25,7 @@ import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } fr
 import { engineCodes, isRetryable } from '../core/errors';
 import { aggregateLimits as limits, eventsBytes, jsonBytes } from '../core/limits';
 import { acceptedOutcome, answerOf, recordOf, rejectedOutcome } from '../core/outcomes';
+import { legacyDeciders } from './legacy';
 import {
   AggregateId,
   AggregateType,
@@ -222,7 +223,8 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
       backlog: { events: unpublished.length, bytes: unpublishedBytes },
     };
     let decisions: StepDecision[];
-    if (!recorded) decisions = decideStep(aggregate, stepInput);
+    // A run from before recorded decisions decides as its release did (workflows/legacy/).
+    if (!recorded) decisions = decideStep(legacyDeciders[aggregate.name] ?? aggregate, stepInput);
     else {
       try {
         decisions = await decideCommands(stepInput);

@@ -16,9 +16,11 @@ import { eventually, uniqueId, type TestStack } from './stack';
 
 export const historiesDir = join(__dirname, '..', 'fixtures', 'histories');
 
-const command = (cartId: string, type: string, payload: Record<string, unknown>, extra: Partial<CommandEnvelope> = {}): CommandEnvelope => ({
+const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
+
+const command = (cartId: string, type: string, payload: Record<string, unknown>, extra: Partial<CommandEnvelope> = {}, aggregateType = 'cart'): CommandEnvelope => ({
   commandId: uniqueId(type),
-  aggregateType: 'cart',
+  aggregateType,
   aggregateId: cartId,
   type,
   payload,
@@ -31,22 +33,29 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
   const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
   const histories: Record<string, History> = {};
 
-  // Lifecycle: accepted, rejected, duplicate, conflicting, queued, closed.
+  // Lifecycle: accepted, rejected, duplicate, conflicting, queued; then a checkout that runs the
+  // process (its order reads the customer) to completion, and a command to the closed cart.
   const lifecycle = uniqueId('replay-lifecycle');
-  const first = command(lifecycle, 'addItem', { itemId: 'a', quantity: 2, price: 19.99 });
+  const products = { a: uniqueId('replay-a'), b: uniqueId('replay-b') };
+  await bus.submit(command(lifecycle, 'register', { name: 'Ada', email: 'ada@example.com' }, {}, 'customer'));
+  for (const product of Object.values(products)) await bus.submit(command(product, 'receiveStock', { quantity: 10 }, {}, 'inventory'));
+  const first = command(lifecycle, 'addItem', { itemId: products.a, quantity: 2, price: 19.99 });
   await bus.submit(first);
   await bus.submit(first);
-  await bus.submit(command(lifecycle, 'addItem', { itemId: 'b', quantity: 1, price: 0.1 }), 'accepted');
+  await bus.submit(command(lifecycle, 'addItem', { itemId: products.b, quantity: 1, price: 0.1 }), 'accepted');
   await Promise.all([
-    bus.submit(command(lifecycle, 'changeQuantity', { itemId: 'a', quantity: 3 })),
+    bus.submit(command(lifecycle, 'changeQuantity', { itemId: products.a, quantity: 3 })),
     bus.submit(command(lifecycle, 'removeItem', { itemId: 'zzz' })),
     bus.submit(command(lifecycle, 'addItem', { itemId: 'c', quantity: 0, price: 1 })),
   ]);
-  await bus.submit(command(lifecycle, 'checkout', {}, { expectedVersion: 0 }));
+  await bus.submit(command(lifecycle, 'checkout', { shippingAddress: address }, { expectedVersion: 0 }));
   await eventually(async () => ((await stack.temporal.workflow.getHandle(`cart:${lifecycle}`).query(versionQuery)) >= 3 ? true : undefined));
-  await bus.submit(command(lifecycle, 'checkout', {}));
+  await bus.submit(command(lifecycle, 'checkout', { shippingAddress: address }));
+  histories.lifecycle = await closedHistory(stack, `cart:${lifecycle}`, 60_000);
   await bus.submit(command(lifecycle, 'addItem', { itemId: 'd', quantity: 1, price: 1 }));
-  histories.lifecycle = await closedHistory(stack, `cart:${lifecycle}`);
+  histories.checkout = await closedHistory(stack, `checkout:${lifecycle}.1`);
+  histories.order = await stack.temporal.workflow.getHandle(`order:${lifecycle}.1`).fetchHistory();
+  histories.inventory = await stack.temporal.workflow.getHandle(`inventory:${products.a}`).fetchHistory();
 
   // A cart whose only command is refused: its workflow ends empty.
   const ghost = uniqueId('replay-empty');
@@ -87,9 +96,9 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
 }
 
 /** The whole history of a workflow that completed. */
-async function closedHistory(stack: TestStack, workflowId: string): Promise<History> {
+async function closedHistory(stack: TestStack, workflowId: string, timeoutMs = 15_000): Promise<History> {
   const handle = stack.temporal.workflow.getHandle(workflowId);
-  await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 15_000, `${workflowId} completed`);
+  await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), timeoutMs, `${workflowId} completed`);
   return handle.fetchHistory();
 }
 
