@@ -1,0 +1,95 @@
+/**
+ * The reference domain's whole story with a typed tRPC client: a customer, two stocked
+ * products, a cart, a checkout run by a process, the order in the customer's active orders,
+ * shipped and completed — and the failure stories (out of stock, payment declined, inactive
+ * customer). With `make up` running:
+ *   npx tsx examples/shop.ts
+ * In your own app, import the type from the package instead: `import type { AppRouter } from 'ledgerflow'`.
+ */
+import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import type { AppRouter, CartReadModel } from '../api';
+
+const url = process.env.LEDGERFLOW_URL ?? 'http://127.0.0.1:3000/trpc';
+const token = process.env.LEDGERFLOW_TOKEN;
+const shop = createTRPCClient<AppRouter>({ links: [httpLink({ url, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
+
+const run = process.argv[2] ?? Date.now().toString(36); // ids unique to this run
+const address = { line1: '1 Analytical Way', city: 'London', postalCode: 'N1 7AA', country: 'GB' };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The checkout runs as a process of its own: wait until the cart says how it ended. */
+async function checkoutSettled(cartId: string): Promise<CartReadModel> {
+  for (let i = 0; i < 300; i++) {
+    const cart = await shop.cart.get.query({ cartId });
+    if (cart.status === 'checked_out' || (cart.status === 'open' && cart.lastCheckoutFailure)) return cart;
+    await sleep(200);
+  }
+  throw new Error(`checkout of ${cartId} did not settle`);
+}
+
+async function main() {
+  // 1. A customer (the cart id is the customer's id) and two stocked products.
+  const customerId = `ada-${run}`;
+  await shop.customer.register.mutate({ customerId, name: 'Ada Lovelace', email: 'ada@example.com' });
+  const [book, lamp] = [`book-${run}`, `lamp-${run}`];
+  await shop.inventory.receiveStock.mutate({ productId: book, quantity: 10 });
+  await shop.inventory.receiveStock.mutate({ productId: lamp, quantity: 1, wait: 'projected' });
+
+  // 2. Fill the cart and check out: the cart starts the checkout process and is locked meanwhile.
+  await shop.cart.addItem.mutate({ cartId: customerId, itemId: book, quantity: 2, price: 12.5 });
+  await shop.cart.addItem.mutate({ cartId: customerId, itemId: lamp, quantity: 1, price: 30 });
+  await shop.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+  const cart = await checkoutSettled(customerId);
+  console.log(`checkout: ${cart.status}, order ${cart.orderId}`);
+
+  // 3. The order appears among the customer's active orders, with the customer's name.
+  const orderId = cart.orderId!;
+  const [active] = await shop.order.activeForCustomer.query({ customerId });
+  console.log(`active order ${active?.orderId}: ${active?.itemCount} item(s), ${active?.total}, for ${active?.customerName}`);
+  const stock = await shop.inventory.get.query({ productId: book });
+  console.log(`${book}: on hand ${stock.onHand}, reserved ${stock.reserved}, available ${stock.available}`);
+
+  // 4. A rename reaches every summary of the customer's orders.
+  const renamed = await shop.customer.rename.mutate({ customerId, name: 'Ada King', wait: 'projected' });
+  console.log(`renamed at version ${renamed.version}: ${(await shop.order.get.query({ orderId })).customerName}`);
+
+  // 5. Ship and complete it: it leaves the active orders; a completed order takes no more commands.
+  await shop.order.ship.mutate({ orderId });
+  await shop.order.complete.mutate({ orderId, wait: 'projected' });
+  console.log(`active orders after completion: ${(await shop.order.activeForCustomer.query({ customerId })).length}`);
+
+  // Failure stories: each checkout compensates — no reservation stays behind — and the cart says why.
+  // Out of stock: the lamp is gone.
+  const bob = `bob-${run}`;
+  await shop.customer.register.mutate({ customerId: bob, name: 'Bob', email: 'bob@example.com' });
+  await shop.cart.addItem.mutate({ cartId: bob, itemId: lamp, quantity: 1, price: 30 });
+  await shop.cart.checkout.mutate({ cartId: bob, shippingAddress: address });
+  console.log(`out of stock: ${(await checkoutSettled(bob)).lastCheckoutFailure?.code}`);
+
+  // Payment declined: the stand-in gateway declines amounts above 1,000.00 (PAYMENT_DECLINE_ABOVE_CENTS).
+  await shop.cart.removeItem.mutate({ cartId: bob, itemId: lamp });
+  await shop.cart.addItem.mutate({ cartId: bob, itemId: book, quantity: 99, price: 12.5 });
+  await shop.inventory.receiveStock.mutate({ productId: book, quantity: 100 });
+  await shop.cart.checkout.mutate({ cartId: bob, shippingAddress: address });
+  const declined = await checkoutSettled(bob);
+  console.log(`payment declined: ${declined.lastCheckoutFailure?.code}; order ${(await shop.order.get.query({ orderId: declined.lastCheckoutFailure!.orderId })).status}`);
+
+  // Inactive customer: refused with the domain's code, through the API and through a checkout.
+  await shop.customer.deactivate.mutate({ customerId: bob });
+  try {
+    await shop.order.create.mutate({ orderId: `direct-${run}`, customerId: bob, items: [{ itemId: book, quantity: 1, price: 12.5 }], shippingAddress: address });
+  } catch (error) {
+    if (!(error instanceof TRPCClientError)) throw error;
+    console.log(`inactive customer: ${error.data?.code} ${error.data?.domainCode}: ${error.message}`);
+  }
+  await shop.cart.changeQuantity.mutate({ cartId: bob, itemId: book, quantity: 1 });
+  await shop.cart.checkout.mutate({ cartId: bob, shippingAddress: address });
+  console.log(`checkout by an inactive customer: ${(await checkoutSettled(bob)).lastCheckoutFailure?.code}`);
+  const after = await shop.inventory.get.query({ productId: book });
+  console.log(`${book}: reserved ${after.reserved} after every failed checkout`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
