@@ -69,3 +69,21 @@ export type AnyModule = AggregateModule<any, any, any, any>;
 /** The document type `<aggregate>.get` answers. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ModuleDocOf<M> = M extends AggregateModule<any, any, any, infer D> ? D : never;
+
+/**
+ * The registry of a domain: its modules by aggregate name, and what the engine derives from
+ * them (the aggregates the workflow and deciding run, the read models `get` reads, every
+ * projection once). A module registered under another name than its aggregate's is refused.
+ */
+export function defineRegistry<const M extends Readonly<Record<string, AnyModule>>>(modules: M) {
+  for (const [name, module] of Object.entries(modules)) {
+    if (module.aggregate.name !== name) throw new Error(`module '${name}' holds aggregate '${module.aggregate.name}': register it under its own name`);
+  }
+  const entries = Object.entries(modules) as [keyof M & string, AnyModule][];
+  return {
+    modules,
+    aggregates: Object.fromEntries(entries.map(([name, m]) => [name, m.aggregate])) as { [K in keyof M]: M[K]['aggregate'] },
+    readModelOf: Object.fromEntries(entries.map(([name, m]) => [name, m.readModel])) as { [K in keyof M]: M[K]['readModel'] },
+    projections: [...new Set(entries.flatMap(([, m]) => m.projections))] as readonly AnyProjection[],
+  };
+}
