@@ -1,3 +1,9 @@
+import type { ApplyCounters } from './apply';
+import type { ProjectionContext } from './context';
+import { zeroCounters, type Runner } from './consumer';
+import type { Rebuild } from './rebuild';
+import { probeTail } from './stream';
+
 /** What a projection's owner reports every tick: position, lag, throughput, parked, rebuild. */
 export interface ProjectionStatus {
   name: string;
@@ -20,4 +26,83 @@ export interface ProjectionStatus {
   parked: number;
   rebuild: { generation: number; done: number; total: number | null; eventsPerSecond: number; etaSeconds: number | null } | null;
   updatedAt: string;
+}
+
+/** The supervisor's state a status is computed from. */
+export interface Supervised {
+  owning: boolean;
+  live: Runner | undefined;
+  rebuild: Rebuild | undefined;
+}
+
+/**
+ * Keeps one projection's totals, rate and stream tail, and publishes its status to Redis for
+ * the API, the CLI and metrics (expiring when its owner stops refreshing it).
+ */
+export function createStatusReporter(ctx: ProjectionContext) {
+  const { redis, rabbit, topology, projection, keys } = ctx;
+  const totals = zeroCounters();
+  let tail: number | null = null;
+  let lastRate = { at: Date.now(), applied: 0, eventsPerSecond: 0 };
+
+  function current({ owning, live, rebuild }: Supervised, parked = totals.parked, version = projection.version): ProjectionStatus {
+    const now = Date.now();
+    if (now - lastRate.at >= 1000) {
+      lastRate = { at: now, applied: totals.applied, eventsPerSecond: ((totals.applied - lastRate.applied) * 1000) / (now - lastRate.at) };
+    }
+    const checkpoint = live?.checkpoint ?? null;
+    return {
+      name: projection.name,
+      owner: owning ? ctx.owner : null,
+      state: !owning ? 'standby' : rebuild ? 'rebuilding' : 'live',
+      generation: live?.generation ?? null,
+      version,
+      checkpoint,
+      tail,
+      lagEvents: tail === null ? null : Math.max(0, tail - (checkpoint ?? -1)),
+      lagSeconds: live?.oldestPendingAt ? Math.max(0, (now - live.oldestPendingAt) / 1000) : 0,
+      eventsPerSecond: Math.round(lastRate.eventsPerSecond),
+      applied: totals.applied,
+      duplicatesSkipped: totals.duplicatesSkipped,
+      gaps: totals.gaps,
+      parked,
+      rebuild: rebuild ? rebuildProgress(rebuild, tail, now) : null,
+      updatedAt: new Date(now).toISOString(),
+    };
+  }
+
+  return {
+    account(counters: ApplyCounters) {
+      for (const k of Object.keys(counters) as (keyof ApplyCounters)[]) totals[k] += counters[k];
+    },
+    tail: () => tail,
+    current,
+    /** Probes the stream's tail, then writes the status with the live generation's parked count. */
+    async publish(state: Supervised, version: number) {
+      try {
+        tail = (await probeTail(rabbit, topology.stream)).offset;
+      } catch {
+        // Keep the last known tail while the broker is away.
+      }
+      const status = current(state, await redis.lLen(keys.parked(state.live?.generation ?? 1)), version);
+      await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: ctx.leaseMs * 2 } });
+    },
+  };
+}
+
+/** Events done of total, rate and time left; offsets stand for events, the log being the total. */
+function rebuildProgress(rebuild: Rebuild, tail: number | null, now: number): NonNullable<ProjectionStatus['rebuild']> {
+  const first = rebuild.firstOffset ?? 0;
+  const done = rebuild.checkpoint === null ? 0 : rebuild.checkpoint - first + 1;
+  const total = tail === null ? null : Math.max(done, tail - first + 1);
+  const seconds = (now - rebuild.startedAt) / 1000;
+  const rate = seconds > 0 ? rebuild.counters.applied / seconds : 0;
+  const perOffset = seconds > 0 ? done / seconds : 0;
+  return {
+    generation: rebuild.generation,
+    done,
+    total,
+    eventsPerSecond: Math.round(rate),
+    etaSeconds: total === null || perOffset === 0 ? null : Math.round((total - done) / perOffset),
+  };
 }

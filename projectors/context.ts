@@ -1,0 +1,60 @@
+import type { Connection } from 'rabbitmq-client';
+import type { AnyProjection } from '../core/projection';
+import type { Logger } from '../infra/logger';
+import type { EventTopology } from '../infra/rabbit';
+import type { Redis } from '../infra/redis';
+import { projectionKeys, type ProjectionKeys } from './keys';
+
+export interface ProjectorDeps {
+  /** A connection of the projector's own (batches are written with Lua scripts on it). */
+  redis: Redis;
+  rabbit: Connection;
+  topology: EventTopology;
+  prefix: string;
+  log: Logger;
+}
+
+export interface ProjectorOptions {
+  /** Most events applied in one Redis transaction. */
+  batchSize?: number;
+  /** Stream credit: deliveries in flight before acks. */
+  prefetch?: number;
+  /** Attempts of a throwing handler before its event is parked. */
+  handlerAttempts?: number;
+  /** How long an owner's lease lasts without renewal; a standby takes over after it. */
+  leaseMs?: number;
+  /** How often the owner renews its lease, checks requests and publishes its status. */
+  tickMs?: number;
+  /** Names this instance in leases and status. */
+  instanceId?: string;
+}
+
+/** What the parts running one projection share: its clients, keys and settings. */
+export interface ProjectionContext extends Omit<ProjectorDeps, 'log'> {
+  projection: AnyProjection;
+  keys: ProjectionKeys;
+  /** This instance: the lease's value and the status's owner. */
+  owner: string;
+  /** The projector's logger with the projection's name on every line. */
+  log: Logger;
+  batchSize: number;
+  prefetch: number;
+  attempts: number;
+  leaseMs: number;
+  tickMs: number;
+}
+
+export function projectionContext(deps: ProjectorDeps, projection: AnyProjection, options: ProjectorOptions & { instanceId: string }): ProjectionContext {
+  return {
+    ...deps,
+    projection,
+    keys: projectionKeys(deps.prefix, projection.name),
+    owner: options.instanceId,
+    log: deps.log.child({ projection: projection.name }),
+    batchSize: options.batchSize ?? 500,
+    prefetch: options.prefetch ?? 1000,
+    attempts: options.handlerAttempts ?? 3,
+    leaseMs: options.leaseMs ?? 5000,
+    tickMs: options.tickMs ?? 1000,
+  };
+}

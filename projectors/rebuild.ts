@@ -1,0 +1,96 @@
+import type { Redis } from '../infra/redis';
+import type { ProjectionContext } from './context';
+import { consumeGeneration, stopRunner, type ConsumerHooks, type Runner } from './consumer';
+import { appliedChannel, type ProjectionKeys } from './keys';
+import type { AppliedNotice } from './store';
+
+/**
+ * Makes the rebuilt generation the active one, with its definition version, and tells waiters
+ * and subscribers in the same step (what they read changed); only while this instance owns the
+ * projection and the generation is still the one being rebuilt.
+ */
+const switchScript = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LEASE_LOST' end
+if redis.call('HGET', KEYS[2], 'rebuilding') ~= ARGV[2] then return 'GENERATION_CHANGED' end
+redis.call('HSET', KEYS[2], 'generation', ARGV[2], 'version', ARGV[3])
+redis.call('HDEL', KEYS[2], 'rebuilding')
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 'OK'`;
+
+/** A generation being built beside the live one. */
+export type Rebuild = Runner & { startedAt: number };
+
+/** What a rebuild needs from the projection's supervisor. */
+export interface RebuildHost extends Pick<ConsumerHooks, 'running' | 'account'> {
+  /** The live generation's runner, which keeps serving until the switch. */
+  live(): Runner | undefined;
+  /** The stream's newest offset as last probed; the target while nothing is live yet. */
+  tail(): number | null;
+  /** The rebuild ended, switched or not. */
+  ended(): void;
+  /** Starts consuming the switched-to generation as the live one; false if this instance no longer may. */
+  promote(generation: number): boolean;
+}
+
+/**
+ * Builds a new generation from the start of the log while the live one keeps serving, switches
+ * the active generation atomically once it has caught up, then drops the old generation's keys.
+ */
+export async function startRebuild(ctx: ProjectionContext, host: RebuildHost, reason: string): Promise<Rebuild> {
+  const { redis, keys, log } = ctx;
+  const meta = await redis.hGetAll(keys.meta);
+  const generation = Math.max(Number(meta.generation ?? 1), Number(meta.rebuilding ?? 0)) + 1;
+  // Left over from a rebuild that never finished.
+  await dropGeneration(redis, keys, generation);
+  await redis.hSet(keys.meta, 'rebuilding', String(generation));
+  log.info({ generation, reason }, 'rebuilding into a new generation');
+  const target = { keys, projection: ctx.projection.name, channel: appliedChannel(ctx.prefix), owner: ctx.owner, generation, guard: 'rebuilding' as const };
+  const runner = consumeGeneration(ctx, target, { running: host.running, account: host.account, afterCommit: (r) => catchUp(ctx, host, r) });
+  const rebuild = Object.assign(runner, { startedAt: Date.now() });
+  void rebuild.done
+    .then(async (end) => {
+      const previous = host.live();
+      host.ended();
+      if (end !== 'SWITCHED' || !previous) return;
+      await stopRunner(previous);
+      if (!host.promote(generation)) return;
+      await dropGeneration(redis, keys, previous.generation);
+    })
+    .catch((err: unknown) => log.warn({ err }, 'finishing the switch to the rebuilt generation failed (the old keys may stay behind)'));
+  return rebuild;
+}
+
+/** Whether the rebuild has caught up with the live generation and switched to it. */
+async function catchUp(ctx: ProjectionContext, host: RebuildHost, rebuild: Runner): Promise<boolean> {
+  const { redis, keys, projection, log } = ctx;
+  const serving = host.live()!;
+  const liveCheckpoint = await redis.get(keys.checkpoint(serving.generation));
+  // With no live checkpoint yet, the stream's tail is the target, and it must be known.
+  const tail = host.tail();
+  if (liveCheckpoint === null && tail === null) return false;
+  const behind = (liveCheckpoint === null ? tail! : Number(liveCheckpoint)) - (rebuild.checkpoint ?? -1);
+  // Once close, pause the live model (reads keep being served from it): under steady load it
+  // is always an event or two ahead, and a paused writer cannot race the switch.
+  if (behind <= ctx.batchSize && !serving.stopped) {
+    await stopRunner(serving);
+    return false;
+  }
+  if (behind > 0) return false;
+  const notice = JSON.stringify({ projection: projection.name, generation: rebuild.generation, switched: true } satisfies AppliedNotice);
+  const result = await redis.eval(switchScript, {
+    keys: [keys.lease, keys.meta],
+    arguments: [ctx.owner, String(rebuild.generation), String(projection.version), appliedChannel(ctx.prefix), notice],
+  });
+  if (result !== 'OK') return false;
+  log.info({ generation: rebuild.generation, previous: serving.generation, events: rebuild.counters.applied }, 'rebuild caught up; switched generation');
+  return true;
+}
+
+/** Deletes every key of one generation (documents, indexes, versions, checkpoint, parked). */
+export async function dropGeneration(redis: Redis, keys: ProjectionKeys, generation: number): Promise<void> {
+  for (const pattern of keys.generationPatterns(generation)) {
+    for await (const batch of redis.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+      if (batch.length) await redis.unlink(batch);
+    }
+  }
+}
