@@ -2,14 +2,19 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { defineProjection } from '../../core/projection';
+import { z } from 'zod';
+import type { EventEnvelope } from '../../core/envelopes';
+import { defineProjection, type DocOf } from '../../core/projection';
 import { cart, cartProjection, type CartReadModel } from '../../domain';
 import { createLogger } from '../../infra/logger';
 import { topologyOf } from '../../infra/rabbit';
 import { createProjectionAdmin } from '../../projectors/admin';
+import { applyEntries } from '../../projectors/apply';
+import { commitBatch } from '../../projectors/commit';
 import { startProjector } from '../../projectors/runtime';
-import { projectionKeys } from '../../projectors/keys';
-import { createReadModels } from '../../projectors/store';
+import { appliedChannel, projectionKeys } from '../../projectors/keys';
+import { createReadModels, type AppliedNotice } from '../../projectors/store';
+import { redisView } from '../../projectors/view';
 import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 /** A second projection beside the cart's: item counts per cart, with a handler that can be broken. */
@@ -264,5 +269,245 @@ describe('several projector instances', { timeout: 120_000 }, () => {
     assert.equal(doc.items.length, 10);
     assert.ok(doc.items.every((item) => item.quantity === 1), 'nothing applied twice');
     assert.equal(s.gaps, 0);
+  });
+});
+
+/**
+ * A second aggregate, test-only: tags put on carts. It is not in the workflow registry, so its
+ * events are published straight to the exchange, as a workflow would publish them.
+ */
+const tag = {
+  name: 'tag' as const,
+  events: {
+    TagCreated: z.object({ label: z.string() }),
+    TagRenamed: z.object({ label: z.string() }),
+    /** Puts this tag on a cart (taking the cart away from the tag it had). */
+    TagApplied: z.object({ cartId: z.string() }),
+  },
+  upcasters: {},
+};
+
+interface TaggedCart {
+  kind: 'cart';
+  cartId: string;
+  lines: number;
+  tagId: string | null;
+  label: string | null;
+}
+interface TagLabel {
+  kind: 'tag';
+  tagId: string;
+  label: string;
+}
+const tagDoc = (tagId: string) => `tag:${tagId}`;
+const untagged = (cartId: string): TaggedCart => ({ kind: 'cart', cartId, lines: 0, tagId: null, label: null });
+let poisonLabelFixed = false;
+
+/** Carts with their tag's current label: fed by carts and tags, a rename fanned out to every tagged cart. */
+const taggedCarts = defineProjection<TaggedCart | TagLabel, [typeof cart, typeof tag]>({
+  name: 'tagged-carts',
+  version: 1,
+  sources: [cart, tag],
+  handlers: {
+    'cart.ItemAddedToCart': {
+      apply: (doc, event) => {
+        const current = doc?.kind === 'cart' ? doc : untagged(event.aggregateId);
+        return { ...current, lines: current.lines + 1 };
+      },
+    },
+    'tag.TagCreated': {
+      documents: (event) => [tagDoc(event.aggregateId)],
+      apply: (_doc, event) => ({ kind: 'tag', tagId: event.aggregateId, label: event.payload.label }),
+    },
+    'tag.TagRenamed': {
+      documents: async (event, read) => [tagDoc(event.aggregateId), ...(await read.ids('byTag', { key: event.aggregateId }))],
+      apply: (doc, event) => {
+        if (event.payload.label === 'poison' && !poisonLabelFixed) throw new Error('cannot print poison');
+        return doc?.kind === 'cart' ? { ...doc, label: event.payload.label } : { kind: 'tag', tagId: event.aggregateId, label: event.payload.label };
+      },
+    },
+    'tag.TagApplied': {
+      documents: (event) => [event.payload.cartId],
+      apply: async (doc, event, read) => {
+        const label = await read.get<TagLabel>(tagDoc(event.aggregateId));
+        return { ...(doc?.kind === 'cart' ? doc : untagged(event.payload.cartId)), tagId: event.aggregateId, label: label?.label ?? null };
+      },
+    },
+  },
+  indexes: {
+    byTag: (doc) => (doc.kind === 'cart' && doc.tagId !== null ? { key: doc.tagId, score: doc.lines } : null),
+  },
+});
+type TaggedDoc = DocOf<typeof taggedCarts>;
+
+/** Envelopes with gapless versions per aggregate, as the aggregate's workflow would write them. */
+function envelopes() {
+  const versions = new Map<string, number>();
+  return <T extends string>(aggregateType: 'tag' | 'cart', aggregateId: string, type: T, payload: Record<string, unknown>): EventEnvelope => {
+    const version = (versions.get(`${aggregateType}:${aggregateId}`) ?? 0) + 1;
+    versions.set(`${aggregateType}:${aggregateId}`, version);
+    return {
+      eventId: `${aggregateType}:${aggregateId}:${version}`, aggregateType, aggregateId, version, type, schemaVersion: 1, payload,
+      occurredAt: new Date().toISOString(), commandId: `${aggregateId}-${version}`, correlationId: aggregateId, causationId: `${aggregateId}-${version}`,
+    };
+  };
+}
+
+describe('a projection fed by two aggregates', { timeout: 240_000 }, () => {
+  let stack: TestStack;
+  before(async () => {
+    stack = await startTestStack({ projections: [cartProjection, taggedCarts] });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  const event = envelopes();
+  async function publish(...events: EventEnvelope[]) {
+    const publisher = stack.rabbit.createPublisher({ confirm: true });
+    for (const e of events) {
+      await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: `${e.aggregateType}.${e.type}`, messageId: e.eventId }, e);
+    }
+    await publisher.close();
+  }
+  const read = (id: string) => stack.readModels.get(taggedCarts, id);
+  const cartsOf = async (tagId: string) => (await stack.readModels.list(taggedCarts, 'byTag', { key: tagId })).map((d) => (d as TaggedCart).cartId).sort();
+  const labels = async (cartIds: string[]) => Promise.all(cartIds.map(async (id) => ((await read(id)) as TaggedCart | null)?.label ?? null));
+  const statusOf = async () => (await stack.trpc.system.projections.query()).find((s) => s.name === taggedCarts.name)!;
+
+  it('fans an event out to every document, reads documents while applying, moves keyed index members, and rebuilds to the same documents', async () => {
+    const [k1, k2, k3] = [uniqueId('k1'), uniqueId('k2'), uniqueId('k3')];
+    const [t1, t2] = [uniqueId('t1'), uniqueId('t2')];
+    for (const cartId of [k1, k2, k3]) await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1 });
+
+    await publish(
+      event('tag', t1, 'TagCreated', { label: 'red' }),
+      event('tag', t1, 'TagApplied', { cartId: k1 }),
+      event('tag', t1, 'TagApplied', { cartId: k2 }),
+      event('tag', t2, 'TagCreated', { label: 'blue' }),
+      event('tag', t2, 'TagApplied', { cartId: k3 }),
+      event('tag', t1, 'TagRenamed', { label: 'crimson' }),
+    );
+    // The rename reached both of t1's carts through its keyed index; applying read the tag's label.
+    await eventually(async () => ((await labels([k1, k2, k3])).join() === 'crimson,crimson,blue' ? true : undefined), 15_000, 'renamed on every cart of t1');
+    assert.deepEqual(await cartsOf(t1), [k1, k2].sort());
+    assert.deepEqual(await cartsOf(t2), [k3]);
+    for (const id of [k1, k2, k3]) assert.equal(((await read(id)) as TaggedCart).lines, 1, 'cart events and tag events in one document');
+
+    // k2 moves from t1 to t2: the old member goes in the same commit as the new one comes.
+    await publish(event('tag', t2, 'TagApplied', { cartId: k2 }), event('tag', t2, 'TagRenamed', { label: 'navy' }));
+    await eventually(async () => ((await labels([k1, k2, k3])).join() === 'crimson,navy,navy' ? true : undefined), 15_000, 'k2 moved and renamed with t2');
+    assert.deepEqual(await cartsOf(t1), [k1]);
+    assert.deepEqual(await cartsOf(t2), [k2, k3].sort());
+
+    // Everything committed with the checkpoint: versions per aggregate, the keyed sets under the generation.
+    const status = await eventually(async () => {
+      const s = await statusOf();
+      return s.state === 'live' && s.lagEvents === 0 ? s : undefined;
+    }, 15_000, 'caught up');
+    const keys = projectionKeys(stack.config.REDIS_PREFIX, taggedCarts.name);
+    const generation = status.generation!;
+    assert.equal(Number(await stack.redis.get(keys.checkpoint(generation))), status.tail);
+    assert.deepEqual(await stack.redis.hmGet(keys.versions(generation), [`tag:${t1}`, `tag:${t2}`, `cart:${k1}`]), ['4', '4', '1']);
+    assert.deepEqual(await stack.redis.zRange(keys.index(generation, 'byTag', t2), 0, -1), [k2, k3].sort());
+
+    // Rebuilt from the log into a new generation: the same documents and index members.
+    const ids = [k1, k2, k3, tagDoc(t1), tagDoc(t2)];
+    const before = await Promise.all(ids.map(read));
+    await stack.trpc.system.rebuild.mutate({ projection: taggedCarts.name });
+    await eventually(async () => {
+      const s = await statusOf();
+      return s.generation === generation + 1 && s.state === 'live' ? s : undefined;
+    }, 60_000, 'switched to the rebuilt generation');
+    assert.deepEqual(await Promise.all(ids.map(read)), before);
+    assert.deepEqual(await cartsOf(t1), [k1]);
+    assert.deepEqual(await cartsOf(t2), [k2, k3].sort());
+    await eventually(async () => {
+      const left: string[] = [];
+      for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:rm:${taggedCarts.name}:g${generation}:*` })) left.push(...batch);
+      return left.length === 0 ? true : undefined;
+    }, 10_000, 'old generation dropped, keyed index sets included');
+  });
+
+  it('parks a failing event of one aggregate behind which its later events wait, lets the other aggregate flow, and re-drives them', async () => {
+    const [k1, k2] = [uniqueId('pk1'), uniqueId('pk2')];
+    const [t1, t2] = [uniqueId('pt1'), uniqueId('pt2')];
+    await publish(
+      event('tag', t1, 'TagCreated', { label: 'red' }),
+      event('tag', t1, 'TagApplied', { cartId: k1 }),
+      event('tag', t2, 'TagCreated', { label: 'blue' }),
+      event('tag', t2, 'TagApplied', { cartId: k2 }),
+      event('tag', t1, 'TagRenamed', { label: 'poison' }),
+      event('tag', t1, 'TagRenamed', { label: 'scarlet' }),
+      event('tag', t2, 'TagRenamed', { label: 'teal' }),
+    );
+    await eventually(async () => ((await labels([k2])).join() === 'teal' ? true : undefined), 15_000, 't2 flows on');
+    const parked = await eventually(async () => {
+      const list = await stack.trpc.system.parked.query({ projection: taggedCarts.name });
+      return list.length === 2 ? list : undefined;
+    }, 15_000, 'the poison rename and the one behind it parked');
+    assert.deepEqual(parked.map((p) => [p.aggregate, p.version]), [[`tag:${t1}`, 3], [`tag:${t1}`, 4]]);
+    assert.deepEqual(await labels([k1]), ['red'], 'nothing of the failed fan-out applied');
+
+    poisonLabelFixed = true;
+    await stack.trpc.system.redrive.mutate({ projection: taggedCarts.name });
+    await eventually(async () => ((await labels([k1])).join() === 'scarlet' ? true : undefined), 15_000, 're-driven in order');
+    assert.deepEqual(await stack.trpc.system.parked.query({ projection: taggedCarts.name }), []);
+  });
+
+  it('writes a batch in one step guarded by the lease: documents, keyed index moves, versions, checkpoint and notice, or nothing', async () => {
+    // A projection nobody runs, written by hand the way the runtime writes it.
+    const scratch = defineProjection<TaggedCart | TagLabel, [typeof cart, typeof tag]>({ ...taggedCarts, name: uniqueId('scratch'), sources: [cart, tag] });
+    const keys = projectionKeys(stack.config.REDIS_PREFIX, scratch.name);
+    await stack.redis.hSet(keys.meta, 'generation', '1');
+    await stack.redis.set(keys.lease, 'owner');
+    const target = { keys, projection: scratch.name, channel: appliedChannel(stack.config.REDIS_PREFIX), generation: 1, guard: 'generation' as const };
+    const view = redisView(stack.redis, keys, 1);
+    const [k1, t1, t2] = [uniqueId('sk'), uniqueId('st1'), uniqueId('st2')];
+    const own = envelopes();
+    const entries = (events: EventEnvelope[], from: number) => events.map((body, i) => ({ offset: from + i, body }));
+
+    // One batch whose later events read what its earlier ones wrote.
+    const first = await applyEntries(scratch, entries([
+      own('tag', t1, 'TagCreated', { label: 'red' }),
+      own('cart', k1, 'ItemAddedToCart', { itemId: 'a', quantity: 1, unitPriceCents: 100 }),
+      own('tag', t1, 'TagApplied', { cartId: k1 }),
+      own('tag', t1, 'TagRenamed', { label: 'crimson' }),
+    ], 100), view);
+    assert.equal(await commitBatch(stack.redis, { ...target, owner: 'intruder' }, first.batch, { checkpoint: 103 }), 'LEASE_LOST');
+    const written = async () => {
+      const found: string[] = [];
+      for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:*${scratch.name}:g1*` })) found.push(...batch);
+      return found.sort();
+    };
+    assert.deepEqual(await written(), [], 'a refused commit writes nothing');
+
+    const subscriber = stack.redis.duplicate();
+    await subscriber.connect();
+    const notices: AppliedNotice[] = [];
+    await subscriber.subscribe(target.channel, (message) => {
+      const notice = JSON.parse(message) as AppliedNotice;
+      if (notice.projection === scratch.name) notices.push(notice);
+    });
+    try {
+      assert.equal(await commitBatch(stack.redis, { ...target, owner: 'owner' }, first.batch, { checkpoint: 103 }), 'OK');
+      assert.deepEqual(await stack.readModels.get(scratch, k1), { kind: 'cart', cartId: k1, lines: 1, tagId: t1, label: 'crimson' } satisfies TaggedDoc);
+      assert.equal(await stack.redis.get(keys.checkpoint(1)), '103');
+      assert.deepEqual(await stack.redis.hGetAll(keys.versions(1)), { [`tag:${t1}`]: '3', [`cart:${k1}`]: '1' });
+      assert.deepEqual(await stack.redis.zRange(keys.index(1, 'byTag', t1), 0, -1), [k1]);
+
+      // The next batch moves the cart to another tag: the old member is removed in the same commit.
+      const second = await applyEntries(scratch, entries([own('tag', t2, 'TagCreated', { label: 'blue' }), own('tag', t2, 'TagApplied', { cartId: k1 })], 104), view);
+      assert.equal(await commitBatch(stack.redis, { ...target, owner: 'owner' }, second.batch, { checkpoint: 105 }), 'OK');
+      assert.deepEqual(await stack.redis.zRange(keys.index(1, 'byTag', t1), 0, -1), []);
+      assert.deepEqual(await stack.readModels.list(scratch, 'byTag', { key: t2 }), [{ kind: 'cart', cartId: k1, lines: 1, tagId: t2, label: 'blue' }]);
+      await eventually(async () => (notices.length === 2 ? true : undefined), 5_000, 'a notice per commit');
+      assert.deepEqual(notices, [
+        { projection: scratch.name, generation: 1, versions: { [`tag:${t1}`]: 3, [`cart:${k1}`]: 1 } },
+        { projection: scratch.name, generation: 1, versions: { [`tag:${t2}`]: 2 } },
+      ]);
+    } finally {
+      await subscriber.quit();
+    }
   });
 });
