@@ -130,11 +130,14 @@ export function defineProjection(definition: SingleSourceInput<unknown, MessageS
   return projection;
 }
 
+const byAggregateId = (event: Pick<EventEnvelope, 'aggregateId'>) => event.aggregateId;
+
 /** The single-source form as sugar: a handler per event type of its source, each calling `evolve`. */
 function fromEvolve<Doc, E extends MessageSchemas>(definition: SingleSourceInput<Doc, E>): SingleSourceProjection<Doc, E> {
-  const documentId = definition.documentId ?? ((event: ProjectedEvent<E>) => event.aggregateId);
-  // Without a custom documentId the default applies, which lets the runtime load the documents ahead.
-  const documents = definition.documentId && ((event: ProjectedEvent<E>) => [documentId(event)]);
+  const documentId = definition.documentId ?? byAggregateId;
+  // Without a custom documentId the handlers name no documents, so the runtime reads them ahead
+  // (by aggregate id) in one round trip; the identity check keeps that for a re-spread definition.
+  const documents = documentId !== byAggregateId && ((event: ProjectedEvent<E>) => [documentId(event)]);
   const handler = { ...(documents && { documents }), apply: (doc: Doc | null, event: ProjectedEvent<E>) => definition.evolve(doc, event) };
   // A handler of every event type handles each one; the compiler cannot see that through the generic E.
   const handlers = Object.fromEntries(

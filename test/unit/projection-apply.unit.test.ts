@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { z } from 'zod';
 import type { MessageSchemas, Upcasters } from '../../core/aggregate';
 import type { EventEnvelope } from '../../core/envelopes';
-import { defineProjection, readsFrom, type AnyProjection, type DocOf, type ProjectionSource } from '../../core/projection';
+import { defineProjection, handlerFor, readsFrom, type AnyProjection, type DocOf, type ProjectionSource } from '../../core/projection';
 import { currentSchemaVersion } from '../../core/upcasting';
 import { applyEntries, type ApplyOptions, type LogEntry } from '../../projectors/apply';
 import { memoryView, type MemoryView } from './support/memory-view';
@@ -374,6 +374,13 @@ describe('applying a batch (pure, over an in-memory view)', () => {
     assert.deepEqual(await view.ids('count'), ['all']);
     assert.equal(names.documentId(registered('c9', 1, 'x').body as never), 'all');
     assert.deepEqual(names.sources, [customer]);
+    // By the aggregate's id by default, also once re-spread (e.g. with a raised version): read ahead, not one by one.
+    const byId = defineProjection<{ n: number }, typeof customer.events>({ name: 'by-id', version: 1, source: customer, evolve: (doc) => ({ n: (doc?.n ?? 0) + 1 }) });
+    const raised = defineProjection({ ...byId, version: 2 });
+    assert.equal(handlerFor(raised, 'customer', 'CustomerRenamed')?.documents, undefined);
+    const fresh = memoryView();
+    await applyAndCommit(raised, fresh, [registered('c1', 1, 'Ada'), renamed('c1', 2, 'Bea')]);
+    assert.deepEqual(fresh.document('c1'), { n: 2 });
   });
 });
 
