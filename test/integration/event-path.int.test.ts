@@ -59,11 +59,11 @@ describe('event path: workflow → RabbitMQ stream → projector → Redis', { t
         ['cart.ItemQuantityChanged', `cart:${cartId}:4`, true, 'application/json'],
       ],
     );
-    const checkedOut = messages[3]!.body as EventEnvelope;
-    assert.equal(checkedOut.version, 4);
-    assert.deepEqual(checkedOut.payload, { totalItems: 1, totalCents: 1999 });
-    assert.equal(checkedOut.schemaVersion, 1);
-    assert.match(checkedOut.occurredAt, /^\d{4}-\d\d-\d\dT/);
+    const changed = messages[3]!.body as EventEnvelope;
+    assert.equal(changed.version, 4);
+    assert.deepEqual(changed.payload, { itemId: 'a', quantity: 2 });
+    assert.equal(changed.schemaVersion, 1);
+    assert.match(changed.occurredAt, /^\d{4}-\d\d-\d\dT/);
   });
 
   it('projects into Redis exactly once: a re-delivered event is skipped by its version', async () => {
