@@ -23,12 +23,18 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     Object.assign(stack.payments.behavior, { declineAboveCents: 100_000, delayMs: 0, failNext: 0 });
   });
 
-  /** The cart once its checkout process has ended (checked out, or open again with the reason). */
-  const settled = (cartId: string) =>
-    eventually(async () => {
-      const cart = await stack.trpc.cart.get.query({ cartId });
-      return cart.status === 'checked_out' || (cart.status === 'open' && cart.lastCheckoutFailure) ? cart : undefined;
+  /**
+   * The cart once its checkout process has ended (checked out, or open again with the reason):
+   * the process answers with one more command, so the cart moves past the checkout's version.
+   */
+  const checkout = async (cartId: string) => {
+    const started = await stack.trpc.cart.checkout.mutate({ cartId, shippingAddress: address });
+    assert.equal(started.events[0]?.type, 'CheckoutStarted');
+    return eventually(async () => {
+      const now = await stack.trpc.cart.get.query({ cartId });
+      return now.version > started.version! ? now : undefined;
     }, 90_000, `${cartId}: checkout settled`);
+  };
   /** A product's stock once it reached `version` (the process's commands are projected a moment after). */
   const stockOf = (productId: string) => stack.trpc.inventory.get.query({ productId });
   const processOf = async (orderId: string) => {
@@ -59,9 +65,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
       ],
       { [book]: 5, [pen]: 3 },
     );
-    const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
-    assert.equal(started.events[0]?.type, 'CheckoutStarted');
-    const cart = await settled(customerId);
+    const cart = await checkout(customerId);
     assert.equal(cart.status, 'checked_out', JSON.stringify(cart.lastCheckoutFailure));
     const orderId = cart.orderId!;
     assert.equal(orderId, `${customerId}.1`);
@@ -96,8 +100,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
       ],
       { [plenty]: 10, [scarce]: 1 },
     );
-    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
-    const cart = await settled(customerId);
+    const cart = await checkout(customerId);
     assert.equal(cart.status, 'open');
     assert.equal(cart.lastCheckoutFailure?.code, 'OUT_OF_STOCK');
     assert.match(cart.lastCheckoutFailure!.reason, new RegExp(scarce));
@@ -118,8 +121,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     const item = uniqueId('tv');
     const customerId = await shopper([{ product: item, quantity: 2, price: 400 }], { [item]: 5 });
     stack.payments.behavior.declineAboveCents = 50_000; // 500.00
-    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
-    const cart = await settled(customerId);
+    const cart = await checkout(customerId);
     assert.equal(cart.lastCheckoutFailure?.code, 'PAYMENT_DECLINED');
     const declinedOrder = cart.lastCheckoutFailure!.orderId;
     const cancelled = await eventually(async () => {
@@ -133,11 +135,8 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
 
     // Fixed: one instead of two, under the limit. The same cart checks out for a new order.
     await stack.trpc.cart.changeQuantity.mutate({ cartId: customerId, itemId: item, quantity: 1 });
-    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
-    const retried = (await eventually(async () => {
-      const c = await stack.trpc.cart.get.query({ cartId: customerId });
-      return c.status === 'checked_out' ? c : undefined;
-    }, 90_000, 'checked out on the second try')) as CartReadModel;
+    const retried: CartReadModel = await checkout(customerId);
+    assert.equal(retried.status, 'checked_out', JSON.stringify(retried.lastCheckoutFailure));
     assert.equal(retried.orderId, `${customerId}.2`);
     await eventually(async () => ((await stockOf(item)).onHand === 4 ? true : undefined), 30_000, 'one committed');
   });
@@ -151,15 +150,13 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     const unknown = await failure(stack.trpc.order.create.mutate({ orderId: uniqueId('o'), customerId: uniqueId('nobody'), items: [{ itemId: item, quantity: 1, price: 8 }], shippingAddress: address }));
     assert.equal(unknown.data?.domainCode, 'CUSTOMER_NOT_FOUND');
 
-    await stack.trpc.cart.checkout.mutate({ cartId: inactive, shippingAddress: address });
-    assert.equal((await settled(inactive)).lastCheckoutFailure?.code, 'CUSTOMER_INACTIVE');
+    assert.equal((await checkout(inactive)).lastCheckoutFailure?.code, 'CUSTOMER_INACTIVE');
     await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
 
     // A cart whose customer never registered.
     const stranger = uniqueId('stranger');
     await stack.trpc.cart.addItem.mutate({ cartId: stranger, itemId: item, quantity: 1, price: 8 });
-    await stack.trpc.cart.checkout.mutate({ cartId: stranger, shippingAddress: address });
-    assert.equal((await settled(stranger)).lastCheckoutFailure?.code, 'CUSTOMER_NOT_FOUND');
+    assert.equal((await checkout(stranger)).lastCheckoutFailure?.code, 'CUSTOMER_NOT_FOUND');
     await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
     assert.equal((await stockOf(item)).onHand, 3);
   });
@@ -168,14 +165,17 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     const item = uniqueId('lamp');
     const customerId = await shopper([{ product: item, quantity: 1, price: 30 }], { [item]: 2 });
     Object.assign(stack.payments.behavior, { delayMs: 1500, failNext: 2 });
-    await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
     const locked = await failure(stack.trpc.cart.addItem.mutate({ cartId: customerId, itemId: 'extra', quantity: 1, price: 1 }));
     assert.equal(locked.data?.domainCode, 'CHECKOUT_IN_PROGRESS');
 
     // The worker goes away mid-process and a new one takes over.
     await stack.worker!.shutdown();
     await stack.startWorker();
-    const cart = await settled(customerId);
+    const cart = await eventually(async () => {
+      const now = await stack.trpc.cart.get.query({ cartId: customerId });
+      return now.version > started.version! ? now : undefined;
+    }, 90_000, 'checkout settled');
     assert.equal(cart.status, 'checked_out', JSON.stringify(cart.lastCheckoutFailure));
     const orderId = cart.orderId!;
     const charges = [...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId);
