@@ -15,7 +15,6 @@ const shop = createTRPCClient<AppRouter>({ links: [httpLink({ url, headers: () =
 
 const run = process.argv[2] ?? Date.now().toString(36); // ids unique to this run
 const address = { line1: '1 Analytical Way', city: 'London', postalCode: 'N1 7AA', country: 'GB' };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Starts a checkout, then waits until the cart says how it ended: the process answers the cart
@@ -24,10 +23,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function checkout(cartId: string): Promise<CartReadModel> {
   const started = await shop.cart.checkout.mutate({ cartId, shippingAddress: address });
-  for (let i = 0; i < 300; i++) {
-    const cart = await shop.cart.get.query({ cartId });
-    if (cart.version > started.version!) return cart;
-    await sleep(200);
+  for (let attempt = 0; attempt < 12; attempt++) {
+    try {
+      // minVersion waits (up to 5 s per call) until the read model has that version.
+      return await shop.cart.get.query({ cartId, minVersion: started.version! + 1 });
+    } catch (error) {
+      if (!(error instanceof TRPCClientError && error.data?.code === 'TIMEOUT')) throw error;
+    }
   }
   throw new Error(`checkout of ${cartId} did not settle`);
 }
