@@ -11,8 +11,8 @@ help:
 	@echo "make up     run the whole stack (Temporal dev server, worker, projector, API)"
 	@echo "make test   run the test suite against real Temporal, RabbitMQ and Redis"
 
-# `npm install` rather than `npm ci`: this machine's registry has no macOS/Windows builds of
-# @swc/core's optional packages, so the lock file cannot list them and `npm ci` refuses it.
+# `npm install` rather than `npm ci`: the lock file lists optional native builds (@swc/core) per
+# platform, and a registry that lacks one makes `npm ci` refuse the whole install.
 node_modules/.ledgerflow-installed: package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
