@@ -34,6 +34,15 @@ export function connectTemporalLazily(config: Pick<Config, 'TEMPORAL_ADDRESS' | 
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 }
 
+/**
+ * Server settings Ledgerflow's command path benefits from (set them on a cluster too):
+ * eager activity dispatch hands the publish activity to the worker that completed the
+ * workflow task, in the same response, instead of through the matching queue.
+ */
+export const devServerDynamicConfig: Record<string, unknown> = {
+  'system.enableActivityEagerExecution': true,
+};
+
 export interface DevServerOptions {
   port: number;
   uiPort?: number;
@@ -58,7 +67,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);
-  for (const [key, value] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  for (const [key, value] of Object.entries({ ...devServerDynamicConfig, ...options.dynamicConfig })) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const child = spawn(options.binary ?? temporalCliPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
