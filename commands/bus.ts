@@ -21,7 +21,7 @@ import { engineCodes, type Rejection } from '../core/errors';
 import { workflowIdOf } from '../core/ids';
 import { aggregateLimits, jsonBytes } from '../core/limits';
 import { answerOf, rejectedOutcome } from '../core/outcomes';
-import { AggregateId, AggregateType, aggregateWorkflowType, submitUpdate, type AggregateEnd, type AggregateWorkflow } from '../workflows/definitions';
+import { AggregateId, AggregateType, AggregateVersion, aggregateWorkflowType, submitUpdate, type AggregateEnd, type AggregateWorkflow } from '../workflows/definitions';
 
 /** `processed`: answer once decided; `accepted`: once durably in the aggregate's mailbox. */
 export type Delivery = 'processed' | 'accepted';
@@ -92,14 +92,16 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
     new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
       workflowId: workflowIdOf(envelope.aggregateType, envelope.aggregateId),
       taskQueue,
-      args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId }],
+      args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId, recordDecisions: true }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A closed aggregate is never started again empty under the same id; only one that ended
       // without ever accepting a command is (after it was looked at: see `reopen`).
       workflowIdReusePolicy: reuse,
+      // The workflow sets no search attributes of its own when it starts: these are them.
       typedSearchAttributes: new TypedSearchAttributes([
         { key: AggregateType, value: envelope.aggregateType },
         { key: AggregateId, value: envelope.aggregateId },
+        { key: AggregateVersion, value: 0 },
       ]),
     });
 

@@ -7,7 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
-  patched,
+  makeContinueAsNewFunc,
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
@@ -31,7 +31,6 @@ import {
   AggregateType,
   AggregateVersion,
   buffersQuery,
-  decisionsRecordedPatch,
   legacyCommandSignal,
   recentEventsQuery,
   snapshotQuery,
@@ -64,6 +63,8 @@ const { decideCommands } = proxyLocalActivities<Activities>({
 const maxEventsPerPublish = 500;
 const maxBytesPerPublish = 256 * 1024;
 const publishGrace = '10 seconds';
+/** Recorded runs update the AggregateVersion search attribute each time the version crosses a multiple of this. */
+const versionStep = 10;
 /** What a hand-over may carry; by the limits' construction it never comes near. */
 const carryBudget = Math.floor(limits.temporalPayloadBytes * 0.75);
 
@@ -82,7 +83,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     throw ApplicationFailure.nonRetryable(`unknown aggregate type '${input.aggregateType}'`, 'UNKNOWN_AGGREGATE_TYPE');
   }
   // Runs that began before decisions were recorded replay exactly as they were written.
-  const recorded = patched(decisionsRecordedPatch);
+  const recorded = input.recordDecisions === true;
 
   const carried = input.carried;
   let snapshot: Snapshot = carried?.snapshot ?? { state: aggregate.initialState(), version: 0 };
@@ -261,7 +262,11 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     }
     recentEvents = lastEvents(recentEvents);
     if (snapshot.version !== versionBefore) {
-      upsertSearchAttributes([{ key: AggregateVersion, value: snapshot.version }]);
+      // A search-attribute update is a history event and a visibility write: recorded runs keep
+      // AggregateVersion to within 10 versions (exact from each run's start and when terminal);
+      // the Web UI's summary and the `version` query are always exact.
+      const crossed = Math.floor(snapshot.version / versionStep) !== Math.floor(versionBefore / versionStep);
+      if (!recorded || crossed || aggregate.isTerminal(snapshot.state)) upsertSearchAttributes([{ key: AggregateVersion, value: snapshot.version }]);
       setCurrentDetails(detailsOf(aggregate, snapshot));
     }
     noteHandOver();
@@ -317,11 +322,15 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     pendingStarts.length === 0 &&
     (snapshot.version === 0 ? carried === undefined : aggregate.isTerminal(snapshot.state));
 
-  upsertSearchAttributes([
-    { key: AggregateType, value: aggregate.name },
-    { key: AggregateId, value: input.aggregateId },
-    { key: AggregateVersion, value: snapshot.version },
-  ]);
+  // Recorded runs get their search attributes from their start (the command bus sets them) or
+  // from the hand-over that began them; runs from before set them here, as they did.
+  if (!recorded) {
+    upsertSearchAttributes([
+      { key: AggregateType, value: aggregate.name },
+      { key: AggregateId, value: input.aggregateId },
+      { key: AggregateVersion, value: snapshot.version },
+    ]);
+  }
   setCurrentDetails(detailsOf(aggregate, snapshot));
   void publishLoop();
   if (recorded) void startLoop();
@@ -352,12 +361,16 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
       continue;
     }
     const handed: CarriedState = { snapshot, mailbox, unpublished, recentOutcomes: [...outcomes.values()], recentEvents, pendingStarts };
-    await continueAsNew<AggregateWorkflow>({
-      aggregateType: input.aggregateType,
-      aggregateId: input.aggregateId,
-      historyBudget: input.historyBudget,
-      carried: recorded ? fitted(handed) : handed,
-    });
+    // The next run records its decisions whatever this one did: a run from before moves over here.
+    const next = { aggregateType: input.aggregateType, aggregateId: input.aggregateId, historyBudget: input.historyBudget, recordDecisions: true as const };
+    if (!recorded) await continueAsNew<AggregateWorkflow>({ ...next, carried: handed });
+    await makeContinueAsNewFunc<AggregateWorkflow>({
+      typedSearchAttributes: [
+        { key: AggregateType, value: aggregate.name },
+        { key: AggregateId, value: input.aggregateId },
+        { key: AggregateVersion, value: snapshot.version },
+      ],
+    })({ ...next, carried: fitted(handed) });
   }
 }
 

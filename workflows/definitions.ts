@@ -47,11 +47,6 @@ export const ProcessType = defineSearchAttributeKey('ProcessType', 'KEYWORD');
 /** On a process's workflow: every aggregate it touches, as `<type>:<id>` (find a process by its order). */
 export const LinkedAggregates = defineSearchAttributeKey('LinkedAggregates', 'KEYWORD_LIST');
 
-/**
- * Runs that record their decisions (see workflows/aggregate.ts) mark their history with this
- * patch; runs started before it replay as they were recorded.
- */
-export const decisionsRecordedPatch = 'ledgerflow-decisions-recorded';
 
 /** What a run hands to the next across continue-as-new. */
 export interface CarriedState {
@@ -68,6 +63,12 @@ export interface CarriedState {
 export interface AggregateWorkflowInput {
   aggregateType: string;
   aggregateId: string;
+  /**
+   * Set by every client of this release (and carried across hand-overs): the run records its
+   * decisions. Runs started before it lack it and replay as they were written. (An input flag
+   * rather than `patched()`, which would cost a marker and a search-attribute write per run.)
+   */
+  recordDecisions?: true;
   carried?: CarriedState;
   /** Continue as new after this many history events even if the server has not suggested it. */
   historyBudget?: number;

@@ -75,7 +75,7 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
             startWorkflowOperation: new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
               workflowId: `cart:${long}`,
               taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-              args: [{ aggregateType: 'cart', aggregateId: long, historyBudget: 60 }],
+              args: [{ aggregateType: 'cart', aggregateId: long, historyBudget: 60, recordDecisions: true }],
               workflowIdConflictPolicy: 'USE_EXISTING',
             }),
           })
