@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { TRPCQueryProcedure } from '@trpc/server';
 import type { AnyAggregate } from '../core/aggregate';
 import type { AnyModule, ModuleDocOf, QueryDefinition } from '../core/module';
-import { readsFrom, type AnyProjection, type DocOf } from '../core/projection';
+import { readsFrom, type AnyProjection } from '../core/projection';
 import { modules, projections, type Modules } from '../domain';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';

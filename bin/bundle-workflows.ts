@@ -1,6 +1,6 @@
 /** Builds the workflow bundle the production worker runs (npm run build). */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { workflowBundlePath } from './worker';
 import { runMain } from './main';

@@ -148,7 +148,4 @@ export function defineAggregate<
   };
 }
 
-/** Ends an exhaustive switch: the compiler proves every case is handled. */
-export function assertNever(value: never): never {
-  throw new Error(`unhandled message ${JSON.stringify(value)}`);
-}
+export { assertNever } from './evolver';

@@ -5,23 +5,16 @@ import { DomainError, engineCodes, type Rejection } from './errors';
 import { eventIdOf } from './ids';
 import { aggregateLimits, eventsBytes, jsonBytes, type AggregateLimits } from './limits';
 import { acceptedOutcome, rejectedOutcome } from './outcomes';
+import { closedCode, type Snapshot } from './evolver';
 import { currentSchemaVersion, upcast } from './upcasting';
 
-/** An aggregate's state as the engine holds it: the domain state plus its version. */
-export interface Snapshot<S = unknown> {
-  state: S;
-  /** The number of events applied; 0 means the aggregate has no events yet. */
-  version: number;
-}
+export { applyEvents, closedCode, type Snapshot } from './evolver';
 
 export interface Decision<S = unknown> {
   snapshot: Snapshot<S>;
   outcome: CommandOutcome;
   events: EventEnvelope[];
 }
-
-/** The code a terminal aggregate refuses every command with, e.g. `CART_CLOSED`. */
-export const closedCode = (aggregateType: string) => `${aggregateType.toUpperCase()}_CLOSED`;
 
 /**
  * The engine's pure step: validate a command envelope, check the version and lifecycle,
@@ -211,16 +204,6 @@ export function decideStep(
     stepBytes += jsonBytes(recorded);
   }
   return decisions;
-}
-
-/** Folds decided events into a snapshot: how the workflow's state follows its recorded decisions. */
-export function applyEvents<S>(aggregate: AnyAggregate, snapshot: Snapshot<S>, events: readonly EventEnvelope[]): Snapshot<S> {
-  let { state, version } = snapshot;
-  for (const event of events) {
-    state = aggregate.evolve(state, { type: event.type, payload: event.payload });
-    version = event.version;
-  }
-  return { state, version };
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AnyProjection } from '../core/projection';
 import { projectionContext, type ProjectionContext, type ProjectorDeps, type ProjectorOptions } from './context';
-import { consumeGeneration, stopRunner, type Runner } from './consumer';
+import { consumeGeneration, type Runner } from './consumer';
 import { appliedChannel } from './keys';
 import { projectionLease } from './lease';
 import { startRebuild, type Rebuild } from './rebuild';

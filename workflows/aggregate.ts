@@ -19,13 +19,13 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { AnyAggregate, ProcessStart } from '../core/aggregate';
-import { applyEvents, closedCode, decideStep, type DecideStepInput, type Snapshot, type StepDecision } from '../core/decider';
+import type { ProcessStart } from '../core/aggregate';
+import type { DecideStepInput, StepDecision } from '../core/decider';
+import { applyEvents, closedCode, type AnyEvolver, type Snapshot } from '../core/evolver';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 import { engineCodes, isRetryable } from '../core/errors';
 import { aggregateLimits as limits, eventsBytes, jsonBytes } from '../core/limits';
 import { acceptedOutcome, answerOf, recordOf, rejectedOutcome } from '../core/outcomes';
-import { legacyDeciders } from './legacy';
 import {
   AggregateId,
   AggregateType,
@@ -72,13 +72,13 @@ const carryBudget = Math.floor(limits.temporalPayloadBytes * 0.75);
  * The actor: the single writer of one aggregate, draining its mailbox in arrival order. Made
  * for a registry of aggregates (workflows/index.ts gives it the domain's).
  */
-export const aggregateWorkflowFor = (aggregates: Readonly<Record<string, AnyAggregate>>): AggregateWorkflow =>
+export const aggregateWorkflowFor = (aggregates: Readonly<Record<string, AnyEvolver>>): AggregateWorkflow =>
   async function aggregateWorkflow(input) {
     return runAggregate(aggregates, input);
   };
 
-async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, input: AggregateWorkflowInput): Promise<AggregateEnd> {
-  const aggregate: AnyAggregate | undefined = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
+async function runAggregate(aggregates: Readonly<Record<string, AnyEvolver>>, input: AggregateWorkflowInput): Promise<AggregateEnd> {
+  const aggregate: AnyEvolver | undefined = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
   if (!aggregate) {
     throw ApplicationFailure.nonRetryable(`unknown aggregate type '${input.aggregateType}'`, 'UNKNOWN_AGGREGATE_TYPE');
   }
@@ -96,7 +96,6 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   let recentEvents: EventEnvelope[] = [...(carried?.recentEvents ?? [])];
   /** Processes to start for events decided (started one at a time, in order, by `startLoop`). */
   const pendingStarts: ProcessStart[] = [...(carried?.pendingStarts ?? [])];
-  let starting = false;
   /** Set while a step waits for another aggregate that did not answer; cleared by a timer. */
   let stalled = false;
   let stallMs = 0;
@@ -224,8 +223,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
       backlog: { events: unpublished.length, bytes: unpublishedBytes },
     };
     let decisions: StepDecision[];
-    // A run from before recorded decisions decides as its release did (workflows/legacy/).
-    if (!recorded) decisions = decideStep(legacyDeciders[aggregate.name] ?? aggregate, stepInput);
+    if (!recorded) decisions = decideAsBefore(aggregate.name, stepInput);
     else {
       try {
         decisions = await decideCommands(stepInput);
@@ -297,7 +295,6 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     for (;;) {
       await condition(() => pendingStarts.length > 0);
       const next = pendingStarts[0]!;
-      starting = true;
       try {
         await startChild(next.workflowType, {
           workflowId: next.workflowId,
@@ -307,8 +304,6 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
         });
       } catch (error) {
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      } finally {
-        starting = false;
       }
       pendingStarts.shift();
     }
@@ -390,8 +385,18 @@ function fitted(handed: CarriedState): CarriedState {
   return carried;
 }
 
+/**
+ * A run from before recorded decisions decides as its release did (workflows/legacy/). Loaded
+ * only by such runs: it brings zod and the old deciders, which recorded runs never need.
+ */
+function decideAsBefore(aggregateType: string, input: DecideStepInput): StepDecision[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { decideAsReleased } = require('./legacy') as typeof import('./legacy');
+  return decideAsReleased(aggregateType, input);
+}
+
 /** The processes an aggregate starts for these events (see `AggregateDefinition.processes`). */
-function processStarts(aggregate: AnyAggregate, events: readonly EventEnvelope[]): ProcessStart[] {
+function processStarts(aggregate: AnyEvolver, events: readonly EventEnvelope[]): ProcessStart[] {
   return events.flatMap((event) => {
     const trigger = Object.hasOwn(aggregate.processes, event.type) ? aggregate.processes[event.type] : undefined;
     return trigger ? [trigger({ aggregateId: event.aggregateId, version: event.version, type: event.type, payload: event.payload, correlationId: event.correlationId })] : [];
@@ -417,6 +422,6 @@ function publishBatch(unpublished: EventEnvelope[]): EventEnvelope[] {
   return unpublished.slice(0, count);
 }
 
-function detailsOf(aggregate: AnyAggregate, snapshot: Snapshot): string {
+function detailsOf(aggregate: AnyEvolver, snapshot: Snapshot): string {
   return `${aggregate.describe(snapshot.state)}\n\n_version ${snapshot.version}_`;
 }

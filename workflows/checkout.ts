@@ -10,8 +10,8 @@ import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInf
 import type { Activities } from '../activities';
 import type { CommandOutcome } from '../core/envelopes';
 import { processCommandId } from '../core/ids';
-import { fromCents } from '../core/money';
-import type { CheckoutInput } from '../domain/cart/cart';
+import { fromCents } from '../core/cents';
+import type { CheckoutInput } from '../domain/cart/state';
 import { LinkedAggregates, ProcessType } from './definitions';
 
 const retryForever = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;

@@ -1,6 +1,6 @@
 // The workflow bundle's entry: every workflow type the worker registers.
-import { aggregates } from '../domain';
+import { evolvers } from '../domain/evolvers';
 import { aggregateWorkflowFor } from './aggregate';
 
-export const aggregateWorkflow = aggregateWorkflowFor(aggregates);
+export const aggregateWorkflow = aggregateWorkflowFor(evolvers);
 export { checkoutProcess } from './checkout';

@@ -3,6 +3,7 @@ import { cart } from './cart';
 import { cartProjection } from './projection';
 import { cartQueries } from './queries';
 
+export * from './state';
 export * from './cart';
 export * from './projection';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { assertNever, defineAggregate } from '../../core/aggregate';
 import { DomainError } from '../../core/errors';
+import { customerEvolver, type CustomerState } from './state';
 
 const name = z.string().trim().min(1, { message: 'must not be empty' }).max(100, { message: 'must be at most 100 characters' });
 
@@ -25,24 +26,16 @@ export const customerErrorCodes = {
   CUSTOMER_ALREADY_ACTIVE: 'CUSTOMER_ALREADY_ACTIVE',
 } as const;
 
-export interface CustomerState {
-  status: 'unregistered' | 'active' | 'inactive';
-  name: string;
-  email: string;
-}
-
 function requireRegistered(state: CustomerState) {
   if (state.status === 'unregistered') throw new DomainError(customerErrorCodes.CUSTOMER_NOT_REGISTERED, 'the customer is not registered');
 }
 
 export const customer = defineAggregate({
-  name: 'customer',
+  ...customerEvolver,
   idField: 'customerId',
   commands: customerCommands,
   events: customerEvents,
   errorCodes: Object.values(customerErrorCodes),
-  initialState: (): CustomerState => ({ status: 'unregistered', name: '', email: '' }),
-
   decide(state, command) {
     switch (command.type) {
       case 'register':
@@ -64,20 +57,4 @@ export const customer = defineAggregate({
     }
   },
 
-  evolve(state, event): CustomerState {
-    switch (event.type) {
-      case 'CustomerRegistered':
-        return { status: 'active', name: event.payload.name, email: event.payload.email };
-      case 'CustomerRenamed':
-        return { ...state, name: event.payload.name };
-      case 'CustomerDeactivated':
-        return { ...state, status: 'inactive' };
-      case 'CustomerReactivated':
-        return { ...state, status: 'active' };
-      default:
-        return assertNever(event);
-    }
-  },
-
-  describe: (state) => `**Customer** — ${state.status === 'unregistered' ? 'not registered' : `${state.name} <${state.email}>, ${state.status}`}`,
 });

@@ -2,6 +2,7 @@ import { defineModule } from '../../core/module';
 import { customer } from './customer';
 import { customerProjection } from './projection';
 
+export * from './state';
 export * from './customer';
 export * from './projection';
 

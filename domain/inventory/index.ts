@@ -2,6 +2,7 @@ import { defineModule } from '../../core/module';
 import { inventory } from './inventory';
 import { inventoryProjection } from './projection';
 
+export * from './state';
 export * from './inventory';
 export * from './projection';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { assertNever, defineAggregate } from '../../core/aggregate';
 import { DomainError } from '../../core/errors';
+import { availableOf, inventoryEvolver, inventoryLimits, type InventoryState } from './state';
 
 const quantity = z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(1_000_000, { message: 'must be at most 1,000,000' });
 const orderId = z.string().min(1).max(128);
@@ -27,24 +28,6 @@ export const inventoryErrorCodes = {
   TOO_MANY_RESERVATIONS: 'TOO_MANY_RESERVATIONS',
 } as const;
 
-/** The product's own bounds: its state stays small however many orders touch it. */
-export const inventoryLimits = {
-  /** Reservations open at once. */
-  openReservations: 1_000,
-  /** Settled (released or committed) order ids remembered, so none is settled twice. */
-  settledRemembered: 500,
-} as const;
-
-export interface InventoryState {
-  onHand: number;
-  /** Open reservations: orderId → quantity. */
-  reservations: Record<string, number>;
-  /** The most recently settled order ids, newest last. */
-  settled: string[];
-}
-
-export const reservedOf = (state: InventoryState) => Object.values(state.reservations).reduce((sum, q) => sum + q, 0);
-export const availableOf = (state: InventoryState) => state.onHand - reservedOf(state);
 
 function openReservation(state: InventoryState, id: string): number {
   const reserved = Object.hasOwn(state.reservations, id) ? state.reservations[id] : undefined;
@@ -53,20 +36,13 @@ function openReservation(state: InventoryState, id: string): number {
   throw new DomainError(inventoryErrorCodes.NO_RESERVATION, `there is no reservation for order ${id}`);
 }
 
-const settle = (state: InventoryState, id: string, onHand: number): InventoryState => {
-  const { [id]: _, ...reservations } = state.reservations;
-  return { onHand, reservations, settled: [...state.settled, id].slice(-inventoryLimits.settledRemembered) };
-};
-
 /** One aggregate per product: stock on hand and reservations against it, never below zero. */
 export const inventory = defineAggregate({
-  name: 'inventory',
+  ...inventoryEvolver,
   idField: 'productId',
   commands: inventoryCommands,
   events: inventoryEvents,
   errorCodes: Object.values(inventoryErrorCodes),
-  initialState: (): InventoryState => ({ onHand: 0, reservations: {}, settled: [] }),
-
   decide(state, command) {
     switch (command.type) {
       case 'receiveStock':
@@ -92,20 +68,4 @@ export const inventory = defineAggregate({
     }
   },
 
-  evolve(state, event): InventoryState {
-    switch (event.type) {
-      case 'StockReceived':
-        return { ...state, onHand: state.onHand + event.payload.quantity };
-      case 'StockReserved':
-        return { ...state, reservations: { ...state.reservations, [event.payload.orderId]: event.payload.quantity } };
-      case 'ReservationReleased':
-        return settle(state, event.payload.orderId, state.onHand);
-      case 'ReservationCommitted':
-        return settle(state, event.payload.orderId, state.onHand - event.payload.quantity);
-      default:
-        return assertNever(event);
-    }
-  },
-
-  describe: (state) => `**Product stock** — on hand ${state.onHand}, reserved ${reservedOf(state)}, available ${availableOf(state)}`,
 });

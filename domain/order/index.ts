@@ -3,6 +3,7 @@ import { order } from './order';
 import { isOrderSummary, orderSummaries } from './projection';
 import { orderQueries } from './queries';
 
+export * from './state';
 export * from './order';
 export * from './projection';
 

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { assertNever, defineAggregate, type AggregateRef, type LookedUp } from '../../core/aggregate';
 import { DomainError } from '../../core/errors';
-import { cents, decimalAmount, fromCents, toCents } from '../../core/money';
+import { orderEvolver, type OrderState } from './state';
+import { cents, decimalAmount, toCents } from '../../core/money';
 import { shippingAddress } from '../address';
-import type { CustomerState } from '../customer/customer';
+import type { CustomerState } from '../customer/state';
 
 const item = z.strictObject({
   itemId: z.string().trim().min(1).max(64),
@@ -48,25 +49,17 @@ export const orderErrorCodes = {
   ORDER_NOT_SHIPPED: 'ORDER_NOT_SHIPPED',
 } as const;
 
-export interface OrderState {
-  status: 'none' | 'created' | 'shipped' | 'completed' | 'cancelled';
-  customerId: string;
-  totalCents: number;
-}
-
 function requireStatus(state: OrderState, action: string) {
   if (state.status === 'none') throw new DomainError(orderErrorCodes.ORDER_NOT_FOUND, 'there is no such order');
   if (state.status === 'cancelled') throw new DomainError(orderErrorCodes.ORDER_CANCELLED, `a cancelled order cannot be ${action}`);
 }
 
 export const order = defineAggregate({
-  name: 'order',
+  ...orderEvolver,
   idField: 'orderId',
   commands: orderCommands,
   events: orderEvents,
   errorCodes: Object.values(orderErrorCodes),
-  initialState: (): OrderState => ({ status: 'none', customerId: '', totalCents: 0 }),
-
   // Creating an order reads the customer aggregate's current state, not a read model.
   lookups: (command): Record<string, AggregateRef> =>
     command.type === 'create' ? { customer: { aggregateType: 'customer', aggregateId: command.payload.customerId } } : {},
@@ -106,21 +99,4 @@ export const order = defineAggregate({
     }
   },
 
-  evolve(state, event): OrderState {
-    switch (event.type) {
-      case 'OrderCreated':
-        return { status: 'created', customerId: event.payload.customerId, totalCents: event.payload.totalCents };
-      case 'OrderShipped':
-        return { ...state, status: 'shipped' };
-      case 'OrderCompleted':
-        return { ...state, status: 'completed' };
-      case 'OrderCancelled':
-        return { ...state, status: 'cancelled' };
-      default:
-        return assertNever(event);
-    }
-  },
-
-  isTerminal: (state) => state.status === 'completed' || state.status === 'cancelled',
-  describe: (state) => `**Order** — ${state.status}${state.status === 'none' ? '' : `, customer ${state.customerId}, total ${fromCents(state.totalCents).toFixed(2)}`}`,
 });
