@@ -45,9 +45,11 @@ export interface ProjectionContext extends Omit<ProjectorDeps, 'log'> {
   attempts: number;
   leaseMs: number;
   tickMs: number;
+  /** The stream's newest offset, as this process's tail follower last saw it. */
+  streamTail: () => number | null;
 }
 
-export function projectionContext(deps: ProjectorDeps, projection: AnyProjection, options: ProjectorOptions & { instanceId: string }): ProjectionContext {
+export function projectionContext(deps: ProjectorDeps, projection: AnyProjection, options: ProjectorOptions & { instanceId: string; streamTail: () => number | null }): ProjectionContext {
   return {
     ...deps,
     projection,
@@ -59,5 +61,6 @@ export function projectionContext(deps: ProjectorDeps, projection: AnyProjection
     attempts: options.handlerAttempts ?? 3,
     leaseMs: options.leaseMs ?? 5000,
     tickMs: options.tickMs ?? 1000,
+    streamTail: options.streamTail,
   };
 }

@@ -7,7 +7,7 @@ import { appliedChannel } from './keys';
 import { projectionLease } from './lease';
 import { startRebuild, type Rebuild } from './rebuild';
 import { createStatusReporter, type ProjectionStatus } from './status';
-import { sleep } from './stream';
+import { followTail, sleep } from './stream';
 
 export type { ProjectorDeps, ProjectorOptions } from './context';
 export { dropGeneration } from './rebuild';
@@ -26,12 +26,15 @@ export interface Projector {
  */
 export function startProjector(deps: ProjectorDeps, projections: readonly AnyProjection[], options: ProjectorOptions = {}): Projector {
   const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const supervisors = projections.map((projection) => superviseProjection(projectionContext(deps, projection, { ...options, instanceId })));
+  // One consumer per process follows the stream's tail for every projection's lag and progress.
+  const tail = followTail(deps.rabbit, deps.topology.stream, { consumerTag: `ledgerflow.tail.${instanceId}` });
+  const supervisors = projections.map((projection) => superviseProjection(projectionContext(deps, projection, { ...options, instanceId, streamTail: tail.offset })));
   return {
     instanceId,
     status: () => supervisors.map((s) => s.status()),
     stop: async () => {
       await Promise.all(supervisors.map((s) => s.stop()));
+      await tail.close();
     },
   };
 }

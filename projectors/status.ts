@@ -2,7 +2,6 @@ import type { ApplyCounters } from './apply';
 import type { ProjectionContext } from './context';
 import { zeroCounters, type Runner } from './consumer';
 import type { Rebuild } from './rebuild';
-import { probeTail } from './stream';
 
 /** What a projection's owner reports every tick: position, lag, throughput, parked, rebuild. */
 export interface ProjectionStatus {
@@ -14,7 +13,7 @@ export interface ProjectionStatus {
   version: number;
   /** Stream offset of the last event applied (or skipped); null before the first. */
   checkpoint: number | null;
-  /** Newest offset in the stream, as last probed; null if unknown. */
+  /** Newest offset in the stream, as the process's tail follower last saw it; null if unknown. */
   tail: number | null;
   lagEvents: number | null;
   /** Age of the oldest delivered, unapplied event. */
@@ -40,7 +39,7 @@ export interface Supervised {
  * the API, the CLI and metrics (expiring when its owner stops refreshing it).
  */
 export function createStatusReporter(ctx: ProjectionContext) {
-  const { redis, rabbit, topology, projection, keys } = ctx;
+  const { redis, projection, keys } = ctx;
   const totals = zeroCounters();
   let tail: number | null = null;
   let lastRate = { at: Date.now(), applied: 0, eventsPerSecond: 0 };
@@ -77,13 +76,9 @@ export function createStatusReporter(ctx: ProjectionContext) {
     },
     tail: () => tail,
     current,
-    /** Probes the stream's tail, then writes the status with the live generation's parked count. */
+    /** Takes the stream's tail, then writes the status with the live generation's parked count. */
     async publish(state: Supervised, version: number) {
-      try {
-        tail = (await probeTail(rabbit, topology.stream)).offset;
-      } catch {
-        // Keep the last known tail while the broker is away.
-      }
+      tail = ctx.streamTail() ?? tail;
       const status = current(state, await redis.lLen(keys.parked(state.live?.generation ?? 1)), version);
       await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: ctx.leaseMs * 2 } });
     },

@@ -20,7 +20,7 @@ export interface Subscription {
  * re-created consumer would restart at its original offset, so a closed subscription is never
  * revived: the caller opens a new one from its checkpoint.
  */
-export async function subscribe(rabbit: Connection, stream: string, from: number | 'first' | 'next' | 'last', prefetch: number): Promise<Subscription> {
+export async function subscribe(rabbit: Connection, stream: string, from: number | 'first' | 'next' | 'last', prefetch: number, consumerTag?: string): Promise<Subscription> {
   const channel = await rabbit.acquire();
   const pending: AsyncMessage[] = [];
   let wake = () => {};
@@ -33,7 +33,7 @@ export async function subscribe(rabbit: Connection, stream: string, from: number
   });
   try {
     await channel.basicQos({ prefetchCount: prefetch });
-    await channel.basicConsume({ queue: stream, arguments: { 'x-stream-offset': from } }, (message) => {
+    await channel.basicConsume({ queue: stream, ...(consumerTag ? { consumerTag } : {}), arguments: { 'x-stream-offset': from } }, (message) => {
       pending.push(message);
       wake();
     });
@@ -57,34 +57,57 @@ export async function subscribe(rabbit: Connection, stream: string, from: number
   };
 }
 
-export interface StreamTail {
-  /** Offset of the newest message in the stream; -1 when it is empty. */
-  offset: number;
+/**
+ * Follows the stream's newest offset with one long-lived consumer per process (it was a
+ * consumer opened and closed every second per projection: dozens of short-lived consumers in
+ * the RabbitMQ console). Started from `last`, it receives the final chunk at once and then every
+ * new message, acking as it goes; after a broker outage it subscribes again from `last`. An
+ * empty stream (nothing arrives within `quietMs` of subscribing) reads as -1.
+ */
+export interface TailFollower {
+  /** Newest offset seen in the stream; -1 when it is empty; null until known. */
+  offset(): number | null;
+  close(): Promise<void>;
 }
 
-/**
- * Finds the stream's newest offset over AMQP: a consumer from `last` receives the final chunk,
- * whose highest offset is the tail. Stops after `quietMs` without a delivery, and after
- * `maxMs` in any case (under load new messages never stop coming).
- */
-export async function probeTail(rabbit: Connection, stream: string, quietMs = 100, maxMs = 400): Promise<StreamTail> {
-  const deadline = Date.now() + maxMs;
-  const subscription = await subscribe(rabbit, stream, 'last', 2000);
-  let offset = -1;
-  try {
-    while (Date.now() < deadline) {
-      const wait = Math.min(quietMs, deadline - Date.now());
-      const arrived = await Promise.race([subscription.next().then(() => true), sleep(wait).then(() => false)]);
-      for (const message of subscription.pending.splice(0)) {
-        offset = Math.max(offset, offsetOf(message));
-        subscription.ack(message);
+export function followTail(rabbit: Connection, stream: string, options: { consumerTag?: string; quietMs?: number; retryMs?: number } = {}): TailFollower {
+  const { quietMs = 300, retryMs = 1000 } = options;
+  let offset: number | null = null;
+  let closed = false;
+  let current: Subscription | undefined;
+  const done = (async () => {
+    while (!closed) {
+      try {
+        current = await subscribe(rabbit, stream, 'last', 2000, options.consumerTag);
+        const quiet = setTimeout(() => void (offset ??= -1), quietMs);
+        try {
+          while (!closed && current.active) {
+            const last = current.pending.at(-1);
+            if (last) {
+              for (const message of current.pending.splice(0)) offset = Math.max(offset ?? -1, offsetOf(message));
+              current.ack(last);
+              continue;
+            }
+            await current.next();
+          }
+        } finally {
+          clearTimeout(quiet);
+          await current.close();
+        }
+      } catch {
+        // The broker is away or the stream not declared yet: keep the last known tail.
       }
-      if (!arrived || !subscription.active) break;
+      if (!closed) await sleep(retryMs);
     }
-  } finally {
-    await subscription.close();
-  }
-  return { offset };
+  })();
+  return {
+    offset: () => offset,
+    async close() {
+      closed = true;
+      current?.interrupt();
+      await done;
+    },
+  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -71,6 +71,36 @@ describe('projection engine', { timeout: 240_000 }, () => {
     assert.match(metrics, /ledgerflow_projection_up\{projection="item-counts"\} 1/);
   });
 
+  it('follows the stream tail with one long-lived consumer instead of a probe per tick', async () => {
+    const stream = stack.config.EVENTS_STREAM;
+    // Every tick (500 ms here) used to open a channel and a probe consumer per projection: the
+    // console showed consumers coming and going. Count the channels opened while idle.
+    const acquire = stack.rabbit.acquire.bind(stack.rabbit);
+    let opened = 0;
+    stack.rabbit.acquire = (...args) => {
+      opened++;
+      return acquire(...args);
+    };
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+    } finally {
+      stack.rabbit.acquire = acquire;
+    }
+    assert.equal(opened, 0, 'no channel opened while idle');
+    // The console lists the follower under its own name.
+    const tag = `ledgerflow.tail.${stack.projector!.instanceId}`;
+    await eventually(async () => {
+      const consumers = (await (await fetch('http://127.0.0.1:15672/api/consumers', { headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` } })).json()) as { consumer_tag: string; queue: { name: string } }[];
+      return consumers.some((c) => c.consumer_tag === tag && c.queue.name === stream) || undefined;
+    }, 10_000, 'the tail follower in the management API');
+
+    // The tail it reports moves with the stream.
+    const cartId = uniqueId('tail');
+    const before = (await statusOf('carts')).tail ?? -1;
+    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    await eventually(async () => ((await statusOf('carts')).tail! > before ? true : undefined), 10_000, 'tail advanced');
+  });
+
   it('parks a poison event, keeps the rest of the stream flowing, and re-drives it after a fix', async () => {
     const sick = uniqueId('sick');
     const healthy = uniqueId('healthy');
