@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help up test deps build temporal-cli rabbitmq-console preflight typecheck bench clean
+.PHONY: help up test deps build temporal-cli rabbitmq-console test-tools preflight typecheck bench clean
 
 help:
 	@echo "make up     run the whole stack (Temporal dev server, worker, projector, API)"
@@ -25,6 +25,9 @@ temporal-cli:
 rabbitmq-console:
 	@bash scripts/enable-rabbitmq-management.sh
 
+test-tools:
+	@bash scripts/install-test-tools.sh
+
 build: deps
 	npm run --silent build
 
@@ -37,7 +40,7 @@ up: deps temporal-cli rabbitmq-console build preflight
 typecheck: deps
 	npm run --silent typecheck
 
-test: deps temporal-cli rabbitmq-console build preflight typecheck
+test: deps temporal-cli rabbitmq-console test-tools build preflight typecheck
 	npm test
 
 # Not part of the tests: every stage measured against the ceiling beneath it, written to
