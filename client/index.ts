@@ -1,0 +1,120 @@
+/**
+ * A typed client for a Ledgerflow API, for apps in Node and in the browser: queries and mutations
+ * over HTTP, subscriptions over server-sent events, the token on both, and a commandId on every
+ * command so that a retry never applies it twice.
+ *
+ * It imports @trpc/client, eventsource (used only where the runtime has no EventSource: Node 20)
+ * and types: no server code reaches a browser bundle.
+ */
+import { createTRPCClient, httpLink, httpSubscriptionLink, retryLink, splitLink, TRPCClientError, type TRPCLink } from '@trpc/client';
+import { EventSource as EventSourcePonyfill } from 'eventsource';
+import type { AppRouter } from '../api/router';
+
+export type { AppRouter };
+
+/** A token, or a function asked before each request (for tokens that expire). */
+export type TokenSource = string | null | (() => string | null | undefined | Promise<string | null | undefined>);
+
+/** An EventSource class: the browser's, or `eventsource`'s (the default where there is none). */
+export type EventSourceClass = NonNullable<Parameters<typeof httpSubscriptionLink>[0]['EventSource']>;
+
+export interface LedgerflowClientOptions {
+  /** The API: `http://127.0.0.1:3000` or its tRPC endpoint `http://127.0.0.1:3000/trpc`. */
+  url: string;
+  /**
+   * Sent as `Authorization: Bearer <token>` on queries and mutations, and as
+   * `connectionParams: { token }` on subscriptions (an EventSource cannot send headers; tRPC puts
+   * connectionParams in the subscription's URL, so serve the API over HTTPS).
+   */
+  token?: TokenSource;
+  /**
+   * How many times a query or mutation is sent again (after 0.25 s, 0.5 s, 1 s, ...) when the API
+   * answered `retryable: true` or no answer came at all; a command keeps its commandId, so it is
+   * applied once. 2 by default; 0 turns retries off. Subscriptions reconnect by themselves.
+   */
+  retries?: number;
+  /** Extra headers on queries and mutations (`x-correlation-id`, ...). */
+  headers?: Record<string, string>;
+  /** The EventSource subscriptions use: the runtime's, else `eventsource`'s. */
+  EventSource?: EventSourceClass;
+  /** The fetch queries and mutations use: the runtime's by default. */
+  fetch?: typeof fetch;
+}
+
+/** What `createLedgerflowClient` returns: `client.cart.addItem.mutate(...)`, `client.cart.onChange.subscribe(...)`. */
+export type LedgerflowClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+/** The API's routers that take no commandId: operations, not commands. */
+const notCommands = new Set(['system']);
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Gives every command that has none a commandId (a random UUID), once, before any retry: every
+ * attempt of one call then carries the same id, and the aggregate applies it once.
+ */
+export function commandIdLink(newId: () => string = () => globalThis.crypto.randomUUID()): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) => {
+      const [router] = op.path.split('.');
+      const isCommand = op.type === 'mutation' && router !== undefined && !notCommands.has(router);
+      if (!isCommand || !isPlainObject(op.input) || op.input.commandId !== undefined) return next(op);
+      return next({ ...op, input: { ...op.input, commandId: newId() } });
+    };
+}
+
+/** Whether sending the same request again may succeed: the API said so, or no answer came. */
+export function isRetryableError(error: unknown): boolean {
+  if (!(error instanceof TRPCClientError)) return false;
+  const data = error.data as { retryable?: unknown } | undefined | null;
+  if (data && typeof data.retryable === 'boolean') return data.retryable;
+  // No tRPC answer at all (connection refused, reset, a proxy's HTML error page).
+  return !data && !error.shape;
+}
+
+/** `http://host:3000` → `http://host:3000/trpc`; a URL already ending in `/trpc` is kept. */
+export function trpcUrl(url: string): string {
+  const trimmed = url.replace(/\/+$/, '');
+  return /\/trpc$/.test(new URL(trimmed).pathname) ? trimmed : `${trimmed}/trpc`;
+}
+
+async function tokenOf(source: TokenSource | undefined): Promise<string | null> {
+  const token = typeof source === 'function' ? await source() : source;
+  return token ? token : null;
+}
+
+/** A typed Ledgerflow client: `createLedgerflowClient({ url: 'http://127.0.0.1:3000', token })`. */
+export function createLedgerflowClient(options: LedgerflowClientOptions): LedgerflowClient {
+  const url = trpcUrl(options.url);
+  const retries = options.retries ?? 2;
+  const EventSource = options.EventSource ?? (globalThis as { EventSource?: EventSourceClass }).EventSource ?? EventSourcePonyfill;
+  return createTRPCClient<AppRouter>({
+    links: [
+      commandIdLink(),
+      retryLink({
+        retry: ({ op, error, attempts }) => op.type !== 'subscription' && attempts <= retries && isRetryableError(error),
+        retryDelayMs: (attempt) => Math.min(250 * 2 ** (attempt - 1), 4000),
+      }),
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: httpSubscriptionLink({
+          url,
+          EventSource,
+          connectionParams: async () => {
+            const token = await tokenOf(options.token);
+            return token ? { token } : null;
+          },
+        }),
+        false: httpLink({
+          url,
+          ...(options.fetch ? { fetch: options.fetch } : {}),
+          headers: async () => {
+            const token = await tokenOf(options.token);
+            return { ...options.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
+          },
+        }),
+      }),
+    ],
+  });
+}
