@@ -12,6 +12,7 @@ import type { AnyAggregate } from '../core/aggregate';
 import { loadConfig, type Config } from '../core/config';
 import { createLogger, type Logger } from '../infra/logger';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
+import { assertSearchAttributes } from '../infra/setup';
 import { runMain } from './main';
 
 const compiled = __dirname.endsWith(join('dist', 'bin'));
@@ -40,9 +41,14 @@ export interface AggregateWorkerOptions {
 }
 
 export async function createAggregateWorker(config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  // Without its search attributes every workflow task fails: refuse to start and say what fixes it.
+  await assertSearchAttributes(connection.operatorService, config).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
   const rabbit = connectRabbit(config, 'worker', options.log);
   const publisher = createEventPublisher(rabbit, topologyOf(config));
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   // A client of its own for what activities ask of Temporal: lookups and processes' commands.
   const temporal = await connectTemporal(config);
   const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });

@@ -16,6 +16,8 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ledgerflow'),
   RABBITMQ_URL: url(['amqp:', 'amqps:']).default('amqp://guest:guest@127.0.0.1:5672'),
+  /** The management API `ledgerflow setup` reads retention and bindings from; http://<RabbitMQ host>:15672 by default. */
+  RABBITMQ_MANAGEMENT_URL: url(['http:', 'https:']).optional(),
   EVENTS_EXCHANGE: z.string().min(1).default('ledgerflow.events'),
   EVENTS_STREAM: z.string().min(1).default('ledgerflow.events.log'),
   /** Stream retention as RabbitMQ's x-max-age (e.g. 7D, 12h); unset keeps every event. */

@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { SearchAttributeType } from '@temporalio/common';
 import type { Config } from '../core/config';
+import { searchAttributeKeys } from '../workflows/definitions';
 
 export const temporalCliVersion = 'v1.5.1';
 
@@ -11,10 +13,18 @@ export function temporalCliPath(env: Record<string, string | undefined> = proces
   return env.TEMPORAL_CLI ?? join(env.LEDGERFLOW_CACHE ?? join(homedir(), '.cache', 'ledgerflow'), `temporal-cli-${temporalCliVersion}`, 'temporal');
 }
 
-export const searchAttributeFlags = ['AggregateType=Keyword', 'AggregateId=Keyword', 'AggregateVersion=Int', 'ProcessType=Keyword', 'LinkedAggregates=KeywordList'].flatMap((sa) => [
-  '--search-attribute',
-  sa,
-]);
+/** The CLI's (and `temporal operator search-attribute create`'s) name for each type. */
+export const cliSearchAttributeType: Record<SearchAttributeType, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+export const searchAttributeFlags = searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=${cliSearchAttributeType[key.type]}`]);
 
 export async function connectTemporal(config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Promise<Client> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -49,6 +59,8 @@ export interface DevServerOptions {
   /** SQLite file; without it the server keeps everything in memory. */
   dbFile?: string;
   dynamicConfig?: Record<string, unknown>;
+  /** Registers the workflows' search attributes at start (default); false starts a bare server, like a fresh cluster. */
+  searchAttributes?: boolean;
   binary?: string;
   ip?: string;
   log?: (line: string) => void;
@@ -63,7 +75,7 @@ export interface DevServer {
 /** Starts `temporal server start-dev` and resolves once its frontend answers. */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), ...searchAttributeFlags, '--log-level', 'error'];
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), ...(options.searchAttributes === false ? [] : searchAttributeFlags), '--log-level', 'error'];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
   if (options.dbFile) args.push('--db-filename', options.dbFile);

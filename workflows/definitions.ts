@@ -46,6 +46,8 @@ export const AggregateVersion = defineSearchAttributeKey('AggregateVersion', 'IN
 export const ProcessType = defineSearchAttributeKey('ProcessType', 'KEYWORD');
 /** On a process's workflow: every aggregate it touches, as `<type>:<id>` (find a process by its order). */
 export const LinkedAggregates = defineSearchAttributeKey('LinkedAggregates', 'KEYWORD_LIST');
+/** Every search attribute the workflows set: the namespace must have them (`ledgerflow setup`). */
+export const searchAttributeKeys = [AggregateType, AggregateId, AggregateVersion, ProcessType, LinkedAggregates] as const;
 
 
 /** What a run hands to the next across continue-as-new. */
