@@ -1,21 +1,26 @@
-# One image for the three Ledgerflow processes: the default CMD runs the API; docker-compose.yml
-# runs the same image as `node dist/bin/worker.js` and `node dist/bin/projector.js`.
+# One image for every Ledgerflow process: the default CMD runs the API; docker-compose.yml runs the
+# same image as `node dist/bin/worker.js`, `node dist/bin/projector.js`, `node dist/bin/ledgerflow.js
+# setup` and `node dist/bin/payment-gateway.js`.
 #
 #   docker build -t ledgerflow .
 #   docker run --rm -e API_TOKENS=secret -e TEMPORAL_ADDRESS=... -p 3000:3000 ledgerflow
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24, the active LTS line (Node 20 reached its end of life in April 2026).
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 # ---- build: install every dependency, compile to dist/, bundle the workflows, drop dev deps ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 
 # `npm install` rather than `npm ci` (see the Makefile): the lock file cannot list the
-# macOS/Windows builds of @swc/core's optional packages, so `npm ci` refuses it.
+# macOS/Windows builds of @swc/core's optional packages, so `npm ci` refuses it. Without scripts:
+# the package's own `prepare` builds from sources not copied yet; `npm rebuild` runs the
+# dependencies' scripts once they are.
 COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund
+RUN npm install --no-audit --no-fund --ignore-scripts
 
 COPY . .
+RUN npm rebuild --no-audit --no-fund
 # tsc -p tsconfig.build.json, then dist/bin/bundle-workflows.js writes dist/workflow-bundle.js,
 # which the worker loads instead of bundling the workflow code at start-up.
 RUN npm run build \
@@ -33,5 +38,6 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 
 USER node
-EXPOSE 3000
+# API; the worker's and the projector's /metrics and /health.
+EXPOSE 3000 9464 9465
 CMD ["node", "dist/bin/api.js"]

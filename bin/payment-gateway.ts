@@ -10,6 +10,8 @@ import { onShutdown, runMain } from './main';
 
 const settings = z.object({
   PAYMENT_GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3100),
+  /** 0.0.0.0 in a container, so the worker reaches it. */
+  PAYMENT_GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
   PAYMENT_DECLINE_ABOVE_CENTS: z.coerce.number().int().nonnegative().default(100_000),
   PAYMENT_DELAY_MS: z.coerce.number().int().nonnegative().default(0),
   PAYMENT_FAIL_NEXT: z.coerce.number().int().nonnegative().default(0),
@@ -20,6 +22,7 @@ async function main() {
   const log = createLogger('payment-gateway');
   const gateway = await startPaymentGateway({
     port: env.PAYMENT_GATEWAY_PORT,
+    host: env.PAYMENT_GATEWAY_HOST,
     behavior: { declineAboveCents: env.PAYMENT_DECLINE_ABOVE_CENTS, delayMs: env.PAYMENT_DELAY_MS, failNext: env.PAYMENT_FAIL_NEXT },
   });
   log.info({ url: gateway.url, behavior: gateway.behavior }, 'payment gateway (stand-in) listening');
