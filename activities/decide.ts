@@ -1,15 +1,17 @@
 import type { AnyAggregate } from '../core/aggregate';
 import { decideStep, lookupsNeeded, type DecideStepInput, type LookupResults, type StepDecision } from '../core/decider';
 import { aggregateLimits } from '../core/limits';
+import type { WorkerMetrics } from '../infra/metrics';
 import type { AggregateLookup } from './lookups';
 
 export interface DecideDeps {
   aggregates: Readonly<Record<string, AnyAggregate>>;
   /** Reads another aggregate's current state, for decisions that depend on it. */
   lookup: AggregateLookup;
+  metrics?: WorkerMetrics;
 }
 
-export function createDecideActivities({ aggregates, lookup }: DecideDeps) {
+export function createDecideActivities({ aggregates, lookup, metrics }: DecideDeps) {
   return {
     /**
      * Decides the head of an aggregate's mailbox (a local activity: its result is recorded in the
@@ -18,6 +20,7 @@ export function createDecideActivities({ aggregates, lookup }: DecideDeps) {
     async decideCommands(input: DecideStepInput): Promise<StepDecision[]> {
       const aggregate = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
       if (!aggregate) throw new Error(`unknown aggregate type '${input.aggregateType}'`);
+      const started = performance.now();
       // Everything the commands read from other aggregates, read now, just before deciding.
       const lookedUp = new Map<string, LookupResults | { unavailable: string }>();
       await Promise.all(
@@ -32,7 +35,9 @@ export function createDecideActivities({ aggregates, lookup }: DecideDeps) {
           }
         }),
       );
-      return decideStep(aggregate, input, aggregateLimits, lookedUp);
+      const decisions = decideStep(aggregate, input, aggregateLimits, lookedUp);
+      metrics?.decideStep(input, decisions, (performance.now() - started) / 1000);
+      return decisions;
     },
   };
 }

@@ -34,7 +34,8 @@ export interface ApiMetricsOptions {
  */
 export function createApiMetrics({ admin, procedures, commandsQueued }: ApiMetricsOptions) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'ledgerflow_api_' });
+  // Unprefixed, as every Node service exports them (process_*, nodejs_*): the job label says which process.
+  collectDefaultMetrics({ register: registry });
   const known = new Set(procedures);
   let reading: Promise<void> | null = null;
   let last: { statuses: ProjectionStatus[]; at: number } = { statuses: [], at: 0 };

@@ -55,6 +55,7 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     timeoutMs: config.COMMAND_TIMEOUT_MS,
     maxQueuedPerAggregate: config.COMMAND_QUEUE_PER_AGGREGATE,
     maxQueued: config.COMMAND_QUEUE_TOTAL,
+    log,
   });
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projections);
   const metrics = createApiMetrics({ admin, procedures: procedurePaths, commandsQueued: () => bus.queued });
@@ -74,8 +75,8 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
         userId: null,
       };
     },
-    onError: ({ error, path }) => {
-      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, err: error.cause ?? error }, 'procedure failed');
+    onError: ({ error, path, ctx }) => {
+      if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, correlationId: ctx?.correlationId ?? undefined, err: error.cause ?? error }, 'procedure failed');
     },
     responseMeta: ({ paths, errors }) => {
       for (const path of paths ?? [undefined]) metrics.countRequest(path, errors[0]?.code ?? 'OK');

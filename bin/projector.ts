@@ -2,6 +2,8 @@
 import { loadConfig } from '../core/config';
 import { projections } from '../domain';
 import { createLogger } from '../infra/logger';
+import { createProjectorMetrics, processRegistry } from '../infra/metrics';
+import { startOpsServer } from '../infra/ops-server';
 import { connectRabbit, declareTopology, topologyOf } from '../infra/rabbit';
 import { closeRedis, createRedis } from '../infra/redis';
 import { startProjector } from '../projectors/runtime';
@@ -15,10 +17,25 @@ async function main() {
   const rabbit = connectRabbit(config, 'projector', log);
   const topology = topologyOf(config);
   await declareTopology(rabbit, topology);
-  const projector = startProjector({ redis, rabbit, topology, prefix: config.REDIS_PREFIX, log }, projections);
-  log.info({ projections: projections.map((p) => p.name), stream: topology.stream }, 'projector started');
+  const registry = processRegistry();
+  const metrics = createProjectorMetrics(registry);
+  const projector = startProjector({ redis, rabbit, topology, prefix: config.REDIS_PREFIX, log, metrics }, projections);
+  let stopping = false;
+  metrics.follow(() =>
+    projector.status().map((s) => ({ name: s.name, owned: s.owner !== null, lagEvents: s.lagEvents, lagSeconds: s.lagSeconds, rebuilding: s.state === 'rebuilding' })),
+  );
+  const ops = await startOpsServer({
+    port: config.PROJECTOR_METRICS_PORT,
+    host: config.METRICS_HOST,
+    registry,
+    ready: () => ({ running: !stopping, redis: redis.isReady, rabbitmq: rabbit.ready }),
+    log,
+  });
+  log.info({ projections: projections.map((p) => p.name), stream: topology.stream, metrics: `${ops.url}/metrics` }, 'projector started');
   onShutdown(async () => {
+    stopping = true;
     await projector.stop();
+    await ops.close();
     await Promise.allSettled([closeRedis(redis), rabbit.close()]);
   });
 }

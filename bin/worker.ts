@@ -1,5 +1,6 @@
 /** The aggregate worker: runs every aggregate workflow and the publish activity. */
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -10,7 +11,9 @@ import { connectTemporal } from '../infra/temporal';
 import { createPaymentClient } from '../payments/client';
 import type { AnyAggregate } from '../core/aggregate';
 import { loadConfig, type Config } from '../core/config';
-import { createLogger, type Logger } from '../infra/logger';
+import { createLogger, temporalLogger, type Logger } from '../infra/logger';
+import { createWorkerMetrics, processRegistry, type WorkerMetrics } from '../infra/metrics';
+import { scrape, startOpsServer, type ReadinessChecks } from '../infra/ops-server';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
 import { assertSearchAttributes } from '../infra/setup';
 import { runMain } from './main';
@@ -24,6 +27,8 @@ export interface AggregateWorker {
   /** Resolves when the worker has stopped. */
   run(): Promise<void>;
   shutdown(): Promise<void>;
+  /** For /health/ready: polling its task queue, and connected to RabbitMQ. */
+  readiness(): ReadinessChecks;
 }
 
 /**
@@ -38,6 +43,8 @@ export interface AggregateWorkerOptions {
    * with the same aggregates for deciding; bundled from source. The reference domain's by default.
    */
   domain?: { workflowsPath: string; aggregates: Readonly<Record<string, AnyAggregate>> };
+  /** Where the activities count decisions and publishing (none by default). */
+  metrics?: WorkerMetrics;
 }
 
 export async function createAggregateWorker(config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
@@ -66,6 +73,7 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
       lookup: createAggregateLookup(temporal),
       bus,
       payments: createPaymentClient(config.PAYMENT_GATEWAY_URL),
+      metrics: options.metrics,
     }),
     maxCachedWorkflows: 2000,
   });
@@ -86,17 +94,47 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await (running ?? close());
     },
+    readiness: () => ({ running: worker.getState() === 'RUNNING', rabbitmq: rabbit.ready }),
   };
 }
 
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.LOG_LEVEL);
-  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
-  const { worker, run } = await createAggregateWorker(config, { log });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS }, 'worker started');
+  // The SDK's series (temporal_*) are exported by Core on loopback and served with ours.
+  const sdkMetrics = `127.0.0.1:${config.WORKER_SDK_METRICS_PORT || (await freePort())}`;
+  Runtime.install({
+    logger: temporalLogger(log),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      metrics: { prometheus: { bindAddress: sdkMetrics, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+    },
+  });
+  const registry = processRegistry();
+  const { worker, run, readiness } = await createAggregateWorker(config, { log, metrics: createWorkerMetrics(registry) });
+  const ops = await startOpsServer({
+    port: config.WORKER_METRICS_PORT,
+    host: config.METRICS_HOST,
+    registry,
+    ready: readiness,
+    moreMetrics: () => scrape(`http://${sdkMetrics}/metrics`),
+    log,
+  });
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS, metrics: `${ops.url}/metrics` }, 'worker started');
   await run();
+  await ops.close();
   log.info({ state: worker.getState() }, 'worker stopped');
+}
+
+/** A port nothing listens on now, for an exporter that cannot report the one it bound. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 if (require.main === module) runMain(main, 'worker');

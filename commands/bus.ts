@@ -20,6 +20,7 @@ import type { CommandEnvelope, CommandOutcome, OutcomeRecord } from '../core/env
 import { engineCodes, type Rejection } from '../core/errors';
 import { workflowIdOf } from '../core/ids';
 import { aggregateLimits, jsonBytes } from '../core/limits';
+import type { Logger } from '../infra/logger';
 import { answerOf, rejectedOutcome } from '../core/outcomes';
 import { AggregateId, AggregateType, AggregateVersion, aggregateWorkflowType, submitUpdate, type AggregateEnd, type AggregateWorkflow } from '../workflows/definitions';
 
@@ -36,6 +37,8 @@ export interface CommandBusOptions {
   maxQueuedPerAggregate?: number;
   /** Commands waiting in this process for all aggregates together. */
   maxQueued?: number;
+  /** Each command's end at debug level (with its correlationId), unexpected failures at warn. */
+  log?: Logger;
 }
 
 export const busDefaults = { timeoutMs: 10_000, maxQueuedPerAggregate: 1_000, maxQueued: 20_000 } as const;
@@ -68,7 +71,7 @@ interface ClosedEnd {
  * names the command and is safe to retry.
  */
 export function createCommandBus(client: Client, options: CommandBusOptions) {
-  const { taskQueue } = options;
+  const { taskQueue, log } = options;
   const timeoutMs = options.timeoutMs ?? busDefaults.timeoutMs;
   const maxQueuedPerAggregate = options.maxQueuedPerAggregate ?? busDefaults.maxQueuedPerAggregate;
   const maxQueued = options.maxQueued ?? busDefaults.maxQueued;
@@ -237,12 +240,14 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
           if (waiting.settled) return;
           waiting.settled = true;
           queued -= 1;
+          if (log?.isLevelEnabled('debug')) log.debug({ ...commandFields(envelope), status: outcome.status, version: 'version' in outcome ? outcome.version : null }, 'command');
           resolve(outcome);
         },
         fail(error) {
           if (waiting.settled) return;
           waiting.settled = true;
           queued -= 1;
+          log?.warn({ ...commandFields(envelope), err: error }, 'command not delivered');
           reject(error);
         },
       };
@@ -269,6 +274,13 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
 }
 
 export type CommandBus = ReturnType<typeof createCommandBus>;
+
+const commandFields = (envelope: CommandEnvelope) => ({
+  aggregate: `${envelope.aggregateType}:${envelope.aggregateId}`,
+  command: envelope.type,
+  commandId: envelope.commandId,
+  correlationId: envelope.metadata.correlationId,
+});
 
 /** The head of the queue that fits one update: at most `commandsPerUpdate` commands and `updateBytes`. */
 function takeBatch(queue: Waiting[]): Waiting[] {

@@ -45,6 +45,12 @@ export const configSchema = z.object({
   /** The payment gateway the checkout process charges (bin/payment-gateway.ts locally). */
   PAYMENT_GATEWAY_URL: url(['http:', 'https:']).default('http://127.0.0.1:3100'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where the worker and the projector serve /metrics and /health (0.0.0.0 in containers). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKER_METRICS_PORT: port.default(9464),
+  PROJECTOR_METRICS_PORT: port.default(9465),
+  /** Temporal Core's own Prometheus exporter, on loopback, read into the worker's /metrics; 0 picks a free port. */
+  WORKER_SDK_METRICS_PORT: port.default(0),
 });
 
 export type Config = z.infer<typeof configSchema>;

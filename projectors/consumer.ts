@@ -52,13 +52,16 @@ export function consumeGeneration(ctx: ProjectionContext, target: WriteTarget, h
   const going = () => !runner.stopped && hooks.running();
 
   const commit = async (entries: LogEntry[], checkpoint: number, redriven?: { count: number; unblock: string[] }) => {
+    const started = performance.now();
     const { batch, counters } = await applyEntries(projection, entries, view, { attempts: ctx.attempts, onGap, unblocked: new Set(redriven?.unblock) });
     const result = await commitBatch(redis, target, batch, { checkpoint, redriven });
     if (result === 'OK') {
       for (const k of Object.keys(counters) as (keyof ApplyCounters)[]) runner.counters[k] += counters[k];
       hooks.account(counters);
+      ctx.metrics?.batch({ projection: projection.name, ...counters, seconds: (performance.now() - started) / 1000 });
+      if (log.isLevelEnabled('debug')) log.debug({ generation: target.generation, checkpoint, ...counters, correlationIds: correlationIdsOf(entries) }, 'batch applied');
     }
-    for (const parked of batch.parked) log.error({ parked }, 'event parked');
+    for (const parked of batch.parked) log.error({ parked, correlationId: correlationIdOf(parked.event) }, 'event parked');
     return result;
   };
 
@@ -121,6 +124,22 @@ export function consumeGeneration(ctx: ProjectionContext, target: WriteTarget, h
     return 'STOPPED';
   })();
   return runner;
+}
+
+const correlationIdOf = (body: unknown): string | undefined => {
+  const id = (body as { correlationId?: unknown } | null)?.correlationId;
+  return typeof id === 'string' ? id : undefined;
+};
+
+/** The batch's correlation ids, at most 50 (a log line stays small). */
+function correlationIdsOf(entries: readonly LogEntry[]): string[] {
+  const ids = new Set<string>();
+  for (const entry of entries) {
+    const id = correlationIdOf(entry.body);
+    if (id) ids.add(id);
+    if (ids.size === 50) break;
+  }
+  return [...ids];
 }
 
 /** Stops a runner and waits for its run to end. */

@@ -1,6 +1,7 @@
 import type { Connection } from 'rabbitmq-client';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
+import type { ProjectorMetrics } from '../infra/metrics';
 import type { EventTopology } from '../infra/rabbit';
 import type { Redis } from '../infra/redis';
 import { projectionKeys, type ProjectionKeys } from './keys';
@@ -12,6 +13,8 @@ export interface ProjectorDeps {
   topology: EventTopology;
   prefix: string;
   log: Logger;
+  /** Where batches are counted and timed (none by default). */
+  metrics?: ProjectorMetrics;
 }
 
 export interface ProjectorOptions {

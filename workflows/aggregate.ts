@@ -250,7 +250,8 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyEvolver>>, in
     if (last && 'waiting' in last) {
       // Another aggregate this command reads did not answer: try again later, refuse nothing.
       stallMs = Math.min(Math.max(stallMs * 2, 500), 10_000);
-      log.warn('deciding waits for a lookup', { reason: last.waiting, retryInMs: stallMs });
+      const waiting = commands[decisions.length - 1];
+      log.warn('deciding waits for a lookup', { reason: last.waiting, retryInMs: stallMs, commandId: waiting?.commandId, correlationId: waiting?.metadata.correlationId });
       stalled = true;
       void sleep(stallMs).then(() => (stalled = false));
     } else stallMs = 0;
