@@ -8,7 +8,7 @@ import { commandIdMessage, commandIdPattern, type CommandEnvelope, type DecidedE
 import { engineCodes } from '../core/errors';
 import { aggregateLimits, jsonBytes } from '../core/limits';
 import { CommandInFlightError, toTRPCError } from './errors';
-import { procedure, router, type ApiContext } from './trpc';
+import { clientProcedure, router, type ApiContext } from './trpc';
 
 /** How long `wait: 'projected'` waits for the read models before answering TIMEOUT. */
 export const projectedTimeoutMs = 5000;
@@ -66,7 +66,7 @@ export function commandRouter<A extends AnyAggregate>(aggregate: A, projections:
       .filter(([type]) => !(aggregate.internalCommands as readonly string[]).includes(type))
       .map(([type, schema]) => {
       const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, ...schema.shape, ...commandOptions });
-      const mutation = procedure.input(input).mutation(async ({ input, ctx }): Promise<CommandResult> => {
+      const mutation = clientProcedure.input(input).mutation(async ({ input, ctx }): Promise<CommandResult> => {
         const { [aggregate.idField]: aggregateId, commandId, expectedVersion, wait = 'processed', ...payload } = input as Record<string, unknown> &
           CommandOptions;
         const envelope = buildCommand({

@@ -8,7 +8,7 @@ import { modules, projections, type Modules } from '../domain';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
-import { mergeRouters, procedure, publicProcedure, router } from './trpc';
+import { adminProcedure, clientProcedure, mergeRouters, publicProcedure, router } from './trpc';
 
 /** How long a query with `minVersion` waits for the read model before answering TIMEOUT. */
 export const minVersionTimeoutMs = 5000;
@@ -18,7 +18,7 @@ function getQuery<M extends AnyModule>(module: M) {
   const aggregate: AnyAggregate = module.aggregate;
   const readModel: AnyProjection = module.readModel;
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, minVersion: z.number().int().positive().optional() });
-  return procedure.input(input).query(async ({ input, ctx }): Promise<ModuleDocOf<M>> => {
+  return clientProcedure.input(input).query(async ({ input, ctx }): Promise<ModuleDocOf<M>> => {
     const id = input[aggregate.idField] as string;
     const minVersion = input.minVersion as number | undefined;
     if (minVersion !== undefined && !(await ctx.waiter.waitFor([readModel], aggregate.name, id, minVersion, minVersionTimeoutMs))) {
@@ -37,7 +37,7 @@ function getQuery<M extends AnyModule>(module: M) {
  */
 function onChangeSubscription<P extends AnyProjection>(aggregate: AnyAggregate, projection: P) {
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, lastEventId: z.string().regex(/^\d+$/).nullish() });
-  return procedure.input(input).subscription(async function* ({ input, ctx, signal }) {
+  return clientProcedure.input(input).subscription(async function* ({ input, ctx, signal }) {
     const id = input[aggregate.idField] as string;
     const since = Number(input.lastEventId ?? 0);
     for await (const { version, doc } of ctx.waiter.changes(projection, aggregate.name, id, since, signal ?? new AbortController().signal)) {
@@ -55,7 +55,7 @@ function moduleQueries<Q extends AnyModule['queries']>(queries: Q) {
   const procedures = Object.fromEntries(
     Object.entries(queries as Record<string, QueryDefinition>).map(([name, query]) => [
       name,
-      procedure.input(query.input).query(({ ctx, input }) => query.run(ctx.readModels, input)),
+      clientProcedure.input(query.input).query(({ ctx, input }) => query.run(ctx.readModels, input)),
     ]),
   );
   return router(procedures as unknown as QueryProcedures<Q>);
@@ -91,17 +91,18 @@ async function adminCall<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Operations: health is public, the rest needs an admin token. */
 export const systemRouter = router({
   health: publicProcedure.query(({ ctx }) => checkHealth(ctx)),
   /** Per projection: owner, state, checkpoint, stream tail, lag in events and seconds, rate, parked, rebuild progress. */
-  projections: procedure.query(({ ctx }) => ctx.admin.statuses()),
-  parked: procedure
+  projections: adminProcedure.query(({ ctx }) => ctx.admin.statuses()),
+  parked: adminProcedure
     .input(projectionInput.extend({ limit: z.number().int().min(1).max(1000).optional() }))
     .query(({ ctx, input }) => adminCall(() => ctx.admin.parked(input.projection, input.limit))),
   /** Re-applies a projection's parked events (after its handler was fixed). */
-  redrive: procedure.input(projectionInput).mutation(({ ctx, input }) => adminCall(() => ctx.admin.requestRedrive(input.projection))),
+  redrive: adminProcedure.input(projectionInput).mutation(({ ctx, input }) => adminCall(() => ctx.admin.requestRedrive(input.projection))),
   /** Rebuilds a projection into a new generation from the start of the log; reads continue meanwhile. */
-  rebuild: procedure.input(projectionInput).mutation(async ({ ctx, input }) => {
+  rebuild: adminProcedure.input(projectionInput).mutation(async ({ ctx, input }) => {
     await adminCall(() => ctx.admin.requestRebuild(input.projection));
     return { requested: true };
   }),

@@ -11,6 +11,9 @@ import { connectTemporalLazily } from '../infra/temporal';
 import { projections } from '../domain';
 import { createProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
+import { bearerToken, refusal, refusals, type Access } from './access';
+import { consolePage } from './console';
+import { createCors } from './cors';
 import { checkHealth } from './health';
 import { createApiMetrics } from './metrics';
 import { appRouter, procedurePaths } from './router';
@@ -28,7 +31,6 @@ const header = (req: IncomingMessage, name: string) => {
   return (Array.isArray(value) ? value[0] : value) ?? null;
 };
 
-/** Connects to Temporal, Redis and RabbitMQ and serves /trpc, /health and /metrics. */
 export interface ApiServerOptions {
   /** Projections the admin procedures and metrics cover (the registry's by default). */
   projections?: readonly AnyProjection[];
@@ -38,6 +40,7 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
 /**
+ * Connects to Temporal, Redis and RabbitMQ and serves /trpc, /health, /metrics and /console.
  * Starts without waiting for any service: commands need only Temporal (whose connection opens
  * on first use), queries only Redis (whose clients reconnect by themselves); a service that is
  * away answers 503 until it is back.
@@ -66,11 +69,12 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     basePath: '/trpc/',
     // Bodies sent without a content-length are cut off here (those with one, before tRPC).
     maxBodySize: config.API_MAX_BODY_BYTES,
-    createContext: ({ req }): ApiContext => {
-      const auth = header(req, 'authorization');
+    createContext: ({ req, info }): ApiContext => {
+      // A browser's EventSource cannot send headers: subscriptions may carry the token in connectionParams.
+      const connectionToken = info.type === 'subscription' ? (info.connectionParams?.token ?? null) : null;
       return {
         ...base,
-        token: auth?.startsWith('Bearer ') ? auth.slice(7).trim() : null,
+        token: bearerToken(header(req, 'authorization')) ?? connectionToken,
         correlationId: header(req, 'x-correlation-id'),
         userId: null,
       };
@@ -84,16 +88,30 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     },
   });
 
+  const cors = createCors(config.API_CORS_ORIGINS);
+  /** Answers 401 or 403 and returns true when the request's token may not reach `access`. */
+  const refused = (req: IncomingMessage, res: ServerResponse, access: Access) => {
+    const refused = refusal(config.API_TOKENS, bearerToken(header(req, 'authorization')), access);
+    if (!refused) return false;
+    const challenge: Record<string, string> = refused.code === 'UNAUTHORIZED' ? { 'www-authenticate': 'Bearer' } : {};
+    json(res, refusals[refused.code], { error: { message: refused.message, data: { code: refused.code, httpStatus: refusals[refused.code] } } }, challenge);
+    return true;
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    cors.decorate(req, res);
+    if (req.method === 'OPTIONS') return cors.preflight(req, res);
     if (path === '/health') {
       const report = await checkHealth(base);
       return json(res, report.ok ? 200 : 503, report);
     }
     if (path === '/metrics') {
+      if (refused(req, res, 'metrics')) return;
       return res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
     }
-    if (!path.startsWith('/trpc/')) return json(res, 404, { error: 'not found', see: ['/trpc', '/health', '/metrics'] });
+    if (path === '/console') return consolePage.serve(res);
+    if (!path.startsWith('/trpc/')) return json(res, 404, { error: 'not found', see: ['/trpc', '/health', '/metrics', '/console'] });
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.API_MAX_BODY_BYTES) {
       // Answer before reading a byte of it, then hang up rather than take the rest.
@@ -132,7 +150,12 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   if (open) {
     log.warn({ host }, 'API_TOKENS is not set: no authentication, listening on 127.0.0.1 only (local development)');
+  } else {
+    const tokens: Record<string, number> = {};
+    for (const { role } of config.API_TOKENS) tokens[role] = (tokens[role] ?? 0) + 1;
+    log.info({ host, tokens }, 'bearer tokens by role');
   }
+  if (config.API_CORS_ORIGINS.length > 0) log.info({ origins: config.API_CORS_ORIGINS }, 'browsers may call from these origins (CORS)');
 
   return {
     server,

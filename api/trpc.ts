@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
 import { isGrpcServiceError } from '@temporalio/client';
 import { ClientClosedError, ClientOfflineError, SocketClosedUnexpectedlyError } from 'redis';
@@ -9,6 +8,7 @@ import type { Redis } from '../infra/redis';
 import type { ProjectionAdmin } from '../projectors/admin';
 import type { ReadModels, VersionWaiter } from '../projectors/store';
 import type { CommandBus } from '../commands/bus';
+import { refusal, type Access } from './access';
 import { commandFacts, RejectionError } from './errors';
 
 /** What every procedure can reach; built once per request by the HTTP adapter or a caller. */
@@ -21,7 +21,7 @@ export interface ApiContext {
   redis: Redis;
   rabbit: { readonly ready: boolean };
   config: Config;
-  /** The bearer token the request carried, if any. */
+  /** The bearer token the request carried (for a subscription, possibly in its connectionParams), if any. */
   token: string | null;
   correlationId: string | null;
   userId: string | null;
@@ -68,25 +68,29 @@ export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure;
 
-/** With API_TOKENS set, every procedure but health needs `Authorization: Bearer <token>`. */
-export const procedure = t.procedure
-  .use(({ ctx, next }) => {
-    const tokens = ctx.config.API_TOKENS;
-    if (tokens.length > 0 && !tokens.some((token) => sameToken(token, ctx.token))) {
-      throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
-    }
+/** Refuses a token that may not reach `access`: UNAUTHORIZED when missing or wrong, FORBIDDEN when its role falls short. */
+const requires = (access: Access) =>
+  t.middleware(({ ctx, next }) => {
+    const refused = refusal(ctx.config.API_TOKENS, ctx.token, access);
+    if (refused) throw new TRPCError(refused);
     return next();
-  })
-  .use(async ({ next }) => {
-    // A service being away is a 503 the caller may retry, not a 500.
-    const result = await next();
-    if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(result.error.cause)) {
-      const { commandId } = commandFacts(result.error.cause);
-      const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
-      throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${unavailableService(result.error.cause)} is unavailable; ${advice}`, cause: result.error.cause });
-    }
-    return result;
   });
+
+/** A service being away is a 503 the caller may retry, not a 500. */
+const unavailable = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(result.error.cause)) {
+    const { commandId } = commandFacts(result.error.cause);
+    const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
+    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${unavailableService(result.error.cause)} is unavailable; ${advice}`, cause: result.error.cause });
+  }
+  return result;
+});
+
+/** Commands, queries and subscriptions: a client or admin token (none needed when API_TOKENS is unset). */
+export const clientProcedure = t.procedure.use(requires('client')).use(unavailable);
+/** Operations on projections: an admin token. */
+export const adminProcedure = t.procedure.use(requires('admin')).use(unavailable);
 
 const redisDown = (error: unknown): boolean =>
   error instanceof ClientOfflineError || error instanceof ClientClosedError || error instanceof SocketClosedUnexpectedlyError;
@@ -101,10 +105,6 @@ const unavailableService = (error: unknown): string => {
   }
   return 'Temporal';
 };
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-/** Constant-time comparison, so response timing does not leak how much of a token matched. */
-const sameToken = (expected: string, given: string | null) => given !== null && timingSafeEqual(digest(expected), digest(given));
 
 /** `invalid input: quantity: must be at least 1; price: ...` rather than zod's JSON dump. */
 function summarize(errors: FieldErrors): string {

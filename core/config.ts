@@ -11,6 +11,54 @@ const url = (protocols: string[]) =>
     }
   }, `must be a ${protocols.join(' or ')}// URL`);
 
+/** What a token may do: `client` commands and queries, `admin` also operations, `metrics` only /metrics. */
+export const apiRoles = ['client', 'admin', 'metrics'] as const;
+export type ApiRole = (typeof apiRoles)[number];
+export interface ApiToken {
+  role: ApiRole;
+  token: string;
+}
+
+const isRole = (value: string): value is ApiRole => (apiRoles as readonly string[]).includes(value);
+const list = (value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+
+function parseTokens(value: string | undefined, ctx: z.RefinementCtx): ApiToken[] {
+  const tokens = new Map<string, ApiRole>();
+  for (const entry of list(value)) {
+    const colon = entry.indexOf(':');
+    // A bare token is an admin's: what every token was before roles.
+    const [role, token] = colon < 0 ? ['admin', entry] : [entry.slice(0, colon), entry.slice(colon + 1)];
+    if (!isRole(role)) {
+      ctx.addIssue({ code: 'custom', message: `unknown role '${role}' (${apiRoles.join(', ')}); a token containing ':' needs its role in front` });
+    } else if (token === '') {
+      ctx.addIssue({ code: 'custom', message: `an empty ${role} token` });
+    } else if (tokens.has(token) && tokens.get(token) !== role) {
+      ctx.addIssue({ code: 'custom', message: `one token listed as both ${tokens.get(token)} and ${role}` });
+    } else {
+      tokens.set(token, role);
+    }
+  }
+  return [...tokens].map(([token, role]) => ({ role, token }));
+}
+
+function parseOrigins(value: string | undefined, ctx: z.RefinementCtx): string[] {
+  const origins = list(value).map((origin) => origin.replace(/\/$/, ''));
+  if (origins.includes('*')) {
+    if (origins.length > 1) ctx.addIssue({ code: 'custom', message: "'*' stands alone" });
+    return ['*'];
+  }
+  for (const origin of origins) {
+    let parsed: string | null = null;
+    try {
+      parsed = new URL(origin).origin;
+    } catch {
+      // reported below
+    }
+    if (parsed !== origin) ctx.addIssue({ code: 'custom', message: `'${origin}' is not an origin (scheme://host[:port], no path)` });
+  }
+  return origins;
+}
+
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -30,11 +78,10 @@ export const configSchema = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only').default('lf'),
   API_HOST: z.string().min(1).optional(),
   API_PORT: port.default(3000),
-  /** Comma-separated bearer tokens; unset means local development on 127.0.0.1 only. */
-  API_TOKENS: z
-    .string()
-    .optional()
-    .transform((value) => (value ? value.split(',').map((t) => t.trim()).filter(Boolean) : [])),
+  /** Comma-separated bearer tokens, each `role:token` (a bare token is an admin's); unset means local development on 127.0.0.1 only. */
+  API_TOKENS: z.string().optional().transform(parseTokens),
+  /** Origins browsers may call the API from (`https://app.example.com,http://localhost:5173`, or `*`); unset allows none. */
+  API_CORS_ORIGINS: z.string().optional().transform(parseOrigins),
   /** Largest request body the API reads; a larger one is refused with 413 without reading the rest. */
   API_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** How long a command submission may take before the caller hears COMMAND_TIMEOUT (503, retryable). */

@@ -158,7 +158,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
 
 /** The stack's configuration as environment variables, for a process of its own (worker, projector). */
 export function envOf(config: Config): NodeJS.ProcessEnv {
-  const vars = Object.entries(config).map(([key, value]) => [key, Array.isArray(value) ? value.join(',') : String(value ?? '')]);
+  const item = (value: unknown) => (typeof value === 'object' && value !== null && 'role' in value && 'token' in value ? `${value.role}:${value.token}` : String(value));
+  const vars = Object.entries(config).map(([key, value]) => [key, Array.isArray(value) ? value.map(item).join(',') : String(value ?? '')]);
   return { ...process.env, ...Object.fromEntries(vars) };
 }
 
