@@ -1,40 +1,43 @@
+#!/usr/bin/env node
 /**
- * The admin CLI: projection status, parked events, re-drive, rebuild with progress.
- *   npm run ledgerflow -- status
- *   npm run ledgerflow -- parked carts
- *   npm run ledgerflow -- redrive carts
- *   npm run ledgerflow -- rebuild carts
- *   npm run ledgerflow -- send customer ada register '{"name":"Ada","email":"ada@example.com"}'
- * Exit codes: 0 done, 1 failed (a service unreachable, unknown projection, no owner, a command
- * refused), 2 usage (unknown command, aggregate or payload).
+ * The admin CLI: projection status, parked events, re-drive, rebuild with progress, commands,
+ * and setup of an existing cluster. `ledgerflow --help` lists the commands, `ledgerflow <command>
+ * --help` their arguments; every command takes --json. It never waits forever for a service:
+ * Redis and Temporal answer within --timeout (5 s) or the command fails saying which.
+ * Exit codes: 0 done, 1 failed, 2 usage (checked before anything is connected).
  */
 import { z } from 'zod';
+import { commandHelp, integerOption, parseInvocation, usage, UsageError, type Invocation } from '../cli/args';
+import { formatParked, formatRebuild, formatSetup, formatStatus, progressBar } from '../cli/format';
 import { createCommandBus } from '../commands/bus';
 import { buildCommand } from '../commands/envelope';
 import { loadConfig, type Config } from '../core/config';
 import { aggregates, projections } from '../domain';
+import { setupCluster } from '../infra/setup';
 import { connectTemporalLazily } from '../infra/temporal';
-import { closeRedis, createRedis } from '../infra/redis';
-import { createProjectionAdmin, UnknownProjectionError } from '../projectors/admin';
-import type { ProjectionStatus } from '../projectors/status';
+import { closeRedis, createRedis, type Redis } from '../infra/redis';
+import { createProjectionAdmin, UnknownProjectionError, type ProjectionAdmin } from '../projectors/admin';
 import { runMain } from './main';
 
-const usage = `usage: ledgerflow <command>
-  status                 every projection: state, checkpoint, stream tail, lag, rate, parked
-  parked <projection>    list parked events with their errors
-  redrive <projection>   re-apply parked events (after fixing the handler)
-  rebuild <projection>   rebuild into a new generation from the start of the log, showing progress
-  send <aggregate> <id> <command> [payload-json] [--command-id <id>]
-                         send a command to an aggregate (Temporal only) and print its outcome`;
+type Run = Extract<Invocation, { kind: 'run' }>;
 
-/** The CLI never waits forever: Redis answers within a few seconds or the command fails. */
-async function connectOrFail(url: string) {
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects with `message` unless `work` settles within `ms`. */
+function within<T>(ms: number, message: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const print = (run: Run, value: unknown, text: () => string) => console.log(run.json ? JSON.stringify(value) : text());
+
+async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
   const redis = createRedis(url, 'ledgerflow-cli', undefined, { failFast: true });
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error(`Redis at ${new URL(url).host} did not answer within ${connectTimeoutMs / 1000}s: is it running?`)), connectTimeoutMs).unref(),
-  );
   try {
-    await Promise.race([redis.connect(), timeout]);
+    await within(timeoutMs, `Redis at ${new URL(url).host} did not answer within ${timeoutMs / 1000}s: is it running?`, redis.connect());
     return redis;
   } catch (error) {
     redis.destroy();
@@ -42,121 +45,134 @@ async function connectOrFail(url: string) {
   }
 }
 
-const connectTimeoutMs = 5000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function formatStatus(s: ProjectionStatus): string {
-  const lag = s.lagEvents === null ? 'lag ?' : `lag ${s.lagEvents} events / ${s.lagSeconds.toFixed(1)}s`;
-  const lines = [
-    `${s.name}  ${s.state.toUpperCase()}  generation ${s.generation ?? '-'}  version ${s.version}  owner ${s.owner ?? '-'}`,
-    `  checkpoint ${s.checkpoint ?? '-'}  tail ${s.tail ?? '-'}  ${lag}  ${s.eventsPerSecond} events/s  parked ${s.parked}  duplicates skipped ${s.duplicatesSkipped}  gaps ${s.gaps}`,
-  ];
-  if (s.rebuild) lines.push(`  ${formatRebuild(s.rebuild)}`);
-  return lines.join('\n');
+/** The projection named on the command line: known from the registry, so a typo is a usage error. */
+function projectionArg(run: Run): string {
+  const name = run.args[0]!;
+  const known = projections.map((p) => p.name);
+  if (!known.includes(name)) throw new UsageError(new UnknownProjectionError(name, known).message, run.command);
+  return name;
 }
 
-function formatRebuild(r: NonNullable<ProjectionStatus['rebuild']>): string {
-  const percent = r.total ? ` (${((100 * r.done) / r.total).toFixed(1)}%)` : '';
-  const eta = r.etaSeconds === null ? '' : `, ${r.etaSeconds}s left`;
-  return `rebuilding generation ${r.generation}: ${r.done} of ${r.total ?? '?'} events${percent}, ${r.eventsPerSecond} events/s${eta}`;
+async function withAdmin(config: Config, run: Run, work: (admin: ProjectionAdmin) => Promise<void>) {
+  const redis = await connectRedis(config.REDIS_URL, run.timeoutMs);
+  try {
+    await work(createProjectionAdmin(redis, config.REDIS_PREFIX, projections));
+  } finally {
+    await closeRedis(redis);
+  }
+}
+
+async function rebuild(admin: ProjectionAdmin, run: Run, target: string) {
+  const statusOf = async () => (await admin.statuses()).find((s) => s.name === target)!;
+  const before = await statusOf();
+  await admin.requestRebuild(target);
+  const tty = process.stdout.isTTY === true && !run.json;
+  if (!run.json) console.log(`rebuild of ${target} requested (live generation ${before.generation ?? '-'})`);
+  const started = Date.now();
+  let seen = false;
+  let lastLine = 0;
+  for (;;) {
+    await sleep(1000);
+    const status = await statusOf();
+    if (status.rebuild) {
+      seen = true;
+      if (tty) process.stdout.write(`\r${progressBar(status.rebuild)}  `);
+      else if (!run.json && Date.now() - lastLine >= 10_000) {
+        // Logs and pipes get a plain line every 10 s rather than a redrawn bar.
+        lastLine = Date.now();
+        console.log(formatRebuild(status.rebuild));
+      }
+    } else if (seen || (status.generation ?? 0) > (before.generation ?? 0)) {
+      const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+      if (tty && seen) process.stdout.write('\n');
+      print(run, { projection: target, generation: status.generation, previousGeneration: before.generation, seconds }, () => `rebuilt: ${target} now serves generation ${status.generation} (${seconds.toFixed(1)}s)`);
+      return;
+    } else if (Date.now() - started > 30_000 && status.owner === null) {
+      throw new Error(`no projector owns ${target}: start one (make up, or node dist/bin/projector.js)`);
+    }
+  }
 }
 
 /** `send`: builds a command envelope and submits it with the same bus the API uses. */
-async function send(config: Config, args: string[]) {
-  const commandIdAt = args.indexOf('--command-id');
-  const commandId = commandIdAt >= 0 ? args[commandIdAt + 1] : undefined;
-  const [aggregateType, aggregateId, type, json = '{}'] = commandIdAt >= 0 ? [...args.slice(0, commandIdAt), ...args.slice(commandIdAt + 2)] : args;
-  const aggregate = aggregateType && Object.hasOwn(aggregates, aggregateType) ? aggregates[aggregateType as keyof typeof aggregates] : undefined;
-  if (!aggregate || !aggregateId || !type) throw new UsageError(`send needs <aggregate> <id> <command>; aggregates: ${Object.keys(aggregates).join(', ')}`);
-  if (!Object.hasOwn(aggregate.commands, type)) throw new UsageError(`${aggregate.name} has no command '${type}' (it has ${Object.keys(aggregate.commands).join(', ')})`);
+async function send(config: Config, run: Run) {
+  const [aggregateType, aggregateId, type, json = '{}'] = run.args as [string, string, string, string?];
+  const aggregate = Object.hasOwn(aggregates, aggregateType) ? aggregates[aggregateType as keyof typeof aggregates] : undefined;
+  if (!aggregate) throw new UsageError(`no aggregate named '${aggregateType}' (known: ${Object.keys(aggregates).join(', ')})`, 'send');
+  if (!Object.hasOwn(aggregate.commands, type)) throw new UsageError(`${aggregate.name} has no command '${type}' (it has ${Object.keys(aggregate.commands).join(', ')})`, 'send');
   let payload: Record<string, unknown>;
   try {
     payload = JSON.parse(json) as Record<string, unknown>;
   } catch {
-    throw new UsageError(`the payload is not JSON: ${json}`);
+    throw new UsageError(`the payload is not JSON: ${json}`, 'send');
   }
   const parsed = (aggregate.commands as Record<string, z.ZodObject>)[type]!.safeParse(payload);
-  if (!parsed.success) throw new UsageError(`invalid ${aggregate.name}.${type} payload:\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new UsageError(`invalid ${aggregate.name}.${type} payload:\n${z.prettifyError(parsed.error)}`, 'send');
+  const commandId = run.options['command-id'] as string | undefined;
+
   const temporal = connectTemporalLazily(config);
   try {
+    const unreachable = `Temporal at ${config.TEMPORAL_ADDRESS} did not answer within ${run.timeoutMs / 1000}s: is it running?`;
+    await within(run.timeoutMs, unreachable, temporal.connection.ensureConnected()).catch((error: unknown) => {
+      throw new Error(error instanceof Error && error.message === unreachable ? unreachable : `Temporal at ${config.TEMPORAL_ADDRESS} is not reachable: is it running? (${String(error)})`);
+    });
     const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
     const outcome = await bus.submit(buildCommand({ aggregateType: aggregate.name, aggregateId, type, payload, commandId }));
-    console.log(JSON.stringify(outcome, null, 2));
+    console.log(run.json ? JSON.stringify(outcome) : JSON.stringify(outcome, null, 2));
     if (outcome.status === 'rejected') process.exitCode = 1;
   } finally {
     await temporal.connection.close();
   }
 }
 
-class UsageError extends Error {}
+async function setup(config: Config, run: Run) {
+  const dryRun = run.options['dry-run'] === true;
+  const report = await setupCluster(config, { dryRun });
+  print(run, report, () => formatSetup(report, dryRun));
+  if (!report.ok) process.exitCode = 1;
+}
+
+async function execute(run: Run) {
+  if (run.command === 'send') return send(loadConfig(), run);
+  if (run.command === 'setup') return setup(loadConfig(), run);
+  if (run.command === 'status') {
+    return withAdmin(loadConfig(), run, async (admin) => {
+      const statuses = await admin.statuses();
+      print(run, statuses, () => statuses.map(formatStatus).join('\n'));
+    });
+  }
+  const target = projectionArg(run);
+  if (run.command === 'parked') {
+    const limit = integerOption(run.options.limit, 'limit', 1, 1000, 'parked');
+    return withAdmin(loadConfig(), run, async (admin) => {
+      const parked = await admin.parked(target, limit);
+      print(run, parked, () => (parked.length === 0 ? 'no parked events' : parked.map(formatParked).join('\n')));
+    });
+  }
+  if (run.command === 'redrive') {
+    return withAdmin(loadConfig(), run, async (admin) => {
+      const { parked } = await admin.requestRedrive(target);
+      print(run, { projection: target, parked }, () => `re-drive of ${parked} parked event(s) requested; the owner applies them within a second or two`);
+    });
+  }
+  return withAdmin(loadConfig(), run, (admin) => rebuild(admin, run, target));
+}
+
+function fail(json: boolean, code: 1 | 2, message: string, help?: string) {
+  console.error(json ? JSON.stringify({ error: message, exitCode: code }) : help ? `${message}\n\n${help}` : message);
+  process.exitCode = code;
+}
 
 async function main() {
-  const [command, name] = process.argv.slice(2);
-  if (!command || command === 'help' || command === '--help') {
-    console.log(usage);
-    return;
-  }
-  const config = loadConfig();
-  if (command === 'send') {
-    try {
-      return await send(config, process.argv.slice(3));
-    } catch (error) {
-      if (!(error instanceof UsageError)) throw error;
-      console.error(`${error.message}\n\n${usage}`);
-      process.exitCode = 2;
-      return;
-    }
-  }
-  const redis = await connectOrFail(config.REDIS_URL);
-  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, projections);
+  const argv = process.argv.slice(2);
+  const json = argv.includes('--json');
+  let invocation: Invocation;
   try {
-    const projection = () => {
-      if (!name) throw new UnknownProjectionError('', admin.names());
-      return name;
-    };
-    switch (command) {
-      case 'status':
-        for (const status of await admin.statuses()) console.log(formatStatus(status));
-        break;
-      case 'parked': {
-        const parked = await admin.parked(projection());
-        if (parked.length === 0) console.log('no parked events');
-        for (const p of parked) console.log(`offset ${p.offset}  ${p.aggregate ?? '?'} v${p.version ?? '?'}  ${p.parkedAt}  ${p.error}`);
-        break;
-      }
-      case 'redrive': {
-        const { parked } = await admin.requestRedrive(projection());
-        console.log(`re-drive of ${parked} parked event(s) requested; the owner applies them within a second or two`);
-        break;
-      }
-      case 'rebuild': {
-        const target = projection();
-        const before = (await admin.statuses()).find((s) => s.name === target)!;
-        await admin.requestRebuild(target);
-        console.log(`rebuild of ${target} requested (live generation ${before.generation ?? '-'})`);
-        const started = Date.now();
-        let seen = false;
-        for (;;) {
-          await sleep(1000);
-          const status = (await admin.statuses()).find((s) => s.name === target)!;
-          if (status.rebuild) {
-            seen = true;
-            process.stdout.write(`\r${formatRebuild(status.rebuild)}   `);
-          } else if (seen || (status.generation ?? 0) > (before.generation ?? 0)) {
-            console.log(`\nrebuilt: ${target} now serves generation ${status.generation} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
-            break;
-          } else if (Date.now() - started > 30_000 && status.owner === null) {
-            throw new Error(`no projector owns ${target}: start one (make up, or node dist/bin/projector.js)`);
-          }
-        }
-        break;
-      }
-      default:
-        console.error(usage);
-        process.exitCode = 2;
-    }
-  } finally {
-    await closeRedis(redis);
+    invocation = parseInvocation(argv);
+    if (invocation.kind === 'help') return void console.log(invocation.text);
+    await execute(invocation);
+  } catch (error) {
+    if (error instanceof UsageError) return fail(json, 2, error.message, error.command ? commandHelp(error.command) : usage());
+    return fail(json, 1, error instanceof Error ? error.message : String(error));
   }
 }
 

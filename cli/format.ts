@@ -1,0 +1,41 @@
+/** How the `ledgerflow` CLI prints for people (with --json it prints the values themselves). */
+import type { SetupReport } from '../infra/setup';
+import type { ParkedEvent } from '../projectors/apply';
+import type { ProjectionStatus } from '../projectors/status';
+
+export function formatStatus(s: ProjectionStatus): string {
+  const lag = s.lagEvents === null ? 'lag ?' : `lag ${s.lagEvents} events / ${s.lagSeconds.toFixed(1)}s`;
+  const lines = [
+    `${s.name}  ${s.state.toUpperCase()}  generation ${s.generation ?? '-'}  version ${s.version}  owner ${s.owner ?? '-'}`,
+    `  checkpoint ${s.checkpoint ?? '-'}  tail ${s.tail ?? '-'}  ${lag}  ${s.eventsPerSecond} events/s  parked ${s.parked}  duplicates skipped ${s.duplicatesSkipped}  gaps ${s.gaps}`,
+  ];
+  if (s.rebuild) lines.push(`  ${formatRebuild(s.rebuild)}`);
+  return lines.join('\n');
+}
+
+export type RebuildProgress = NonNullable<ProjectionStatus['rebuild']>;
+
+export function formatRebuild(r: RebuildProgress): string {
+  const percent = r.total ? ` (${((100 * r.done) / r.total).toFixed(1)}%)` : '';
+  const eta = r.etaSeconds === null ? '' : `, ${r.etaSeconds}s left`;
+  return `rebuilding generation ${r.generation}: ${r.done} of ${r.total ?? '?'} events${percent}, ${r.eventsPerSecond} events/s${eta}`;
+}
+
+/** `[██████░░░░░░░░]  42.0%  4200/10000 events  1500 events/s  4s left`, for a terminal only. */
+export function progressBar(r: RebuildProgress, width = 24): string {
+  const fraction = r.total ? Math.min(1, r.done / r.total) : 0;
+  const filled = Math.round(fraction * width);
+  const bar = r.total ? `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${(100 * fraction).toFixed(1).padStart(5)}%` : '[counting events…]';
+  const eta = r.etaSeconds === null ? '' : `  ${r.etaSeconds}s left`;
+  return `${bar}  ${r.done}/${r.total ?? '?'} events  ${r.eventsPerSecond} events/s${eta}`;
+}
+
+export function formatParked(p: ParkedEvent): string {
+  return `offset ${p.offset}  ${p.aggregate ?? '?'} v${p.version ?? '?'}  ${p.parkedAt}  ${p.error}`;
+}
+
+export function formatSetup(report: SetupReport, dryRun: boolean): string {
+  const list = (lines: string[]) => (lines.length === 0 ? ['  nothing'] : lines.map((line) => `  ${line}`));
+  const verdict = report.ok ? 'ready' : dryRun && report.changed.length > 0 ? 'not ready: run ledgerflow setup' : 'NOT READY: see above';
+  return ['checked:', ...list(report.checked), dryRun ? 'would change:' : 'changed:', ...list(report.changed), verdict].join('\n');
+}
