@@ -7,12 +7,9 @@ export type Logger = pino.Logger;
  * Errors go under `err`, which pino serializes with their type, message, stack and cause; a
  * stray `error` key gets the same treatment rather than printing `{}`.
  */
-export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
-    name,
-    level,
-    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
-  });
+export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = { name, level, serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const pinoLevels: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };

@@ -195,3 +195,12 @@ export function createProjectorMetrics(registry: Registry) {
 }
 
 export type ProjectorMetrics = ReturnType<typeof createProjectorMetrics>;
+
+/**
+ * Series of the Temporal SDK (Core's exporter, in the worker's /metrics) that the dashboard
+ * reads; the worker's metrics test checks the worker serves each.
+ */
+export const temporalSdkSeries = [
+  'temporal_workflow_task_schedule_to_start_latency_seconds',
+  'temporal_activity_schedule_to_start_latency_seconds',
+] as const;

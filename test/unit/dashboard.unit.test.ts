@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Registry } from 'prom-client';
+import { createApiMetrics } from '../../api/metrics';
+import { createProjectorMetrics, createWorkerMetrics, processRegistry, temporalSdkSeries } from '../../infra/metrics';
+import type { ProjectionAdmin } from '../../projectors/admin';
+
+const dashboardPath = join(__dirname, '..', '..', 'deploy', 'grafana', 'dashboards', 'ledgerflow.json');
+
+interface Panel {
+  title: string;
+  targets?: { expr: string }[];
+  panels?: Panel[];
+}
+
+/** Every PromQL expression of the dashboard, with its panel's title. */
+export function dashboardQueries(): { panel: string; expr: string }[] {
+  const dashboard = JSON.parse(readFileSync(dashboardPath, 'utf8')) as { panels: Panel[] };
+  const walk = (panels: Panel[]): { panel: string; expr: string }[] =>
+    panels.flatMap((p) => [...(p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })), ...walk(p.panels ?? [])]);
+  return walk(dashboard.panels);
+}
+
+const promqlWords = new Set(['sum', 'max', 'min', 'avg', 'rate', 'increase', 'irate', 'histogram_quantile', 'by', 'without', 'on', 'ignoring', 'and', 'or', 'unless', 'topk', 'count']);
+
+/** The series names an expression reads (histogram parts keep their _bucket suffix). */
+export function seriesOf(expr: string): string[] {
+  const bare = expr
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, ' ')
+    .replace(/\{[^}]*\}/g, ' ')
+    .replace(/"[^"]*"/g, ' ');
+  return [...new Set(bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [])].filter((word) => !promqlWords.has(word));
+}
+
+function registered(): Map<string, string> {
+  const registries: Registry[] = [
+    processRegistry(),
+    createWorkerMetrics(processRegistry()).registry,
+    createProjectorMetrics(processRegistry()).registry,
+    createApiMetrics({ admin: { statuses: async () => [] } as unknown as ProjectionAdmin, procedures: [], commandsQueued: () => 0 }).registry,
+  ];
+  const names = new Map<string, string>();
+  for (const registry of registries) for (const metric of registry.getMetricsAsArray()) names.set(metric.name, (metric as unknown as { type: string }).type);
+  return names;
+}
+
+describe('the Grafana dashboard', () => {
+  it('has queries', () => {
+    assert.ok(dashboardQueries().length >= 20);
+  });
+
+  it('reads only series the code registers (or the Temporal SDK serves, or Prometheus makes)', () => {
+    const names = registered();
+    const known = (series: string): boolean => {
+      if (series === 'up') return true;
+      const histogram = series.match(/^(.*)_(bucket|sum|count)$/);
+      if (histogram && (names.get(histogram[1]!) === 'histogram' || (temporalSdkSeries as readonly string[]).includes(histogram[1]!))) return true;
+      return names.has(series) || (temporalSdkSeries as readonly string[]).includes(series);
+    };
+    const unknown = dashboardQueries().flatMap(({ panel, expr }) => seriesOf(expr).filter((s) => !known(s)).map((s) => `${panel}: ${s}`));
+    assert.deepEqual(unknown, []);
+  });
+
+  it('covers command rate, latency, publish backlog, projection lag and parked events', () => {
+    const used = new Set(dashboardQueries().flatMap(({ expr }) => seriesOf(expr)));
+    for (const series of [
+      'ledgerflow_worker_commands_decided_total',
+      'ledgerflow_api_request_duration_seconds_bucket',
+      'ledgerflow_worker_publish_backlog_events',
+      'ledgerflow_projection_lag_events',
+      'ledgerflow_projection_parked',
+    ]) {
+      assert.ok(used.has(series), series);
+    }
+  });
+
+  it('finds series in PromQL', () => {
+    assert.deepEqual(seriesOf('histogram_quantile(0.95, sum by (le, path) (rate(a_b_bucket{x="y"}[$__rate_interval])))'), ['a_b_bucket']);
+    assert.deepEqual(seriesOf('max by (projection) (c_d) + e'), ['c_d', 'e']);
+  });
+});
