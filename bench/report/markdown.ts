@@ -1,4 +1,9 @@
-/** BENCHMARKS.md, regenerated from the results on every run but for its "Before and after" section. */
+/**
+ * BENCHMARKS.md, regenerated from the results on every run but for its "Before and after" section
+ * and the hand-written analysis (`analysis.md` beside this file), copied in as it is.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAfterSection, extractBeforeAfter } from './before-after';
 import { commandsSection, headlineSection, latencySection } from './commands-sections';
 import { wasBusy } from './format';
@@ -31,6 +36,8 @@ export function renderMarkdown(r: Results, previous: string | null, record: stri
   if (Object.keys(r.failures).length > 0) {
     out.push('## Not measured', '', ...Object.entries(r.failures).map(([phase, why]) => `- **${phase}**: ${why.replace(/\n/g, ' ').slice(0, 400)}`), '');
   }
+
+  out.push(readFileSync(join(__dirname, 'analysis.md'), 'utf8').trimEnd(), '');
 
   out.push(
     '## How it is measured',
