@@ -17,7 +17,7 @@ function run(env: NodeJS.ProcessEnv, ...args: string[]) {
   });
 }
 
-describe('the admin CLI (ledgerflow)', { timeout: 180_000 }, () => {
+describe('the admin CLI (ledgerflow)', { timeout: 300_000 }, () => {
   let stack: TestStack;
   let env: NodeJS.ProcessEnv;
   before(async () => {
@@ -26,6 +26,19 @@ describe('the admin CLI (ledgerflow)', { timeout: 180_000 }, () => {
   });
   after(async () => {
     await stack?.stop();
+  });
+
+  it('answers --help on every command, exiting 0, before reading any configuration', async () => {
+    const broken = { ...env, REDIS_URL: 'not a url' };
+    const helps = await Promise.all(['status', 'parked', 'redrive', 'rebuild', 'send', 'setup'].map((command) => run(broken, command, '--help')));
+    for (const [i, command] of ['status', 'parked', 'redrive', 'rebuild', 'send', 'setup'].entries()) {
+      assert.equal(helps[i]!.code, 0, helps[i]!.err);
+      assert.match(helps[i]!.out, new RegExp(`^usage: ledgerflow ${command}`));
+      assert.match(helps[i]!.out, /--json/);
+    }
+    const overview = await run(broken, '--help');
+    assert.equal(overview.code, 0);
+    assert.match(overview.out, /usage: ledgerflow <command>[\s\S]*setup[\s\S]*exit codes: 0 done, 1 failed/);
   });
 
   it('shows status, parked events and asks for a re-drive, exiting 0', async () => {
@@ -41,22 +54,51 @@ describe('the admin CLI (ledgerflow)', { timeout: 180_000 }, () => {
     assert.match(redrive.out, /re-drive of 0 parked event\(s\) requested/);
   });
 
+  it('prints the same as JSON with --json', async () => {
+    const status = await run(env, 'status', '--json');
+    assert.equal(status.code, 0, status.err);
+    const statuses = JSON.parse(status.out) as { name: string; state: string; checkpoint: number | null }[];
+    assert.deepEqual(statuses.map((s) => s.name).sort(), ['carts', 'customers', 'inventory', 'orderSummaries']);
+    assert.equal(statuses.find((s) => s.name === 'carts')?.state, 'live');
+    const parked = await run(env, 'parked', 'carts', '--limit', '10', '--json');
+    assert.deepEqual([parked.code, JSON.parse(parked.out)], [0, []]);
+    const redrive = await run(env, 'redrive', 'carts', '--json');
+    assert.deepEqual([redrive.code, JSON.parse(redrive.out)], [0, { projection: 'carts', parked: 0 }]);
+    const usage = await run(env, 'parked', '--json');
+    assert.equal(usage.code, 2);
+    assert.deepEqual(JSON.parse(usage.err), { error: 'parked needs <projection>', exitCode: 2 });
+  });
+
   it('rebuilds a projection, showing its progress, and exits 0 once the new generation serves', async () => {
     const before = (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts')!;
     const rebuild = await run(env, 'rebuild', 'carts');
     assert.equal(rebuild.code, 0, rebuild.err);
     assert.match(rebuild.out, new RegExp(`rebuilt: carts now serves generation ${before.generation! + 1}`));
+    assert.doesNotMatch(rebuild.out, /\r|█/, 'no progress bar when stdout is not a terminal');
+    const json = await run(env, 'rebuild', 'carts', '--json');
+    assert.equal(json.code, 0, json.err);
+    const done = JSON.parse(json.out) as { projection: string; generation: number; previousGeneration: number };
+    assert.deepEqual([done.projection, done.generation, done.previousGeneration], ['carts', before.generation! + 2, before.generation! + 1]);
   });
 
-  it('exits 1 naming the problem for an unknown or missing projection, and 2 for an unknown command', async () => {
-    const unknown = await run(env, 'parked', 'nope');
-    assert.equal(unknown.code, 1);
+  it('exits 2 for usage errors, naming the problem, before connecting to anything', async () => {
+    const nowhere = { ...env, REDIS_URL: 'redis://127.0.0.1:1', TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const unknown = await run(nowhere, 'parked', 'nope');
+    assert.equal(unknown.code, 2);
     assert.match(unknown.err, /no projection named 'nope' \(known: carts, customers, inventory, orderSummaries\)/);
-    assert.equal((await run(env, 'rebuild')).code, 1);
-    const bogus = await run(env, 'bogus');
+    assert.match(unknown.err, /usage: ledgerflow parked <projection>/);
+    const missing = await run(nowhere, 'rebuild');
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /rebuild needs <projection>/);
+    const bogus = await run(nowhere, 'bogus');
     assert.equal(bogus.code, 2);
-    assert.match(bogus.err, /usage: ledgerflow <command>/);
-    const help = await run(env, 'help');
+    assert.match(bogus.err, /unknown command 'bogus'[\s\S]*usage: ledgerflow <command>/);
+    const option = await run(nowhere, 'status', '--verbose');
+    assert.equal(option.code, 2);
+    assert.match(option.err, /Unknown option '--verbose'/);
+    assert.equal((await run(nowhere, 'status', 'extra')).code, 2);
+    assert.equal((await run(nowhere, 'status', '--timeout', 'soon')).code, 2);
+    const help = await run(nowhere, 'help');
     assert.deepEqual([help.code, /usage/.test(help.out)], [0, true]);
   });
 
@@ -76,14 +118,45 @@ describe('the admin CLI (ledgerflow)', { timeout: 180_000 }, () => {
     assert.equal(bad.code, 2);
     assert.match(bad.err, /invalid customer.register payload/);
     assert.equal((await run(env, 'send', 'basket', 'b1', 'add')).code, 2);
-    const doc = await stack.trpc.customer.get.query({ customerId, minVersion: 1 });
-    assert.equal(doc.name, 'Ada');
+    const json = await run(env, 'send', 'customer', customerId, 'rename', JSON.stringify({ name: 'Ada King' }), '--json');
+    assert.equal(json.code, 0, json.err);
+    assert.equal(json.out.trim().split('\n').length, 1, 'one line of JSON');
+    assert.deepEqual((JSON.parse(json.out) as { version: number }).version, 2);
+    const doc = await stack.trpc.customer.get.query({ customerId, minVersion: 2 });
+    assert.equal(doc.name, 'Ada King');
   });
 
   it('exits 1 with a message, rather than hanging, when Redis is not reachable', async () => {
     const nowhere = `redis://127.0.0.1:${await freePort()}`;
     const down = await run({ ...env, REDIS_URL: nowhere }, 'status');
     assert.equal(down.code, 1);
-    assert.match(down.err, /Redis at 127\.0\.0\.1:\d+ did not answer within 5s/);
+    assert.match(down.err, /Redis at 127\.0\.0\.1:\d+ did not answer within 5s: is it running\?/);
+    const soon = await run({ ...env, REDIS_URL: nowhere }, 'parked', 'carts', '--timeout', '1', '--json');
+    assert.equal(soon.code, 1);
+    assert.match((JSON.parse(soon.err) as { error: string }).error, /Redis at 127\.0\.0\.1:\d+ did not answer within 1s/);
+  });
+
+  it('exits 1 with a message, rather than hanging, when Temporal is not reachable', async () => {
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const down = await run({ ...env, TEMPORAL_ADDRESS: nowhere }, 'send', 'customer', uniqueId('cli-nowhere'), 'register', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }));
+    assert.equal(down.code, 1);
+    assert.match(down.err, new RegExp(`Temporal at ${nowhere.replace(/\./g, '\\.')} (did not answer within 5s|is not reachable): is it running\\?`));
+  });
+
+  it('sets up the cluster: says what it checked and changed, changes nothing the second time, exits 1 when a service is away', async () => {
+    const first = await run(env, 'setup');
+    assert.equal(first.code, 0, `${first.out}${first.err}`);
+    assert.match(first.out, /^checked:\n/);
+    assert.match(first.out, /\nchanged:\n[\s\S]*\nready\n$/);
+    const again = await run(env, 'setup', '--dry-run', '--json');
+    assert.equal(again.code, 0, again.err);
+    const report = JSON.parse(again.out) as { checked: string[]; changed: string[]; ok: boolean };
+    assert.deepEqual([report.ok, report.changed], [true, []]);
+    assert.ok(report.checked.some((line) => /AggregateType/.test(line)), report.checked.join('\n'));
+    const away = await run({ ...env, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` }, 'setup', '--json');
+    assert.equal(away.code, 1);
+    const failed = JSON.parse(away.out) as { checked: string[]; ok: boolean };
+    assert.equal(failed.ok, false);
+    assert.ok(failed.checked.some((line) => /^Temporal: /.test(line)), failed.checked.join('\n'));
   });
 });
