@@ -98,11 +98,16 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     return true;
   };
 
+  /** Set by close(): new work is refused (503, retryable), work in flight finishes. */
+  let draining = false;
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     cors.decorate(req, res);
     if (req.method === 'OPTIONS') return cors.preflight(req, res);
     if (path === '/health') {
+      // A load balancer stops sending here once the API is draining.
+      if (draining) return json(res, 503, { ok: false, draining: true }, { connection: 'close' });
       const report = await checkHealth(base);
       return json(res, report.ok ? 200 : 503, report);
     }
@@ -124,9 +129,32 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
         { connection: 'close' },
       );
     }
+    if (draining) return refuseWhileDraining(req, res);
     const stop = metrics.timeRequest(decodeURIComponent(path.slice('/trpc/'.length)));
     res.once('finish', () => stop());
     await trpc(req, res);
+  }
+
+  /**
+   * A request that reached a draining API on a kept-alive connection: refused as retryable and
+   * naming its command (read from the body), so the sender resends it with the same commandId
+   * to another instance; the connection is closed after the answer.
+   */
+  async function refuseWhileDraining(req: IncomingMessage, res: ServerResponse) {
+    let commandId: string | null = null;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      try {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { commandId?: unknown } | null;
+        if (typeof body?.commandId === 'string') commandId = body.commandId;
+      } catch {
+        // not JSON: nothing to name
+      }
+    }
+    metrics.countRequest(undefined, 'SERVICE_UNAVAILABLE');
+    const message = 'the API is shutting down: send the command again (same commandId)';
+    json(res, 503, { error: { message, data: { code: 'SERVICE_UNAVAILABLE', httpStatus: 503, retryable: true, commandId, domainCode: null } } }, { connection: 'close', 'retry-after': '1' });
   }
 
   const server = createServer((req, res) => {
@@ -160,10 +188,14 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
   return {
     server,
     url,
-    async close(graceMs = 10_000) {
+    // A command in flight ends within COMMAND_TIMEOUT_MS (answered or 503 COMMAND_TIMEOUT): let it.
+    async close(graceMs = config.COMMAND_TIMEOUT_MS + 2_000) {
+      draining = true;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections();
+        // Each kept-alive connection is closed as soon as its request in flight is answered.
+        const idle = setInterval(() => server.closeIdleConnections(), 50);
+        server.once('close', () => clearInterval(idle));
         setTimeout(() => server.closeAllConnections(), graceMs).unref();
       });
       // Commands whose callers hung up are still being delivered: let them settle (each has a deadline).

@@ -76,6 +76,11 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
       metrics: options.metrics,
     }),
     maxCachedWorkflows: 2000,
+    // On SIGTERM (the Runtime's default signals) the worker stops polling and lets the tasks it
+    // holds finish, a publish included; past the grace an activity is cancelled and retried
+    // elsewhere (at-least-once; projections skip the duplicate). Keep below the deployment's stop timeout.
+    shutdownGraceTime: '10s',
+    shutdownForceTime: '25s',
   });
   let running: Promise<void> | undefined;
   const close = async () => {

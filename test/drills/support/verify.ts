@@ -22,7 +22,7 @@ export interface DrillReport {
   failures: string[];
 }
 
-export async function account(stack: DrillStack, drill: string, load: Load): Promise<DrillReport> {
+export async function account(stack: Pick<DrillStack, 'temporal' | 'readModels' | 'rabbit' | 'config'>, drill: string, load: Load): Promise<DrillReport> {
   // Each aggregate's version, once Temporal answers (it may just have come back); a cart no
   // sender reached has none (and if a command for it was acknowledged, it counts as lost below).
   const versions = new Map<string, number>();
