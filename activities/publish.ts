@@ -1,8 +1,10 @@
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import type { Publisher } from 'rabbitmq-client';
 import type { EventEnvelope } from '../core/envelopes';
 import { routingKeyOf } from '../core/ids';
 import type { WorkerMetrics } from '../infra/metrics';
+import { contextOf, tracer, tracingEnabled } from '../infra/tracing';
 
 export interface PublishDeps {
   publisher: Publisher;
@@ -21,6 +23,37 @@ function activityLog() {
 
 const correlationIds = (events: readonly EventEnvelope[]) => [...new Set(events.map((e) => e.correlationId))];
 
+/**
+ * The message's trace headers. Traced, each event gets a producer span in its command's trace
+ * (linked to this activity's span) whose context travels in `traceparent`; untraced here, the
+ * command's own context travels on unchanged, so a traced projector still joins its trace.
+ */
+function traceHeaders(event: EventEnvelope, exchange: string, routingKey: string): { headers: Record<string, string>; span?: Span } {
+  if (!tracingEnabled()) return { headers: event.traceparent ? { traceparent: event.traceparent } : {} };
+  const activity = trace.getActiveSpan();
+  const parent = event.traceparent ? contextOf(event.traceparent) : context.active();
+  const span = tracer().startSpan(
+    `publish ${routingKey}`,
+    {
+      kind: SpanKind.PRODUCER,
+      links: activity && event.traceparent ? [{ context: activity.spanContext() }] : [],
+      attributes: {
+        'messaging.system': 'rabbitmq',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': exchange,
+        'messaging.rabbitmq.destination.routing_key': routingKey,
+        'messaging.message.id': event.eventId,
+        'ledgerflow.correlation_id': event.correlationId,
+        'ledgerflow.command_id': event.commandId,
+      },
+    },
+    parent,
+  );
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(parent, span), headers);
+  return { headers, span };
+}
+
 export function createPublishActivities({ publisher, exchange, metrics }: PublishDeps) {
   return {
     /**
@@ -32,22 +65,32 @@ export function createPublishActivities({ publisher, exchange, metrics }: Publis
       const log = activityLog();
       try {
         await Promise.all(
-          events.map((event) =>
-            publisher.send(
-              {
-                exchange,
-                routingKey: routingKeyOf(event.aggregateType, event.type),
-                messageId: event.eventId,
-                correlationId: event.correlationId,
-                contentType: 'application/json',
-                durable: true,
-                timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
-                type: event.type,
-                headers: { 'aggregate-version': event.version },
-              },
-              event,
-            ),
-          ),
+          events.map(async (event) => {
+            const routingKey = routingKeyOf(event.aggregateType, event.type);
+            const { headers, span } = traceHeaders(event, exchange, routingKey);
+            try {
+              await publisher.send(
+                {
+                  exchange,
+                  routingKey,
+                  messageId: event.eventId,
+                  correlationId: event.correlationId,
+                  contentType: 'application/json',
+                  durable: true,
+                  timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
+                  type: event.type,
+                  headers: { 'aggregate-version': event.version, ...headers },
+                },
+                event,
+              );
+            } catch (err) {
+              span?.recordException(err as Error);
+              span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+              throw err;
+            } finally {
+              span?.end();
+            }
+          }),
         );
       } catch (err) {
         metrics?.publish(events, (performance.now() - started) / 1000, false);

@@ -5,6 +5,7 @@ import { createCommandBus } from '../commands/bus';
 import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
+import { traceRequest } from '../infra/tracing';
 import { connectRabbit } from '../infra/rabbit';
 import { closeRedis, createRedis } from '../infra/redis';
 import { connectTemporalLazily } from '../infra/temporal';
@@ -132,7 +133,7 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     if (draining) return refuseWhileDraining(req, res);
     const stop = metrics.timeRequest(decodeURIComponent(path.slice('/trpc/'.length)));
     res.once('finish', () => stop());
-    await trpc(req, res);
+    await traceRequest(req, res, decodeURIComponent(path.slice('/trpc/'.length)), async () => trpc(req, res));
   }
 
   /**

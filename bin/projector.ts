@@ -4,6 +4,8 @@ import { projections } from '../domain';
 import { createLogger } from '../infra/logger';
 import { createProjectorMetrics, processRegistry } from '../infra/metrics';
 import { startOpsServer } from '../infra/ops-server';
+import { startTracing } from '../infra/tracing-sdk';
+import { stopTracing } from '../infra/tracing';
 import { connectRabbit, declareTopology, topologyOf } from '../infra/rabbit';
 import { closeRedis, createRedis } from '../infra/redis';
 import { startProjector } from '../projectors/runtime';
@@ -12,6 +14,7 @@ import { onShutdown, runMain } from './main';
 async function main() {
   const config = loadConfig();
   const log = createLogger('projector', config.LOG_LEVEL);
+  startTracing('ledgerflow-projector');
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-projector', log);
   await redis.connect();
   const rabbit = connectRabbit(config, 'projector', log);
@@ -36,6 +39,7 @@ async function main() {
     stopping = true;
     await projector.stop();
     await ops.close();
+    await stopTracing();
     await Promise.allSettled([closeRedis(redis), rabbit.close()]);
   });
 }

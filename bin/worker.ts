@@ -16,11 +16,15 @@ import { createWorkerMetrics, processRegistry, type WorkerMetrics } from '../inf
 import { scrape, startOpsServer, type ReadinessChecks } from '../infra/ops-server';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
 import { assertSearchAttributes } from '../infra/setup';
+import { workerTracing, workflowTracingModule } from '../infra/temporal-tracing';
+import { startTracing, stopTracing } from '../infra/tracing';
 import { runMain } from './main';
 
 const compiled = __dirname.endsWith(join('dist', 'bin'));
 /** Built by `npm run build` next to the compiled code. */
 export const workflowBundlePath = join(__dirname, compiled ? '..' : '../dist', 'workflow-bundle.js');
+/** The same workflows with Temporal's OpenTelemetry workflow interceptors, run while tracing is on. */
+export const tracedWorkflowBundlePath = join(__dirname, compiled ? '..' : '../dist', 'workflow-bundle-traced.js');
 
 export interface AggregateWorker {
   worker: Worker;
@@ -60,12 +64,16 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
   const temporal = await connectTemporal(config);
   const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
   const usePrebuilt = !options.domain && (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
-  if (usePrebuilt && !existsSync(workflowBundlePath)) throw new Error(`no workflow bundle at ${workflowBundlePath}: run npm run build`);
+  // Tracing's workflow interceptors are bundled only while tracing is on: off, workflows run without them.
+  const tracing = workerTracing();
+  const bundlePath = tracing ? tracedWorkflowBundlePath : workflowBundlePath;
+  if (usePrebuilt && !existsSync(bundlePath)) throw new Error(`no workflow bundle at ${bundlePath}: run npm run build`);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...(usePrebuilt ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath: options.domain?.workflowsPath ?? require.resolve('../workflows') }),
+    ...(usePrebuilt ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: options.domain?.workflowsPath ?? require.resolve('../workflows') }),
+    ...(tracing && { interceptors: { activity: tracing.activity, ...(!usePrebuilt && { workflowModules: [workflowTracingModule] }) }, sinks: tracing.sinks }),
     activities: createActivities({
       publisher,
       exchange: config.EVENTS_EXCHANGE,
@@ -106,6 +114,7 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.LOG_LEVEL);
+  startTracing('ledgerflow-worker');
   // The SDK's series (temporal_*) are exported by Core on loopback and served with ours.
   const sdkMetrics = `127.0.0.1:${config.WORKER_SDK_METRICS_PORT || (await freePort())}`;
   Runtime.install({
@@ -128,6 +137,7 @@ async function main() {
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS, metrics: `${ops.url}/metrics` }, 'worker started');
   await run();
   await ops.close();
+  await stopTracing();
   log.info({ state: worker.getState() }, 'worker stopped');
 }
 

@@ -89,7 +89,9 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
       return output;
     },
   };
-  const workflows = new WorkflowClient({ connection: client.connection, namespace: client.options.namespace, interceptors: [tap] });
+  // The client's own interceptors (tracing's) apply to the bus's calls too.
+  const inherited = client.options.interceptors.workflow;
+  const workflows = new WorkflowClient({ connection: client.connection, namespace: client.options.namespace, interceptors: [tap, ...(Array.isArray(inherited) ? inherited : [])] });
 
   const startOptions = (envelope: CommandEnvelope, reuse: WorkflowIdReusePolicy) =>
     new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandEnvelope } from '../core/envelopes';
+import { traceparentOf } from '../infra/tracing';
 
 export const newCommandId = () => randomUUID();
 
@@ -23,6 +24,7 @@ export interface CommandRequest {
 /** Builds a command envelope: the one shape the API, processes and the CLI all send. */
 export function buildCommand(request: CommandRequest): CommandEnvelope {
   const commandId = request.commandId ?? newCommandId();
+  const traceparent = traceparentOf();
   return {
     commandId,
     aggregateType: request.aggregateType,
@@ -35,6 +37,7 @@ export function buildCommand(request: CommandRequest): CommandEnvelope {
       ...(request.causationId ? { causationId: request.causationId } : {}),
       ...(request.userId ? { userId: request.userId } : {}),
       issuedAt: request.issuedAt ?? new Date().toISOString(),
+      ...(traceparent ? { traceparent } : {}),
     },
   };
 }

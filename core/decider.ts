@@ -88,6 +88,7 @@ export function decideCommand<S>(
       commandId: command.commandId,
       correlationId: command.metadata.correlationId,
       causationId: command.metadata.causationId ?? command.commandId,
+      ...(command.metadata.traceparent ? { traceparent: command.metadata.traceparent } : {}),
     });
   }
 

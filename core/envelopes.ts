@@ -11,6 +11,8 @@ export const commandMetadataSchema = z.object({
   userId: z.string().min(1).optional(),
   /** ISO timestamp set by the sender; the only clock `decide` ever sees. */
   issuedAt: z.iso.datetime(),
+  /** W3C trace context of the call that sent it (while tracing is on); its events carry it on. */
+  traceparent: z.string().max(128).optional(),
 });
 
 export const commandEnvelopeSchema = z.object({
@@ -40,6 +42,8 @@ export const eventEnvelopeSchema = z.object({
   commandId: z.string(),
   correlationId: z.string(),
   causationId: z.string(),
+  /** The command's W3C trace context, when it had one: publishing and projecting continue its trace. */
+  traceparent: z.string().optional(),
 });
 
 export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;

@@ -1,14 +1,16 @@
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
 import pino from 'pino';
+import { activeTraceIds } from './tracing';
 
 export type Logger = pino.Logger;
 
 /**
  * Errors go under `err`, which pino serializes with their type, message, stack and cause; a
- * stray `error` key gets the same treatment rather than printing `{}`.
+ * stray `error` key gets the same treatment rather than printing `{}`. While tracing is on, a
+ * line written inside a span names its trace_id and span_id.
  */
 export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {
-  const options: pino.LoggerOptions = { name, level, serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err } };
+  const options: pino.LoggerOptions = { name, level, serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err }, mixin: activeTraceIds };
   return destination ? pino(options, destination) : pino(options);
 }
 

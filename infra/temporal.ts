@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { Config } from '../core/config';
+import { tracingClientInterceptors } from './temporal-tracing';
 import { searchAttributeKeys } from '../workflows/definitions';
 
 export const temporalCliVersion = 'v1.5.1';
@@ -28,7 +29,7 @@ export const searchAttributeFlags = searchAttributeKeys.flatMap((key) => ['--sea
 
 export async function connectTemporal(config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>): Promise<Client> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: tracingClientInterceptors() } });
 }
 
 /**
@@ -41,7 +42,7 @@ export function connectTemporalLazily(config: Pick<Config, 'TEMPORAL_ADDRESS' | 
     address: config.TEMPORAL_ADDRESS,
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
   });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: tracingClientInterceptors() } });
 }
 
 /**

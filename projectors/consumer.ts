@@ -1,3 +1,6 @@
+import { SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
+import type { AsyncMessage } from 'rabbitmq-client';
+import { contextOf, tracer, tracingEnabled } from '../infra/tracing';
 import { applyEntries, type ApplyCounters, type LogEntry, type ParkedEvent } from './apply';
 import { commitBatch, type CommitResult, type WriteTarget } from './commit';
 import type { ProjectionContext } from './context';
@@ -104,7 +107,7 @@ export function consumeGeneration(ctx: ProjectionContext, target: WriteTarget, h
           runner.firstOffset ??= entries[0]?.offset ?? null;
           if (entries.length > 0) {
             const checkpoint = entries[entries.length - 1]!.offset;
-            const result = await commit(entries, checkpoint);
+            const result = await traced(ctx, target, messages, () => commit(entries, checkpoint));
             if (result !== 'OK') return result;
             runner.checkpoint = checkpoint;
           }
@@ -124,6 +127,55 @@ export function consumeGeneration(ctx: ProjectionContext, target: WriteTarget, h
     return 'STOPPED';
   })();
   return runner;
+}
+
+/** At most this many links on a batch's span (a rebuild's batch holds thousands of events). */
+const maxLinks = 128;
+
+/**
+ * Traced, a batch runs in a span of its own, linked to the events' producer spans; and each trace
+ * the live generation's batch continues (one per command, usually) gets a child span there, so a
+ * command's trace ends at the read model that applied it.
+ */
+async function traced<T>(ctx: ProjectionContext, target: WriteTarget, messages: readonly AsyncMessage[], run: () => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return run();
+  const parents = [...new Set(messages.map((m) => m.headers?.traceparent).filter((tp): tp is string => typeof tp === 'string'))];
+  const links = parents.slice(0, maxLinks).flatMap((tp): Link[] => {
+    const span = trace.getSpanContext(contextOf(tp));
+    return span ? [{ context: span }] : [];
+  });
+  const attributes = {
+    'messaging.system': 'rabbitmq',
+    'messaging.operation.type': 'process',
+    'messaging.source.name': ctx.topology.stream,
+    'ledgerflow.projection': ctx.projection.name,
+    'ledgerflow.generation': target.generation,
+  };
+  const started = Date.now();
+  return tracer().startActiveSpan(
+    `project ${ctx.projection.name} batch`,
+    { kind: SpanKind.CONSUMER, links, attributes: { ...attributes, 'messaging.batch.message_count': messages.length } },
+    async (batch) => {
+      let failed: unknown;
+      try {
+        return await run();
+      } catch (error) {
+        failed = error;
+        batch.recordException(error as Error);
+        batch.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        throw error;
+      } finally {
+        if (target.guard === 'generation') {
+          for (const tp of parents) {
+            const span = tracer().startSpan(`project ${ctx.projection.name}`, { kind: SpanKind.CONSUMER, startTime: started, links: [{ context: batch.spanContext() }], attributes }, contextOf(tp));
+            if (failed) span.setStatus({ code: SpanStatusCode.ERROR });
+            span.end();
+          }
+        }
+        batch.end();
+      }
+    },
+  );
 }
 
 const correlationIdOf = (body: unknown): string | undefined => {
