@@ -17,7 +17,8 @@ import { scrape, startOpsServer, type ReadinessChecks } from '../infra/ops-serve
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
 import { assertSearchAttributes } from '../infra/setup';
 import { workerTracing, workflowTracingModule } from '../infra/temporal-tracing';
-import { startTracing, stopTracing } from '../infra/tracing';
+import { startTracing } from '../infra/tracing-sdk';
+import { stopTracing } from '../infra/tracing';
 import { runMain } from './main';
 
 const compiled = __dirname.endsWith(join('dist', 'bin'));
