@@ -101,6 +101,8 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
 
   /** Set by close(): new work is refused (503, retryable), work in flight finishes. */
   let draining = false;
+  /** Responses being served, so close() can end the live subscriptions among them. */
+  const inFlight = new Set<ServerResponse>();
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
@@ -131,6 +133,8 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
       );
     }
     if (draining) return refuseWhileDraining(req, res);
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     const stop = metrics.timeRequest(decodeURIComponent(path.slice('/trpc/'.length)));
     res.once('finish', () => stop());
     await traceRequest(req, res, decodeURIComponent(path.slice('/trpc/'.length)), async () => trpc(req, res));
@@ -192,6 +196,8 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     // A command in flight ends within COMMAND_TIMEOUT_MS (answered or 503 COMMAND_TIMEOUT): let it.
     async close(graceMs = config.COMMAND_TIMEOUT_MS + 2_000) {
       draining = true;
+      // A live subscription never finishes by itself: end it now; its client resumes elsewhere from its lastEventId.
+      for (const res of inFlight) if (String(res.getHeader('content-type') ?? '').includes('text/event-stream')) res.destroy();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Each kept-alive connection is closed as soon as its request in flight is answered.

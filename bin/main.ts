@@ -9,9 +9,16 @@ import { createLogger } from '../infra/logger';
 let stop: (() => Promise<unknown>) | undefined;
 let stopping = false;
 
+/** Past this, a stop that hangs (a service away that its clients keep waiting for) gives up. */
+const stopLimitMs = 60_000;
+
 async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
+  setTimeout(() => {
+    console.error(`still stopping after ${stopLimitMs / 1000}s: exiting without finishing`);
+    process.exit(code || 1);
+  }, stopLimitMs).unref();
   try {
     await stop?.();
   } finally {

@@ -165,14 +165,27 @@ describe('SIGTERM under load drains each process without losing or doubling work
     await start('projector');
     await runFor(3000);
 
-    // The API: refuses new requests, answers those in flight, exits 0.
+    // The API: refuses new requests, answers those in flight, ends live subscriptions, exits 0.
+    const subscription = await fetch(`http://127.0.0.1:${config.API_PORT}/trpc/cart.onChange?input=${encodeURIComponent(JSON.stringify({ cartId: load.hotCart }))}`, {
+      headers: { accept: 'text/event-stream' },
+    });
+    assert.match(subscription.headers.get('content-type') ?? '', /text\/event-stream/);
+    // Resolves when the server ends the stream (the client would then resume elsewhere from its lastEventId).
+    const streamEnded = (async () => {
+      try {
+        for await (const _ of subscription.body!) void _;
+      } catch {
+        // a stream cut off ends too
+      }
+    })();
     const beforeApi = acknowledged();
     sent = Date.now();
     const api = await terminate('api');
     const answeredWhileDraining = acknowledged() - beforeApi;
     assert.deepEqual(api, { code: 0, signal: null }, `the API exits 0 by itself:\n${tail('api')}`);
     assert.ok(answeredWhileDraining > 0, 'requests in flight at SIGTERM were answered');
-    lines.push(`api: exit 0 ${seconds(sent)} after SIGTERM, ${answeredWhileDraining} command(s) acknowledged between SIGTERM and exit`);
+    await streamEnded;
+    lines.push(`api: exit 0 ${seconds(sent)} after SIGTERM, ${answeredWhileDraining} command(s) acknowledged between SIGTERM and exit, its subscription ended`);
     await start('api');
     await runFor(3000);
 
