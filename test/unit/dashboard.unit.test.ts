@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Registry } from 'prom-client';
 import { createApiMetrics } from '../../api/metrics';
+import { loadConfig } from '../../core/config';
 import { createProjectorMetrics, createWorkerMetrics, processRegistry, temporalSdkSeries } from '../../infra/metrics';
 import type { ProjectionAdmin } from '../../projectors/admin';
 import { dashboardQueries, seriesOf } from '../support/dashboard';
@@ -53,3 +56,22 @@ describe('the Grafana dashboard', () => {
     assert.deepEqual(seriesOf('max by (projection) (c_d) + e'), ['c_d', 'e']);
   });
 });
+
+describe('the Prometheus scrape config', () => {
+  const text = readFileSync(join(__dirname, '..', '..', 'deploy', 'prometheus', 'prometheus.yml'), 'utf8');
+  /** job name → the service name and port of its first target. */
+  const jobs = new Map(
+    [...text.matchAll(/- job_name: (\S+)[\s\S]*?(?:names: \[(\w+)\][\s\S]*?port: (\d+)|targets: \['([\w-]+):(\d+)'\])/g)].map((m) => [m[1], { service: m[2] ?? m[4], port: Number(m[3] ?? m[5]) }]),
+  );
+
+  it('scrapes the api, the worker and the projector on the ports they serve by default, and the Temporal server', () => {
+    const config = loadConfig({});
+    assert.deepEqual(Object.fromEntries(jobs), {
+      api: { service: 'api', port: config.API_PORT },
+      worker: { service: 'worker', port: config.WORKER_METRICS_PORT },
+      projector: { service: 'projector', port: config.PROJECTOR_METRICS_PORT },
+      temporal: { service: 'temporal', port: 8000 },
+    });
+  });
+});
+
