@@ -26,6 +26,9 @@ async function shutdown(code: number): Promise<void> {
   }
 }
 
+/** Start-up failures whose message says everything (a bad setting, a cluster not set up). */
+const expectedAtStart = new Set(['ConfigError', 'ClusterNotReadyError']);
+
 export function runMain(main: () => Promise<void>, name = 'ledgerflow'): void {
   const log = createLogger(name);
   process.on('unhandledRejection', (reason) => {
@@ -37,6 +40,8 @@ export function runMain(main: () => Promise<void>, name = 'ledgerflow'): void {
   });
   main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
+    // A problem with the configuration or the cluster is said in full above; anything else keeps its stack.
+    if (error instanceof Error && !expectedAtStart.has(error.name)) log.fatal({ err: error }, `${name} failed to start`);
     process.exit(1);
   });
 }
