@@ -16,7 +16,7 @@ import { createCommandBus } from '../../commands/bus';
 import { buildCommand } from '../../commands/envelope';
 import { loadConfig, type Config } from '../../core/config';
 import { connectRabbit } from '../../infra/rabbit';
-import { ClusterNotReadyError, searchAttributeGaps, setupCluster } from '../../infra/setup';
+import { ClusterNotReadyError, searchAttributeGaps, setupCluster, type SetupReport } from '../../infra/setup';
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
 import { searchAttributeKeys } from '../../workflows/definitions';
 import { envOf, freePort, uniqueId } from '../support/stack';
@@ -40,6 +40,27 @@ function runWorkerProcess(config: Config): Promise<{ code: number | null; output
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, output });
+    });
+  });
+}
+
+/** Runs `ledgerflow setup <args> --json` as a user would; resolves with its exit code and report. */
+function runSetupCommand(config: Config, args: string[]): Promise<{ code: number | null; report: SetupReport; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'ledgerflow.ts'), 'setup', ...args, '--json'], { env: envOf(config), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve({ code, report: JSON.parse(stdout) as SetupReport, stderr });
+      } catch {
+        reject(new Error(`ledgerflow setup printed no JSON report (exit ${code}):\n${stdout}\n${stderr}`));
+      }
     });
   });
 }
@@ -93,8 +114,9 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
     await assert.rejects(createAggregateWorker(config), (error: unknown) => error instanceof ClusterNotReadyError && /ledgerflow setup/.test(error.message));
   });
 
-  it('a dry run says what it would change and changes nothing', async () => {
-    const report = await setupCluster(config, { dryRun: true });
+  it('`ledgerflow setup --dry-run` says what it would change, changes nothing, and exits 1', async () => {
+    const { code, report, stderr } = await runSetupCommand(config, ['--dry-run']);
+    assert.equal(code, 1, stderr);
     assert.equal(report.ok, false, 'not ready yet');
     for (const name of attributeNames) assert.ok(report.changed.some((line) => line.startsWith('would register') && line.includes(name)), `${name} in ${report.changed.join('\n')}`);
     assert.ok(report.changed.some((line) => line.includes(`would declare RabbitMQ exchange ${config.EVENTS_EXCHANGE}`)));
@@ -104,8 +126,9 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
     await assert.rejects(rabbit.exchangeDeclare({ exchange: config.EVENTS_EXCHANGE, passive: true }), 'no exchange declared');
   });
 
-  it('registers the search attributes, declares the exchange and the stream, binds them, and reports each', async () => {
-    const report = await setupCluster(config);
+  it('`ledgerflow setup` registers the search attributes, declares the exchange and the stream, binds them, and reports each', async () => {
+    const { code, report, stderr } = await runSetupCommand(config, []);
+    assert.equal(code, 0, stderr);
     assert.equal(report.ok, true, report.checked.join('\n'));
     for (const name of attributeNames) assert.ok(report.changed.some((line) => line.startsWith('registered') && line.includes(name)), `${name} in ${report.changed.join('\n')}`);
     assert.ok(report.changed.includes(`declared RabbitMQ exchange ${config.EVENTS_EXCHANGE} (topic, durable)`), report.changed.join('\n'));
@@ -121,7 +144,8 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
   });
 
   it('a second run changes nothing', async () => {
-    const report = await setupCluster(config);
+    const { code, report } = await runSetupCommand(config, []);
+    assert.equal(code, 0);
     assert.equal(report.ok, true, report.checked.join('\n'));
     assert.deepEqual(report.changed, []);
     for (const name of attributeNames) assert.ok(report.checked.some((line) => line.includes(`search attribute ${name} `) && line.endsWith('is registered')), `${name} checked`);
