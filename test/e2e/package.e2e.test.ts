@@ -209,7 +209,7 @@ describe('the ledgerflow package, installed into an app outside the repo', { tim
     assert.equal(report.refused, 'UNAUTHORIZED');
   });
 
-  it('keeps Temporal, RabbitMQ and Redis out of the client entries, and runs the ledgerflow bin', async () => {
+  it('keeps Temporal, RabbitMQ and Redis out of the client entries and of a browser bundle, and runs the ledgerflow bin', async () => {
     const loaded = async (entry: string) => {
       const script = `require(${JSON.stringify(entry)}); console.log(JSON.stringify(Object.keys(require.cache)))`;
       const result = await run(process.execPath, ['-e', script], app);
@@ -220,6 +220,22 @@ describe('the ledgerflow package, installed into an app outside the repo', { tim
     assert.deepEqual((await loaded('ledgerflow')).filter((p) => server.test(p)), []);
     const client = await loaded('ledgerflow/client');
     assert.deepEqual(client.filter((p) => server.test(p) || /node_modules\/zod\//.test(p)), []);
+
+    // A browser bundle of the client: esbuild (tsx's) refuses Node built-ins on this platform.
+    const esbuild = require(require.resolve('esbuild', { paths: [require.resolve('tsx')] })) as typeof import('esbuild');
+    const bundle = await esbuild.build({
+      stdin: { contents: "export { createLedgerflowClient } from 'ledgerflow/client';", resolveDir: app },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(bundle.metafile.inputs);
+    assert.ok(inputs.some((p) => p.includes('node_modules/ledgerflow/dist/client/')), inputs.join('\n'));
+    assert.deepEqual(inputs.filter((p) => p.includes('node_modules/ledgerflow/') && !p.includes('/dist/client/')), []);
+    assert.deepEqual(inputs.filter((p) => server.test(p) || /node_modules\/zod\//.test(p)), []);
 
     const help = await run(join(app, 'node_modules', '.bin', 'ledgerflow'), ['--help'], app);
     assert.equal(help.code, 0, help.err);
