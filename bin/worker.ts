@@ -55,7 +55,7 @@ export interface AggregateWorkerOptions {
 export async function createAggregateWorker(config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   // Without its search attributes every workflow task fails: refuse to start and say what fixes it.
-  await assertSearchAttributes(connection.operatorService, config).catch(async (error: unknown) => {
+  await assertSearchAttributes(connection.operatorService, config, options.log).catch(async (error: unknown) => {
     await connection.close();
     throw error;
   });

@@ -100,12 +100,27 @@ export class ClusterNotReadyError extends Error {
   override readonly name = 'ClusterNotReadyError';
 }
 
-/** What the worker runs before it starts: throws ClusterNotReadyError when a search attribute is missing or mistyped. */
+/** gRPC PERMISSION_DENIED and UNIMPLEMENTED: a server (or Temporal Cloud key) that does not let us list them. */
+const unlistable = new Set([7, 12]);
+
+/**
+ * What the worker runs before it starts: throws ClusterNotReadyError when a search attribute is
+ * missing or mistyped. Where listing them is not allowed, it warns and lets the worker start.
+ */
 export async function assertSearchAttributes(
   operator: Pick<OperatorService, 'listSearchAttributes'>,
   config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>,
+  log?: Logger,
 ): Promise<void> {
-  const problem = describeGaps(await searchAttributeGaps(operator, config.TEMPORAL_NAMESPACE), config);
+  let gaps: SearchAttributeGaps;
+  try {
+    gaps = await searchAttributeGaps(operator, config.TEMPORAL_NAMESPACE);
+  } catch (error) {
+    if (!unlistable.has((error as { code?: number }).code ?? -1)) throw error;
+    log?.warn({ err: error }, 'cannot list the namespace\'s search attributes: starting without checking them (`ledgerflow setup --dry-run` checks them with more rights)');
+    return;
+  }
+  const problem = describeGaps(gaps, config);
   if (problem) throw new ClusterNotReadyError(problem);
 }
 
