@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { commandHelp, commands, parseInvocation, UsageError, type CommandName } from '../../cli/args';
 import { formatSetup, progressBar } from '../../cli/format';
-import { isRetryableError, trpcUrl } from '../../client';
+import { commandIdLink, isRetryableError, trpcUrl } from '../../client';
 
 const usageError = (argv: string[]) => assert.throws(() => parseInvocation(argv), UsageError);
 
@@ -75,6 +75,20 @@ describe('the client helper', () => {
     assert.equal(trpcUrl('http://127.0.0.1:3000'), 'http://127.0.0.1:3000/trpc');
     assert.equal(trpcUrl('http://127.0.0.1:3000/'), 'http://127.0.0.1:3000/trpc');
     assert.equal(trpcUrl('https://shop.example/api/trpc/'), 'https://shop.example/api/trpc');
+  });
+
+  it('gives every command without a commandId one, and nothing else', () => {
+    const sent = (type: 'query' | 'mutation', path: string, input: unknown) => {
+      let seen: unknown;
+      const link = commandIdLink(() => 'made-here')({} as never);
+      const op = { id: 1, type, path, input, context: {}, signal: null };
+      link({ op, next: (forwarded) => ((seen = forwarded.input), undefined as never) });
+      return seen;
+    };
+    assert.deepEqual(sent('mutation', 'cart.addItem', { cartId: 'c' }), { cartId: 'c', commandId: 'made-here' });
+    assert.deepEqual(sent('mutation', 'cart.addItem', { cartId: 'c', commandId: 'mine' }), { cartId: 'c', commandId: 'mine' });
+    assert.deepEqual(sent('mutation', 'system.rebuild', { projection: 'carts' }), { projection: 'carts' });
+    assert.deepEqual(sent('query', 'cart.get', { cartId: 'c' }), { cartId: 'c' });
   });
 
   it('retries what the API calls retryable and what got no answer, nothing else', () => {
