@@ -133,7 +133,8 @@ describe('the ledgerflow package, installed into an app outside the repo', { tim
     );
     assert.equal(install.code, 0, `npm install failed:\n${install.out}\n${install.err}`);
 
-    stack = await startTestStack({ env: { API_TOKENS: token, API_HOST: '127.0.0.1' } });
+    // The app holds a client token: commands, queries and subscriptions, no operations.
+    stack = await startTestStack({ env: { API_TOKENS: `client:${token}`, API_HOST: '127.0.0.1' } });
   });
 
   after(async () => {
@@ -145,7 +146,7 @@ describe('the ledgerflow package, installed into an app outside the repo', { tim
     for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/client/index.d.ts', 'package/dist/bin/ledgerflow.js', 'package/dist/workflow-bundle.js']) {
       assert.ok(packed.includes(file), `${file} is not in the tarball`);
     }
-    assert.deepEqual(packed.filter((f) => !f.startsWith('package/dist/') && !/^package\/(package\.json|README\.md)$/.test(f)), []);
+    assert.deepEqual(packed.filter((f) => !f.startsWith('package/dist/') && !/^package\/(package\.json|README\.md|LICENSE(\.\w+)?)$/i.test(f)), []);
     assert.deepEqual(packed.filter((f) => f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
     const installed = join(app, 'node_modules', 'ledgerflow');
     assert.match(readFileSync(join(installed, 'dist', 'bin', 'ledgerflow.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
