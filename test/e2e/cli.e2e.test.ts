@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { envOf, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 const cli = join(__dirname, '..', '..', 'bin', 'ledgerflow.ts');
 
@@ -158,5 +159,41 @@ describe('the admin CLI (ledgerflow)', { timeout: 300_000 }, () => {
     const failed = JSON.parse(away.out) as { checked: string[]; ok: boolean };
     assert.equal(failed.ok, false);
     assert.ok(failed.checked.some((line) => /^Temporal: /.test(line)), failed.checked.join('\n'));
+  });
+
+  // util-linux's `script` gives the CLI a terminal; last, so the events it adds slow no other rebuild.
+  it('draws a progress bar on a terminal', { skip: !existsSync('/usr/bin/script') && 'no script(1) here' }, async () => {
+    // Enough events that the rebuild outlasts a few of the CLI's one-second polls.
+    const publisher = stack.rabbit.createPublisher({ confirm: true });
+    const filler = uniqueId('tty');
+    for (let chunk = 0; chunk < 30; chunk += 1) {
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => {
+          const aggregateId = `${filler}-${i}`;
+          const version = chunk + 1;
+          const event = {
+            eventId: `cart:${aggregateId}:${version}`, aggregateType: 'cart', aggregateId, version, type: 'ItemAddedToCart', schemaVersion: 1,
+            payload: { itemId: `f${version}`, quantity: 1, unitPriceCents: 1 }, occurredAt: new Date().toISOString(), commandId: `f${chunk}-${i}`, correlationId: 'f', causationId: `f${chunk}-${i}`,
+          };
+          return publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
+        }),
+      );
+    }
+    await publisher.close();
+    await eventually(async () => {
+      const carts = (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts');
+      return carts && carts.lagEvents === 0 && (carts.checkpoint ?? 0) >= 30_000 ? true : undefined;
+    }, 120_000, 'carts caught up');
+
+    const command = `${process.execPath} --import tsx ${cli} rebuild carts`;
+    const tty = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.once('exit', (code) => resolve({ code, out }));
+    });
+    assert.equal(tty.code, 0, tty.out);
+    assert.match(tty.out, /\r\[[█░]{24}\] +\d+\.\d%  \d+\/\d+ events/, tty.out);
+    assert.match(tty.out, /rebuilt: carts now serves generation \d+/);
   });
 });
