@@ -47,6 +47,12 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
  * away answers 503 until it is back.
  */
 export async function startApiServer(config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
+  // Refused before any connection is opened, so a refusal leaves nothing running.
+  const open = config.API_TOKENS.length === 0;
+  const host = config.API_HOST ?? (open ? '127.0.0.1' : '0.0.0.0');
+  if (open && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    throw new Error(`API_HOST=${host} needs API_TOKENS: without tokens the API listens on 127.0.0.1 only`);
+  }
   const temporal = connectTemporalLazily(config);
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-api', log, { failFast: true });
   const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
@@ -118,7 +124,7 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
       if (refused(req, res, 'metrics')) return;
       return res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
     }
-    if (path === '/console') return consolePage.serve(res);
+    if (path === '/console') return req.method === 'GET' || req.method === 'HEAD' ? consolePage.serve(res) : json(res, 405, { error: 'GET only' }, { allow: 'GET, HEAD' });
     if (!path.startsWith('/trpc/')) return json(res, 404, { error: 'not found', see: ['/trpc', '/health', '/metrics', '/console'] });
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.API_MAX_BODY_BYTES) {
@@ -170,11 +176,6 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     });
   });
 
-  const open = config.API_TOKENS.length === 0;
-  const host = config.API_HOST ?? (open ? '127.0.0.1' : '0.0.0.0');
-  if (open && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
-    throw new Error(`API_HOST=${host} needs API_TOKENS: without tokens the API listens on 127.0.0.1 only`);
-  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.API_PORT, host, () => resolve());
