@@ -182,7 +182,8 @@ describe('the admin CLI (ledgerflow)', { timeout: 300_000 }, () => {
     await publisher.close();
     await eventually(async () => {
       const carts = (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts');
-      return carts && carts.lagEvents === 0 && (carts.checkpoint ?? 0) >= 30_000 ? true : undefined;
+      // Offsets start at 0: the last of 30,000 events is at 29,999 or later.
+      return carts && carts.tail !== null && carts.tail >= 29_999 && carts.checkpoint === carts.tail ? true : undefined;
     }, 120_000, 'carts caught up');
 
     const command = `${process.execPath} --import tsx ${cli} rebuild carts`;
