@@ -42,10 +42,10 @@ button:disabled { opacity: .55; cursor: default; }
 .card .actions { margin-left: auto; display: flex; gap: 8px; }
 .state { font-size: 11px; font-weight: 600; text-transform: uppercase; letter-spacing: .5px; padding: 2px 8px; border-radius: 999px; color: #fff; background: var(--idle); }
 .state.live { background: var(--ok); } .state.rebuilding { background: var(--accent); } .state.stalled { background: var(--bad); }
-.stats { display: grid; grid-template-columns: repeat(5, 1fr); gap: 8px; }
+.stats { display: grid; grid-template-columns: minmax(0, 1.7fr) minmax(0, 1.1fr) minmax(0, 1fr) minmax(0, 1fr) minmax(0, .9fr); gap: 8px; }
 .stat { background: var(--bg); border-radius: 8px; padding: 8px 10px; }
-.stat b { display: block; font-size: 16px; font-variant-numeric: tabular-nums; }
-.stat span { color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .4px; }
+.stat b { display: block; font-size: 16px; font-variant-numeric: tabular-nums; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.stat span { display: block; color: var(--muted); font-size: 11px; text-transform: uppercase; letter-spacing: .4px; }
 .stat.alert { background: #fdecec; } .stat.alert b { color: var(--bad); }
 .rebuild { margin-top: 12px; }
 .bar { height: 10px; background: var(--bg); border-radius: 999px; overflow: hidden; border: 1px solid var(--line); }
@@ -262,9 +262,9 @@ const script = `
           }))),
       h('p', { class: 'meta', text: 'generation ' + num(s.generation) + ' · definition v' + s.version + ' · owner ' + (s.owner || 'none') }),
       h('div', { class: 'stats' },
-        stat('checkpoint', num(s.checkpoint) + ' / ' + num(s.tail)),
-        stat('lag', num(s.lagEvents) + ' ev · ' + num(s.lagSeconds) + ' s', lagAlert),
-        stat('rate', num(s.eventsPerSecond) + ' ev/s'),
+        stat('checkpoint / tail', num(s.checkpoint) + ' / ' + num(s.tail)),
+        stat('lag · ' + num(s.lagSeconds) + ' s', num(s.lagEvents), lagAlert),
+        stat('events/s', num(s.eventsPerSecond)),
         stat('applied', num(s.applied)),
         stat('parked', num(s.parked), s.parked > 0, 'parked')),
       rebuildView(s),
@@ -272,7 +272,7 @@ const script = `
   }
 
   function stat(label, value, alert, field) {
-    return h('div', { class: 'stat' + (alert ? ' alert' : '') }, h('b', { text: value, 'data-field': field }), h('span', { text: label }));
+    return h('div', { class: 'stat' + (alert ? ' alert' : '') }, h('b', { text: value, title: value, 'data-field': field }), h('span', { text: label }));
   }
 
   function rebuildView(s) {
@@ -328,7 +328,8 @@ const script = `
       });
     });
     var span = Math.max(60 * 1000, now - first);
-    var max = niceCeiling(Math.max(peak, 4));
+    // Headroom above the peak, so it does not run along the top edge.
+    var max = niceCeiling(Math.max(peak * 1.15, 4));
     var x = function (at) { return left + ((at - (now - span)) / span) * (W - left - right); };
     var y = function (lag) { return top + (1 - lag / max) * (H - top - bottom); };
     var parts = [];
