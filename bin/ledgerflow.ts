@@ -53,10 +53,20 @@ function projectionArg(run: Run): string {
   return name;
 }
 
+/** Every call answers within the timeout too: a Redis that took the connection and then stalls does not hang the CLI. */
+function bounded(admin: ProjectionAdmin, ms: number, host: string): ProjectionAdmin {
+  const message = `Redis at ${host} did not answer within ${ms / 1000}s`;
+  const limit =
+    <A extends unknown[], T>(call: (...args: A) => Promise<T>) =>
+    (...args: A) =>
+      within(ms, message, call(...args));
+  return { ...admin, statuses: limit(admin.statuses), parked: limit(admin.parked), requestRedrive: limit(admin.requestRedrive), requestRebuild: limit(admin.requestRebuild) };
+}
+
 async function withAdmin(config: Config, run: Run, work: (admin: ProjectionAdmin) => Promise<void>) {
   const redis = await connectRedis(config.REDIS_URL, run.timeoutMs);
   try {
-    await work(createProjectionAdmin(redis, config.REDIS_PREFIX, projections));
+    await work(bounded(createProjectionAdmin(redis, config.REDIS_PREFIX, projections), run.timeoutMs, new URL(config.REDIS_URL).host));
   } finally {
     await closeRedis(redis);
   }

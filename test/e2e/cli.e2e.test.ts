@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
@@ -135,6 +136,20 @@ describe('the admin CLI (ledgerflow)', { timeout: 300_000 }, () => {
     const soon = await run({ ...env, REDIS_URL: nowhere }, 'parked', 'carts', '--timeout', '1', '--json');
     assert.equal(soon.code, 1);
     assert.match((JSON.parse(soon.err) as { error: string }).error, /Redis at 127\.0\.0\.1:\d+ did not answer within 1s/);
+
+    // A "Redis" that takes the connection and never answers.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as { port: number };
+      const stalled = await run({ ...env, REDIS_URL: `redis://127.0.0.1:${port}` }, 'status', '--timeout', '1');
+      assert.equal(stalled.code, 1);
+      assert.match(stalled.err, new RegExp(`Redis at 127\\.0\\.0\\.1:${port} did not answer within 1s`));
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it('exits 1 with a message, rather than hanging, when Temporal is not reachable', async () => {
