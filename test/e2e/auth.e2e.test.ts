@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Access } from '../../api/access';
+import { createLedgerflowClient } from '../../client';
 import { appRouter } from '../../api/router';
 import { startApiServer } from '../../api/server';
 import type { ApiRole } from '../../core/config';
@@ -178,6 +179,21 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
       assert.equal(response.status, 200);
     });
     assert.equal(first.code, 'OK');
+
+    // Through tRPC's own httpSubscriptionLink (the client helper sets connectionParams: { token }).
+    const viaLink = (token: string) =>
+      new Promise<{ data?: { cartId: string }; code?: string }>((resolve) => {
+        const subscription = createLedgerflowClient({ url: api, token }).cart.onChange.subscribe(
+          { cartId },
+          {
+            onData: ({ data }) => (subscription.unsubscribe(), resolve({ data })),
+            onError: (error) => (subscription.unsubscribe(), resolve({ code: error.data?.code })),
+          },
+        );
+      });
+    assert.equal((await viaLink(tokens.client)).data?.cartId, cartId);
+    assert.equal((await viaLink(tokens.metrics)).code, 'FORBIDDEN');
+    assert.equal((await viaLink('not-a-token')).code, 'UNAUTHORIZED');
 
     // Queries and mutations take the token from the Authorization header only: no tokens in URLs.
     for (const { path, type } of procedures.filter((p) => p.type !== 'subscription' && needs(p.path) !== 'public')) {
