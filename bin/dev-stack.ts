@@ -87,6 +87,7 @@ async function main() {
       '',
       'Ledgerflow is up.',
       `  API (tRPC)          ${apiUrl}/trpc      health: ${apiUrl}/health   metrics: ${apiUrl}/metrics`,
+      `  Projection console  ${apiUrl}/console   (state, lag, parked events, re-drive, rebuild)`,
       `  Worker, projector   metrics: http://${config.METRICS_HOST}:${config.WORKER_METRICS_PORT}/metrics, http://${config.METRICS_HOST}:${config.PROJECTOR_METRICS_PORT}/metrics   (health: /health/ready)`,
       `  Temporal Web UI     http://${host}:${uiPort}   (aggregates are workflows: cart:<cartId>, order:<orderId>; checkouts: checkout:<orderId>)`,
       `  RabbitMQ console    ${rabbitConsole}   (guest/guest; exchange ${config.EVENTS_EXCHANGE}, stream ${config.EVENTS_STREAM})`,
