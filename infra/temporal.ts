@@ -73,8 +73,24 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-/** Starts `temporal server start-dev` and resolves once its frontend answers. */
+/**
+ * Starts `temporal server start-dev` and resolves once its frontend answers. The CLI picks the
+ * ports of its HTTP API and metrics itself, and another process may take one between its pick
+ * and its bind (seen once in a full test run): a start that fails to listen is tried again.
+ */
 export async function startTemporalDevServer(options: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !(error instanceof DevServerExited && /failed listening|address already in use/i.test(error.message))) throw error;
+    }
+  }
+}
+
+class DevServerExited extends Error {}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(options.port), ...(options.searchAttributes === false ? [] : searchAttributeFlags), '--log-level', 'error'];
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
@@ -106,7 +122,7 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
 
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`temporal dev server exited with ${child.exitCode}:\n${output.join('')}`);
+    if (child.exitCode !== null) throw new DevServerExited(`temporal dev server exited with ${child.exitCode}:\n${output.join('')}`);
     try {
       const connection = await Connection.connect({ address, connectTimeout: 1000 });
       try {
