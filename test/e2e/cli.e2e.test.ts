@@ -5,6 +5,7 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { publishCartFiller } from '../support/stream';
 
 const cli = join(__dirname, '..', '..', 'bin', 'ledgerflow.ts');
 
@@ -179,22 +180,7 @@ describe('the admin CLI (ledgerflow)', { timeout: 300_000 }, () => {
   // util-linux's `script` gives the CLI a terminal; last, so the events it adds slow no other rebuild.
   it('draws a progress bar on a terminal', { skip: !existsSync('/usr/bin/script') && 'no script(1) here' }, async () => {
     // Enough events that the rebuild outlasts a few of the CLI's one-second polls.
-    const publisher = stack.rabbit.createPublisher({ confirm: true });
-    const filler = uniqueId('tty');
-    for (let chunk = 0; chunk < 30; chunk += 1) {
-      await Promise.all(
-        Array.from({ length: 1000 }, (_, i) => {
-          const aggregateId = `${filler}-${i}`;
-          const version = chunk + 1;
-          const event = {
-            eventId: `cart:${aggregateId}:${version}`, aggregateType: 'cart', aggregateId, version, type: 'ItemAddedToCart', schemaVersion: 1,
-            payload: { itemId: `f${version}`, quantity: 1, unitPriceCents: 1 }, occurredAt: new Date().toISOString(), commandId: `f${chunk}-${i}`, correlationId: 'f', causationId: `f${chunk}-${i}`,
-          };
-          return publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
-        }),
-      );
-    }
-    await publisher.close();
+    await publishCartFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 30_000, 1000);
     await eventually(async () => {
       const carts = (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts');
       // Offsets start at 0: the last of 30,000 events is at 29,999 or later.

@@ -8,6 +8,7 @@ import { defineProjection } from '../../core/projection';
 import { cart, cartProjection } from '../../domain';
 import { launchBrowser, type TestBrowser } from '../support/browser';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { publishCartFiller } from '../support/stream';
 
 const artifacts = resolve(__dirname, '..', 'artifacts');
 const tokens = { admin: uniqueId('admin'), client: uniqueId('client') };
@@ -67,24 +68,6 @@ describe('projection console in headless Chromium', { timeout: 300_000 }, () => 
     console.log(`screenshot: ${path}`);
   };
 
-  /** Thousands of cart events straight onto the exchange, as workflows would publish them. */
-  async function publishFiller(count: number) {
-    const publisher = stack.rabbit.createPublisher({ confirm: true });
-    const filler = uniqueId('filler');
-    await Promise.all(
-      Array.from({ length: count }, (_, i) => {
-        const aggregateId = `${filler}-${i % 100}`;
-        const version = Math.floor(i / 100) + 1;
-        const event = {
-          eventId: `cart:${aggregateId}:${version}`, aggregateType: 'cart', aggregateId, version, type: 'ItemAddedToCart', schemaVersion: 1,
-          payload: { itemId: `f${version}`, quantity: 1, unitPriceCents: 1 }, occurredAt: new Date().toISOString(), commandId: `f${i}`, correlationId: 'f', causationId: `f${i}`,
-        };
-        return publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
-      }),
-    );
-    await publisher.close();
-  }
-
   it('refuses a client token and a wrong one, saying why', async () => {
     for (const [token, expected] of [
       [tokens.client, /needs an admin token \(FORBIDDEN\)|FORBIDDEN/],
@@ -109,7 +92,7 @@ describe('projection console in headless Chromium', { timeout: 300_000 }, () => 
 
     // Lag: the slowed handler falls behind a burst of events, then catches up; the chart draws both.
     handler.slowMs = 1;
-    await publishFiller(3000);
+    await publishCartFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 3000);
     await card(page, 'item-counts').locator('.stat.alert').first().waitFor({ timeout: 60_000 });
     await eventually(async () => {
       const s = (await client.system.projections.query()).find((p) => p.name === 'item-counts')!;

@@ -16,6 +16,7 @@ import { appliedChannel, projectionKeys } from '../../projectors/keys';
 import { createReadModels, type AppliedNotice } from '../../projectors/store';
 import { redisView } from '../../projectors/view';
 import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { publishCartFiller } from '../support/stream';
 
 /** A second projection beside the cart's: item counts per cart, with a handler that can be broken. */
 let poisonFixed = false;
@@ -165,20 +166,7 @@ describe('projection engine', { timeout: 240_000 }, () => {
     const carts = Array.from({ length: 20 }, () => uniqueId('rb'));
     for (const cartId of carts) await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'first', quantity: 1, price: 1, wait: 'projected' });
     // A few thousand events of other carts in the log, so the rebuild takes a while to replay.
-    const publisher = stack.rabbit.createPublisher({ confirm: true });
-    const filler = uniqueId('filler');
-    await Promise.all(
-      Array.from({ length: 3000 }, (_, i) => {
-        const aggregateId = `${filler}-${i % 100}`;
-        const version = Math.floor(i / 100) + 1;
-        const event = {
-          eventId: `cart:${aggregateId}:${version}`, aggregateType: 'cart', aggregateId, version, type: 'ItemAddedToCart', schemaVersion: 1,
-          payload: { itemId: `f${version}`, quantity: 1, unitPriceCents: 1 }, occurredAt: new Date().toISOString(), commandId: `f${i}`, correlationId: 'f', causationId: `f${i}`,
-        };
-        return publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
-      }),
-    );
-    await publisher.close();
+    await publishCartFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 3000);
     const before = await statusOf('carts');
 
     let writing = true;

@@ -1,4 +1,5 @@
 import type { AsyncMessage, Connection } from 'rabbitmq-client';
+import { uniqueId } from './stack';
 
 /** Reads the event log from its first offset until `done(messages)` holds (or times out). */
 export async function readStream(
@@ -28,4 +29,32 @@ export async function readStream(
     await channel.close();
   }
   return messages;
+}
+
+/**
+ * `count` cart events straight onto the exchange, as workflows would publish them: round-robin
+ * over `carts` new carts, one version of each per round, each round confirmed before the next.
+ * Fills the log so a rebuild takes a while to replay.
+ */
+export async function publishCartFiller(rabbit: Connection, exchange: string, count: number, carts = 100): Promise<void> {
+  const publisher = rabbit.createPublisher({ confirm: true });
+  const filler = uniqueId('filler');
+  try {
+    for (let start = 0; start < count; start += carts) {
+      await Promise.all(
+        Array.from({ length: Math.min(carts, count - start) }, (_, j) => {
+          const i = start + j;
+          const aggregateId = `${filler}-${i % carts}`;
+          const version = Math.floor(i / carts) + 1;
+          const event = {
+            eventId: `cart:${aggregateId}:${version}`, aggregateType: 'cart', aggregateId, version, type: 'ItemAddedToCart', schemaVersion: 1,
+            payload: { itemId: `f${version}`, quantity: 1, unitPriceCents: 1 }, occurredAt: new Date().toISOString(), commandId: `f${i}`, correlationId: 'f', causationId: `f${i}`,
+          };
+          return publisher.send({ exchange, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
+        }),
+      );
+    }
+  } finally {
+    await publisher.close();
+  }
 }
