@@ -54,6 +54,21 @@ function traceHeaders(event: EventEnvelope, exchange: string, routingKey: string
   return { headers, span };
 }
 
+/** An event's message properties: persistent, its id, correlation, type and version visible in the RabbitMQ console. */
+export function messageOf(event: EventEnvelope, exchange: string, routingKey = routingKeyOf(event.aggregateType, event.type), headers: Record<string, string> = {}) {
+  return {
+    exchange,
+    routingKey,
+    messageId: event.eventId,
+    correlationId: event.correlationId,
+    contentType: 'application/json',
+    durable: true,
+    timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
+    type: event.type,
+    headers: { 'aggregate-version': event.version, ...headers },
+  };
+}
+
 export function createPublishActivities({ publisher, exchange, metrics }: PublishDeps) {
   return {
     /**
@@ -69,20 +84,7 @@ export function createPublishActivities({ publisher, exchange, metrics }: Publis
             const routingKey = routingKeyOf(event.aggregateType, event.type);
             const { headers, span } = traceHeaders(event, exchange, routingKey);
             try {
-              await publisher.send(
-                {
-                  exchange,
-                  routingKey,
-                  messageId: event.eventId,
-                  correlationId: event.correlationId,
-                  contentType: 'application/json',
-                  durable: true,
-                  timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
-                  type: event.type,
-                  headers: { 'aggregate-version': event.version, ...headers },
-                },
-                event,
-              );
+              await publisher.send(messageOf(event, exchange, routingKey, headers), event);
             } catch (err) {
               span?.recordException(err as Error);
               span?.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });

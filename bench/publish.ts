@@ -5,8 +5,8 @@
  * activity, raw) so a drift in the machine's load falls on both.
  */
 import { createPublishActivities } from '../activities';
+import { messageOf } from '../activities/publish';
 import type { EventEnvelope } from '../core/envelopes';
-import { routingKeyOf } from '../core/ids';
 import { currentSchemaVersion } from '../core/upcasting';
 import { cart } from '../domain';
 import { connectRabbit, createEventPublisher, declareTopology, type EventTopology } from '../infra/rabbit';
@@ -70,25 +70,7 @@ export async function measurePublish(settings: Settings, run: string, rabbitUrl:
   let sequence = 0;
   const batch = () => Array.from({ length: batchSize }, () => eventOf(run, sequence++));
   // The same message the activity sends: same routing key, id, properties and body.
-  const sendRaw = (events: EventEnvelope[]) =>
-    Promise.all(
-      events.map((event) =>
-        raw.send(
-          {
-            exchange: topology.exchange,
-            routingKey: routingKeyOf(event.aggregateType, event.type),
-            messageId: event.eventId,
-            correlationId: event.correlationId,
-            contentType: 'application/json',
-            durable: true,
-            timestamp: Math.floor(Date.parse(event.occurredAt) / 1000),
-            type: event.type,
-            headers: { 'aggregate-version': event.version },
-          },
-          event,
-        ),
-      ),
-    );
+  const sendRaw = (events: EventEnvelope[]) => Promise.all(events.map((event) => raw.send(messageOf(event, topology.exchange), event)));
   const round = (send: (events: EventEnvelope[]) => Promise<unknown>, seconds: number) =>
     closedLoop({
       seconds,
