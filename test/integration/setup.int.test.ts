@@ -19,7 +19,7 @@ import { connectRabbit } from '../../infra/rabbit';
 import { ClusterNotReadyError, searchAttributeGaps, setupCluster, type SetupReport } from '../../infra/setup';
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
 import { searchAttributeKeys } from '../../workflows/definitions';
-import { envOf, freePort, uniqueId } from '../support/stack';
+import { envOf, freePort, isolatedNames, uniqueId } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
 const attributeNames = searchAttributeKeys.map((k) => k.name);
@@ -78,10 +78,7 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
     server = await startTemporalDevServer({ port: await freePort(), searchAttributes: false });
     config = loadConfig({
       TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_TASK_QUEUE: `ledgerflow-${run}`,
-      EVENTS_EXCHANGE: `ledgerflow.test.${run}`,
-      EVENTS_STREAM: `ledgerflow.test.${run}.log`,
-      REDIS_PREFIX: `lftest:${run}`,
+      ...isolatedNames(run),
       LOG_LEVEL: 'warn',
     });
     temporal = await connectTemporal(config);

@@ -20,7 +20,7 @@ import { projectionKeys } from '../../projectors/keys';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 import { runFor, startLoad, type Load } from '../drills/support/load';
 import { account, describeReport } from '../drills/support/verify';
-import { deleteKeys, envOf, eventually, freePort, listening, uniqueId } from '../support/stack';
+import { deleteKeys, envOf, eventually, freePort, isolatedNames, listening, uniqueId } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
 type RoleName = 'worker' | 'projector' | 'api';
@@ -98,10 +98,7 @@ describe('SIGTERM under load drains each process without losing or doubling work
     ports.projector = await freePort();
     config = loadConfig({
       TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_TASK_QUEUE: `ledgerflow-${run}`,
-      EVENTS_EXCHANGE: `ledgerflow.test.${run}`,
-      EVENTS_STREAM: `ledgerflow.test.${run}.log`,
-      REDIS_PREFIX: `lftest:${run}`,
+      ...isolatedNames(run),
       API_PORT: String(await freePort()),
       COMMAND_TIMEOUT_MS: '5000',
       LOG_LEVEL: 'info',

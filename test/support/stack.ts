@@ -49,6 +49,14 @@ export function listening(port: number): Promise<boolean> {
   });
 }
 
+/** What one test run owns, so runs never meet: its task queue, exchange, stream and Redis key prefix. */
+export const isolatedNames = (run: string) => ({
+  TEMPORAL_TASK_QUEUE: `ledgerflow-${run}`,
+  EVENTS_EXCHANGE: `ledgerflow.test.${run}`,
+  EVENTS_STREAM: `ledgerflow.test.${run}.log`,
+  REDIS_PREFIX: `lftest:${run}`,
+});
+
 export const uniqueId = (label = 'run') => `${label}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 
 export interface TestStackOptions {
@@ -88,10 +96,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const config = loadConfig({
     PAYMENT_GATEWAY_URL: payments.url,
     TEMPORAL_ADDRESS: temporalServer.address,
-    TEMPORAL_TASK_QUEUE: `ledgerflow-${run}`,
-    EVENTS_EXCHANGE: `ledgerflow.test.${run}`,
-    EVENTS_STREAM: `ledgerflow.test.${run}.log`,
-    REDIS_PREFIX: `lftest:${run}`,
+    ...isolatedNames(run),
     API_PORT: '0',
     LOG_LEVEL: process.env.LF_TEST_LOG ?? 'warn',
     ...options.env,
