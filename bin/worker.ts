@@ -1,12 +1,12 @@
 /** The aggregate worker: runs every aggregate workflow and the publish activity. */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createAggregateLookup } from '../activities/lookups';
 import { createCommandBus } from '../commands/bus';
 import { aggregates } from '../domain';
+import { freePort } from '../infra/net';
 import { connectTemporal } from '../infra/temporal';
 import { createPaymentClient } from '../payments/client';
 import type { AnyAggregate } from '../core/aggregate';
@@ -140,17 +140,6 @@ async function main() {
   await ops.close();
   await stopTracing();
   log.info({ state: worker.getState() }, 'worker stopped');
-}
-
-/** A port nothing listens on now, for an exporter that cannot report the one it bound. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 if (require.main === module) runMain(main, 'worker');

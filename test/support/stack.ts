@@ -3,7 +3,7 @@
  * memory), and RabbitMQ and Redis isolated by names and key prefixes unique to the run.
  */
 import { randomBytes } from 'node:crypto';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { AppRouter } from '../../api';
@@ -12,6 +12,7 @@ import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import { loadConfig, type Config } from '../../core/config';
 import { projections as registered } from '../../domain';
 import { createLogger } from '../../infra/logger';
+import { freePort } from '../../infra/net';
 import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
 import { closeRedis, createRedis, type Redis } from '../../infra/redis';
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
@@ -29,16 +30,7 @@ function quietTemporalRuntime() {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export function listening(port: number): Promise<boolean> {
