@@ -76,7 +76,7 @@ function superviseProjection(ctx: ProjectionContext) {
       running,
       account: reporter.account,
       live: () => state.live,
-      tail: reporter.tail,
+      tail: ctx.streamTail,
       ended: () => void (state.rebuild = undefined),
       promote(generation) {
         if (stopped || !state.owning) return false;

@@ -35,13 +35,12 @@ export interface Supervised {
 }
 
 /**
- * Keeps one projection's totals, rate and stream tail, and publishes its status to Redis for
+ * Keeps one projection's totals and rate, and publishes its status (with the stream's tail) to Redis for
  * the API, the CLI and metrics (expiring when its owner stops refreshing it).
  */
 export function createStatusReporter(ctx: ProjectionContext) {
   const { redis, projection, keys } = ctx;
   const totals = zeroCounters();
-  let tail: number | null = null;
   let lastRate = { at: Date.now(), applied: 0, eventsPerSecond: 0 };
 
   function current({ owning, live, rebuild }: Supervised, parked = totals.parked, version = projection.version): ProjectionStatus {
@@ -50,6 +49,7 @@ export function createStatusReporter(ctx: ProjectionContext) {
       lastRate = { at: now, applied: totals.applied, eventsPerSecond: ((totals.applied - lastRate.applied) * 1000) / (now - lastRate.at) };
     }
     const checkpoint = live?.checkpoint ?? null;
+    const tail = ctx.streamTail();
     return {
       name: projection.name,
       owner: owning ? ctx.owner : null,
@@ -74,11 +74,9 @@ export function createStatusReporter(ctx: ProjectionContext) {
     account(counters: ApplyCounters) {
       for (const k of Object.keys(counters) as (keyof ApplyCounters)[]) totals[k] += counters[k];
     },
-    tail: () => tail,
     current,
-    /** Takes the stream's tail, then writes the status with the live generation's parked count. */
+    /** Writes the status with the live generation's parked count. */
     async publish(state: Supervised, version: number) {
-      tail = ctx.streamTail() ?? tail;
       const status = current(state, await redis.lLen(keys.parked(state.live?.generation ?? 1)), version);
       await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: ctx.leaseMs * 2 } });
     },
