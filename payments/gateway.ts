@@ -29,6 +29,12 @@ export interface Charge {
   reason?: string;
 }
 
+/** A charge request as the gateway received it (before any delay), and the status it answered once it did. */
+export interface ReceivedCharge {
+  idempotencyKey: string;
+  answered?: number;
+}
+
 const chargeRequest = z.object({ amountCents: z.number().int().positive(), customerId: z.string().min(1), description: z.string().max(500).optional() });
 const refundRequest = z.object({ idempotencyKey: z.string().min(1).max(200) });
 
@@ -40,6 +46,8 @@ export interface PaymentGateway {
   url: string;
   behavior: GatewayBehavior;
   charges: Map<string, Charge>;
+  /** Every charge request received (oldest first, bounded like `charges`), answered or still open. */
+  chargeRequests: readonly ReceivedCharge[];
   close(): Promise<void>;
 }
 
@@ -58,6 +66,7 @@ const send = (res: ServerResponse, status: number, payload: unknown) =>
 export async function startPaymentGateway(options: { port?: number; host?: string; behavior?: Partial<GatewayBehavior> } = {}): Promise<PaymentGateway> {
   const behavior: GatewayBehavior = { declineAboveCents: 100_000, delayMs: 0, failNext: 0, ...options.behavior };
   const charges = new Map<string, Charge>();
+  const chargeRequests: ReceivedCharge[] = [];
   let counter = 0;
 
   const failing = () => {
@@ -113,10 +122,23 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
     return send(res, 404, { error: 'not found' });
   };
 
+  const received = (req: IncomingMessage): ReceivedCharge | undefined => {
+    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/charges') return undefined;
+    const seen: ReceivedCharge = { idempotencyKey: String(req.headers['idempotency-key'] ?? '') };
+    chargeRequests.push(seen);
+    if (chargeRequests.length > chargesKept) chargeRequests.shift();
+    return seen;
+  };
+
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) send(res, 400, { error: error instanceof Error ? error.message : String(error) });
-    });
+    const seen = received(req);
+    handle(req, res)
+      .catch((error: unknown) => {
+        if (!res.headersSent) send(res, 400, { error: error instanceof Error ? error.message : String(error) });
+      })
+      .finally(() => {
+        if (seen) seen.answered = res.statusCode;
+      });
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -129,6 +151,7 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
     url: `http://${host}:${port}`,
     behavior,
     charges,
+    chargeRequests,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
