@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../../api';
+import type { AggregateEnd } from '../../workflows/definitions';
 import { address, registerCustomer, stock } from '../support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
@@ -21,6 +23,14 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     );
     assert.ok(error instanceof TRPCClientError, `expected a TRPCClientError, got ${String(error)}`);
     return error as TRPCClientError<AppRouter>;
+  };
+  /** The cart's workflow as Temporal holds it (not its lagging visibility index). */
+  const describeCart = (cartId: string, runId?: string) => stack.temporal.workflow.getHandle(`cart:${cartId}`, runId).describe();
+  const neverStarted = (cartId: string) => assert.rejects(describeCart(cartId), WorkflowNotFoundError, `no workflow cart:${cartId}`);
+  const keysNaming = async (id: string) => {
+    const keys: string[] = [];
+    for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:*${id}*`, COUNT: 500 })) keys.push(...batch);
+    return keys;
   };
 
   it('runs the seed flow: add product-abc x1 at 19.99 to a cart, then read 1 item, total 19.99', async () => {
@@ -74,10 +84,10 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
       if (field) assert.ok(zodError.fieldErrors[field]?.length, `${label}: field error on ${field}: ${JSON.stringify(zodError)}`);
       else assert.ok(zodError.formErrors.length > 0, `${label}: form error: ${JSON.stringify(zodError)}`);
     }
-    // Nothing reached Temporal: no workflow, and no read model.
-    const workflows = await stack.temporal.workflow.count(`WorkflowId = 'cart:${cartId}'`);
-    assert.equal(workflows.count, 0);
+    // Nothing reached Temporal: no workflow was ever started under the id, and no read model.
+    await neverStarted(cartId);
     await assert.rejects(stack.trpc.cart.get.query({ cartId }), (e: TRPCClientError<AppRouter>) => e.data?.code === 'NOT_FOUND');
+    assert.deepEqual(await keysNaming(cartId), [], 'no Redis key of the run names the cart');
   });
 
   it('rejects broken rules with a domain code, keeping the cart unchanged', async () => {
@@ -86,8 +96,20 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     assert.equal(empty.data?.code, 'UNPROCESSABLE_CONTENT');
     assert.equal(empty.data?.httpStatus, 422);
     assert.equal(empty.data?.domainCode, 'CART_EMPTY');
+    // The refused first command leaves no running workflow: its run ends without an event...
+    const emptyRun = await eventually(async () => {
+      const description = await describeCart(cartId);
+      return description.status.name === 'COMPLETED' ? description : undefined;
+    }, 30_000, 'the refused cart’s workflow completed');
+    assert.deepEqual(await stack.temporal.workflow.getHandle(`cart:${cartId}`, emptyRun.runId).result(), { end: 'empty' } satisfies AggregateEnd);
 
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 5 });
+    const added = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 5 });
+    assert.equal(added.version, 1);
+    // ...and the id's first accepted command starts a new run of its own.
+    const reused = await describeCart(cartId);
+    assert.equal(reused.status.name, 'RUNNING');
+    assert.notEqual(reused.runId, emptyRun.runId, 'a new run, not the empty one reopened');
+    assert.equal(reused.raw.workflowExecutionInfo?.firstRunId, reused.runId, 'started afresh, not continued from the empty run');
     const absent = await rejectionOf(stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'zzz' }));
     assert.equal(absent.data?.domainCode, 'ITEM_NOT_IN_CART');
     const absentChange = await rejectionOf(stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'zzz', quantity: 3 }));
@@ -105,9 +127,11 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
   });
 
   it('answers NOT_FOUND for a cart that never existed', async () => {
-    const error = await rejectionOf(stack.trpc.cart.get.query({ cartId: uniqueId('nobody') }));
+    const cartId = uniqueId('nobody');
+    const error = await rejectionOf(stack.trpc.cart.get.query({ cartId }));
     assert.equal(error.data?.code, 'NOT_FOUND');
     assert.equal(error.data?.httpStatus, 404);
+    await neverStarted(cartId); // a query reads Redis only: it starts nothing in Temporal
   });
 
   it('speaks plain JSON to any HTTP client', async () => {
