@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { ZodType } from 'zod';
 import type { Access } from '../../api/access';
 import { createLedgerflowClient } from '../../client';
 import { appRouter } from '../../api/router';
 import { startApiServer } from '../../api/server';
 import type { ApiRole } from '../../core/config';
 import { createLogger } from '../../infra/logger';
+import type { Redis } from '../../infra/redis';
+import { projectionKeys } from '../../projectors/keys';
+import { address } from '../support/shop';
 import { startTestStack, uniqueId, type TestStack } from '../support/stack';
 
 const tokens: Record<ApiRole, string> = { admin: uniqueId('admin'), client: uniqueId('client'), metrics: uniqueId('metrics') };
@@ -33,8 +38,112 @@ const endpoints: [string, Access][] = [
 ];
 
 type ProcedureType = 'query' | 'mutation' | 'subscription';
-// At run time the router keeps its procedures flat, by path (`cart.addItem`).
-const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureType } }>).map(([path, p]) => ({ path, type: p._def.type }));
+// At run time the router keeps its procedures flat, by path (`cart.addItem`), each with its input schemas.
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureType; inputs: ZodType[] } }>).map(
+  ([path, p]) => ({ path, type: p._def.type, inputs: p._def.inputs }),
+);
+
+/** Each aggregate's id field: a command for it addresses the workflow `<aggregate>:<id>`. */
+const idFields: Record<string, string> = { cart: 'cartId', customer: 'customerId', inventory: 'productId', order: 'orderId' };
+
+/** Ids of documents that exist, so a subscription let through streams one at once. */
+interface Existing {
+  cartId: string;
+  customerId: string;
+  productId: string;
+  orderId: string;
+}
+
+/**
+ * An input validation accepts, per procedure (the sweep checks each against the procedure's own
+ * schema, and fails on a procedure missing here). Every command addresses an aggregate id of its
+ * own that was never used (`<run>.<path>`), so a command let through would start its workflow;
+ * queries and subscriptions read documents that exist.
+ */
+function validInputs(run: string, existing: Existing): Record<string, unknown> {
+  const fresh = (path: string) => `${run}.${path}`;
+  const item = { itemId: 'book', quantity: 2, price: 3 };
+  return {
+    'cart.addItem': { cartId: fresh('cart.addItem'), ...item },
+    'cart.removeItem': { cartId: fresh('cart.removeItem'), itemId: 'book' },
+    'cart.changeQuantity': { cartId: fresh('cart.changeQuantity'), itemId: 'book', quantity: 3 },
+    'cart.checkout': { cartId: fresh('cart.checkout'), shippingAddress: address },
+    'cart.get': { cartId: existing.cartId },
+    'cart.onChange': { cartId: existing.cartId },
+    'cart.listOpen': { limit: 10 },
+    'customer.register': { customerId: fresh('customer.register'), name: 'Mallory', email: 'mallory@example.com' },
+    'customer.rename': { customerId: fresh('customer.rename'), name: 'Mallory' },
+    'customer.deactivate': { customerId: fresh('customer.deactivate') },
+    'customer.reactivate': { customerId: fresh('customer.reactivate') },
+    'customer.get': { customerId: existing.customerId },
+    'customer.onChange': { customerId: existing.customerId },
+    'inventory.receiveStock': { productId: fresh('inventory.receiveStock'), quantity: 5 },
+    'inventory.reserve': { productId: fresh('inventory.reserve'), orderId: existing.orderId, quantity: 1 },
+    'inventory.release': { productId: fresh('inventory.release'), orderId: existing.orderId },
+    'inventory.commit': { productId: fresh('inventory.commit'), orderId: existing.orderId },
+    'inventory.get': { productId: existing.productId },
+    'inventory.onChange': { productId: existing.productId },
+    'order.create': { orderId: fresh('order.create'), customerId: existing.customerId, items: [item], shippingAddress: address },
+    'order.ship': { orderId: fresh('order.ship') },
+    'order.complete': { orderId: fresh('order.complete') },
+    'order.cancel': { orderId: fresh('order.cancel'), reason: 'changed my mind' },
+    'order.get': { orderId: existing.orderId },
+    'order.onChange': { orderId: existing.orderId },
+    'order.activeForCustomer': { customerId: existing.customerId },
+    'order.byStatus': { status: 'created' },
+    'system.parked': { projection: 'carts' },
+    'system.redrive': { projection: 'carts' },
+    'system.rebuild': { projection: 'carts' },
+  };
+}
+
+/** The workflow a command addresses (null for a procedure that addresses none). */
+function workflowOf(path: string, type: ProcedureType, input: unknown): string | null {
+  const aggregate = path.split('.')[0]!;
+  const idField = idFields[aggregate];
+  if (type !== 'mutation' || !idField) return null;
+  return `${aggregate}:${String((input as Record<string, unknown>)[idField])}`;
+}
+
+/**
+ * Every key under the run's Redis prefix with its value, but those with a TTL (the projector's
+ * lease and status, which expire on their own).
+ */
+async function redisState(redis: Redis, prefix: string): Promise<Map<string, string>> {
+  const state = new Map<string, string>();
+  for await (const keys of redis.scanIterator({ MATCH: `${prefix}:*`, COUNT: 500 })) {
+    for (const key of keys) {
+      if ((await redis.pTTL(key)) !== -1) continue;
+      const type = await redis.type(key);
+      const value =
+        type === 'string' ? await redis.get(key)
+        : type === 'hash' ? await redis.hGetAll(key)
+        : type === 'list' ? await redis.lRange(key, 0, -1)
+        : type === 'set' ? (await redis.sMembers(key)).sort()
+        : type === 'zset' ? await redis.zRangeWithScores(key, 0, -1)
+        : type;
+      state.set(key, JSON.stringify([type, value]));
+    }
+  }
+  return state;
+}
+
+/** Keys added, removed or changed between two states. */
+function redisChanges(before: Map<string, string>, after: Map<string, string>): string[] {
+  const keys = new Set([...before.keys(), ...after.keys()]);
+  return [...keys].filter((key) => before.get(key) !== after.get(key)).map((key) => `${key}: ${before.get(key) ?? '(none)'} → ${after.get(key) ?? '(none)'}`);
+}
+
+/** Whether Temporal holds any run of the workflow (describe, not the lagging visibility index). */
+async function inTemporal(stack: TestStack, workflowId: string): Promise<string | null> {
+  try {
+    const { status, runId } = await stack.temporal.workflow.getHandle(workflowId).describe();
+    return `${workflowId}: ${status.name} run ${runId}`;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
 
 interface Answer {
   status: number;
@@ -70,17 +179,29 @@ async function firstEvent(response: Response): Promise<Answer> {
 }
 
 /**
- * Calls a procedure with no input (authorization is decided before input is read) as a browser
- * or any HTTP client would. A subscription answers 200 and sends its refusal as the stream's
- * first event (how tRPC's httpSubscriptionLink reads it); its status here is the one that event names.
+ * Calls a procedure as a browser or any HTTP client would, with `input` (when absent: `{}` for a
+ * mutation, which validation refuses, and no input for a query or subscription). A subscription
+ * answers 200 and sends its refusal as the stream's first event (how tRPC's httpSubscriptionLink
+ * reads it); its status here is the one that event names.
  */
-async function callProcedure(base: string, path: string, type: ProcedureType, headers: Record<string, string> = {}, query = ''): Promise<Answer> {
-  const url = `${base}/trpc/${path}${query}`;
+async function callProcedure(
+  base: string,
+  path: string,
+  type: ProcedureType,
+  headers: Record<string, string> = {},
+  query = '',
+  input?: unknown,
+): Promise<Answer> {
+  const inputParam = input === undefined || type === 'mutation' ? '' : `${query ? '&' : '?'}input=${encodeURIComponent(JSON.stringify(input))}`;
+  const url = `${base}/trpc/${path}${query}${inputParam}`;
   if (type === 'subscription') {
     const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
     return firstEvent(response);
   }
-  const response = await fetch(url, type === 'mutation' ? { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' } : { headers });
+  const response = await fetch(
+    url,
+    type === 'mutation' ? { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(input ?? {}) } : { headers },
+  );
   const body = (await response.json()) as { error?: { data: { code: string } } };
   return { status: response.status, code: body.error?.data.code ?? 'OK' };
 }
@@ -112,29 +233,83 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     }
   });
 
-  it('refuses every procedure a missing or wrong token (401) and a role that falls short (403), and changes nothing', async () => {
-    const failures: string[] = [];
-    for (const { path, type } of procedures) {
-      const access = needs(path);
-      const cases: [string, Record<string, string>, number | 'allowed'][] = [
-        ['no token', {}, access === 'public' ? 'allowed' : 401],
-        ['a wrong token', bearer('not-a-token'), access === 'public' ? 'allowed' : 401],
-        ['a token in another scheme', { authorization: `Basic ${tokens.admin}` }, access === 'public' ? 'allowed' : 401],
-        ...roles.map((role): [string, Record<string, string>, number | 'allowed'] => [`a ${role} token`, bearer(tokens[role]), mayReach[access].includes(role) ? 'allowed' : 403]),
-      ];
-      for (const [label, headers, expected] of cases) {
-        const answer = await callProcedure(api, path, type, headers);
-        const ok =
-          expected === 'allowed'
-            ? answer.code !== 'UNAUTHORIZED' && answer.code !== 'FORBIDDEN'
-            : answer.status === expected && answer.code === (expected === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN');
-        if (!ok) failures.push(`${type} ${path} (${access}) with ${label}: expected ${expected}, got ${answer.status} ${answer.code}`);
+  it('refuses every procedure, called with a valid input, a missing or wrong token (401) and a role that falls short (403), and changes nothing', async (t) => {
+    // Documents for the queries and subscriptions to read: a subscription let through streams one at once.
+    const admin = createLedgerflowClient({ url: api, token: tokens.admin });
+    const existing: Existing = { cartId: uniqueId('cart'), customerId: uniqueId('customer'), productId: uniqueId('product'), orderId: uniqueId('order') };
+    await admin.customer.register.mutate({ customerId: existing.customerId, name: 'Ada', email: 'ada@example.com', wait: 'projected' });
+    await admin.inventory.receiveStock.mutate({ productId: existing.productId, quantity: 5, wait: 'projected' });
+    await admin.cart.addItem.mutate({ cartId: existing.cartId, itemId: 'book', quantity: 1, price: 3, wait: 'projected' });
+    await admin.order.create.mutate({ orderId: existing.orderId, customerId: existing.customerId, items: [{ itemId: 'book', quantity: 1, price: 3 }], shippingAddress: address, wait: 'projected' });
+
+    const inputs = validInputs(uniqueId('sweep'), existing);
+    // Each input is one the procedure's own schema accepts: only authorization stands in the way.
+    const unknown: string[] = [];
+    for (const { path, inputs: schemas } of procedures) {
+      const input = inputs[path];
+      if (schemas.length === 0) {
+        if (input !== undefined) unknown.push(`${path} takes no input`);
+        continue;
       }
+      if (input === undefined) unknown.push(`${path}: no valid input in the table`);
+      else for (const schema of schemas) if (!schema.safeParse(input).success) unknown.push(`${path}: ${JSON.stringify(input)} is refused by its schema`);
     }
-    assert.deepEqual(failures, []);
-    // The allowed calls carried no valid input either: nothing reached Temporal.
-    const { count } = await stack.temporal.workflow.count();
-    assert.equal(count, 0, 'nothing reached Temporal');
+    assert.deepEqual(unknown, []);
+    const addressed = procedures.map(({ path, type }) => workflowOf(path, type, inputs[path])).filter((id): id is string => id !== null);
+    assert.equal(addressed.length, procedures.filter((p) => p.type === 'mutation' && !p.path.startsWith('system.')).length, 'every command addresses a workflow');
+    for (const workflowId of addressed) assert.equal(await inTemporal(stack, workflowId), null, `${workflowId} is unused before the sweep`);
+
+    // With the projector stopped, what a call would have asked of it (a rebuild, a re-drive) stays in Redis to be seen.
+    const carts = projectionKeys(stack.config.REDIS_PREFIX, 'carts');
+    await stack.projector!.stop();
+    try {
+      const redisBefore = await redisState(stack.redis, stack.config.REDIS_PREFIX);
+      const refusals: string[] = [];
+      let refused = 0;
+      for (const { path, type } of procedures) {
+        const access = needs(path);
+        const cases: [string, Record<string, string>, number | 'allowed'][] = [
+          ['no token', {}, access === 'public' ? 'allowed' : 401],
+          ['a wrong token', bearer('not-a-token'), access === 'public' ? 'allowed' : 401],
+          ['a token in another scheme', { authorization: `Basic ${tokens.admin}` }, access === 'public' ? 'allowed' : 401],
+          ...roles.map((role): [string, Record<string, string>, number | 'allowed'] => [`a ${role} token`, bearer(tokens[role]), mayReach[access].includes(role) ? 'allowed' : 403]),
+        ];
+        for (const [label, headers, expected] of cases) {
+          if (expected === 'allowed') {
+            // Allowed through, but with `{}` (or no input) validation stops it: the sweep changes nothing.
+            const answer = await callProcedure(api, path, type, headers);
+            if (answer.code === 'UNAUTHORIZED' || answer.code === 'FORBIDDEN') refusals.push(`${type} ${path} (${access}) with ${label}: expected to pass, got ${answer.status} ${answer.code}`);
+            continue;
+          }
+          const answer = await callProcedure(api, path, type, headers, '', inputs[path]);
+          const code = expected === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN';
+          if (answer.status === expected && answer.code === code) refused += 1;
+          else refusals.push(`${type} ${path} (${access}) with ${label} and a valid input: expected ${expected} ${code}, got ${answer.status} ${answer.code}`);
+        }
+      }
+      // Nothing reached Temporal (no run of any workflow a refused command addressed) and nothing changed in Redis.
+      const reachedTemporal = (await Promise.all(addressed.map((workflowId) => inTemporal(stack, workflowId)))).filter((found) => found !== null);
+      const changedInRedis = redisChanges(redisBefore, await redisState(stack.redis, stack.config.REDIS_PREFIX));
+      t.diagnostic(`${refused} calls with valid inputs refused; ${addressed.length} addressed workflows looked up; ${redisBefore.size} Redis keys compared`);
+      assert.deepEqual({ refusals, reachedTemporal, changedInRedis }, { refusals: [], reachedTemporal: [], changedInRedis: [] });
+
+      // The same inputs with a token allowed to send them do get through: the checks above would have seen a leak.
+      const passed: string[] = [];
+      for (const { path, type } of procedures.filter((p) => p.type === 'mutation')) {
+        const answer = await callProcedure(api, path, type, bearer(needs(path) === 'admin' ? tokens.admin : tokens.client), '', inputs[path]);
+        if (['UNAUTHORIZED', 'FORBIDDEN', 'BAD_REQUEST', 'INTERNAL_SERVER_ERROR'].includes(answer.code)) passed.push(`${path}: ${answer.status} ${answer.code}`);
+      }
+      assert.deepEqual(passed, [], 'allowed commands with the same inputs pass authorization and validation');
+      const started = (await Promise.all(addressed.map((workflowId) => inTemporal(stack, workflowId)))).filter((found) => found !== null);
+      assert.equal(started.length, addressed.length, 'each allowed command started its workflow');
+      const afterControl = await redisState(stack.redis, stack.config.REDIS_PREFIX);
+      const changedKeys = [...new Set([...redisBefore.keys(), ...afterControl.keys()])].filter((key) => redisBefore.get(key) !== afterControl.get(key));
+      assert.deepEqual(changedKeys.sort(), [carts.rebuildRequested, carts.redriveRequested].sort(), 'the allowed rebuild and re-drive left their requests');
+    } finally {
+      // The requests the control left are withdrawn: this stack's projector carries on as it was.
+      await stack.redis.del([carts.rebuildRequested, carts.redriveRequested]);
+      stack.startProjector();
+    }
   });
 
   it('refuses /metrics a missing, wrong or client token; serves /health and /console to anyone', async () => {
