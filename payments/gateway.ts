@@ -29,7 +29,7 @@ export interface Charge {
   reason?: string;
 }
 
-/** A charge request as the gateway received it (before any delay), and the status it answered once it did. */
+/** A charge request the gateway has read in full (before any delay), and the status it answered once it did. */
 export interface ReceivedCharge {
   idempotencyKey: string;
   answered?: number;
@@ -67,12 +67,20 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
   const behavior: GatewayBehavior = { declineAboveCents: 100_000, delayMs: 0, failNext: 0, ...options.behavior };
   const charges = new Map<string, Charge>();
   const chargeRequests: ReceivedCharge[] = [];
+  const chargeRequestOf = new WeakMap<ServerResponse, ReceivedCharge>();
   let counter = 0;
 
   const failing = () => {
     if (behavior.failNext <= 0) return false;
     behavior.failNext -= 1;
     return true;
+  };
+
+  const received = (req: IncomingMessage): ReceivedCharge => {
+    const seen: ReceivedCharge = { idempotencyKey: String(req.headers['idempotency-key'] ?? '') };
+    chargeRequests.push(seen);
+    if (chargeRequests.length > chargesKept) chargeRequests.shift();
+    return seen;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -88,11 +96,14 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
       const charge = charges.get(decodeURIComponent(path.slice('/charges/'.length)));
       return charge ? send(res, 200, charge) : send(res, 404, { error: 'no such charge' });
     }
+    // A request is read in full before the delay: like a real gateway, one received is carried out even if its caller goes away meanwhile.
+    const requestBody = req.method === 'POST' ? await body(req) : undefined;
+    if (req.method === 'POST' && path === '/charges') chargeRequestOf.set(res, received(req));
     if (behavior.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, behavior.delayMs));
     if (req.method === 'POST' && path === '/charges') {
       const key = req.headers['idempotency-key'];
       if (typeof key !== 'string' || key.length === 0 || key.length > 200) return send(res, 400, { error: 'an Idempotency-Key header is required' });
-      const parsed = chargeRequest.safeParse(await body(req));
+      const parsed = chargeRequest.safeParse(requestBody);
       if (!parsed.success) return send(res, 400, { error: z.flattenError(parsed.error) });
       const known = charges.get(key);
       if (known) return send(res, known.status === 'declined' ? 402 : 200, known);
@@ -111,7 +122,7 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
       return send(res, declined ? 402 : 201, charge);
     }
     if (req.method === 'POST' && path === '/refunds') {
-      const parsed = refundRequest.safeParse(await body(req));
+      const parsed = refundRequest.safeParse(requestBody);
       if (!parsed.success) return send(res, 400, { error: z.flattenError(parsed.error) });
       if (failing()) return send(res, 503, { error: 'the gateway is unavailable (simulated)' });
       const charge = charges.get(parsed.data.idempotencyKey);
@@ -122,21 +133,13 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
     return send(res, 404, { error: 'not found' });
   };
 
-  const received = (req: IncomingMessage): ReceivedCharge | undefined => {
-    if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/charges') return undefined;
-    const seen: ReceivedCharge = { idempotencyKey: String(req.headers['idempotency-key'] ?? '') };
-    chargeRequests.push(seen);
-    if (chargeRequests.length > chargesKept) chargeRequests.shift();
-    return seen;
-  };
-
   const server = createServer((req, res) => {
-    const seen = received(req);
     handle(req, res)
       .catch((error: unknown) => {
         if (!res.headersSent) send(res, 400, { error: error instanceof Error ? error.message : String(error) });
       })
       .finally(() => {
+        const seen = chargeRequestOf.get(res);
         if (seen) seen.answered = res.statusCode;
       });
   });
