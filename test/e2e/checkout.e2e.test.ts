@@ -4,14 +4,38 @@
  * or compensates, leaving no reservation behind and telling the cart why.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../../api';
 import type { CartReadModel } from '../../domain';
 import { address, registerCustomer, stock } from '../support/shop';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
 
-describe('checkout as a process (typed client, real services)', { timeout: 300_000 }, () => {
+const root = join(__dirname, '..', '..');
+
+/** The worker as a process of its own, as deployed, so the test can kill it like a crash would. */
+async function spawnWorker(stack: TestStack) {
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], {
+    env: { ...envOf(stack.config), WORKER_METRICS_PORT: String(metricsPort) },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = () =>
+    eventually(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the worker process exited (${child.exitCode ?? child.signalCode})`);
+      return (await fetch(`http://127.0.0.1:${metricsPort}/health/ready`).catch(() => undefined))?.ok ? true : undefined;
+    }, 120_000, 'worker process ready');
+  const kill = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return { child: child as ChildProcess, ready, kill };
+}
+
+describe('checkout as a process (typed client, real services)', { timeout: 480_000 }, () => {
   let stack: TestStack;
   before(async () => {
     stack = await startTestStack();
@@ -37,6 +61,13 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
   };
   /** A product's stock once it reached `version` (the process's commands are projected a moment after). */
   const stockOf = (productId: string) => stack.trpc.inventory.get.query({ productId });
+  /**
+   * Everything the gateway charged this customer, under any idempotency key: a second charge
+   * under another key would show here (the gateway keeps one charge per key, so a filter on one
+   * key could never see it). Declined attempts are listed too, with their status.
+   */
+  const chargesOf = (customerId: string) =>
+    [...stack.payments.charges.values()].filter((c) => c.customerId === customerId).map((c) => [c.idempotencyKey, c.status, c.amountCents]);
   const processOf = async (orderId: string) => {
     const found = [];
     for await (const w of stack.temporal.workflow.list({ query: `ProcessType = 'checkout' AND LinkedAggregates = 'order:${orderId}'` })) found.push(w);
@@ -77,7 +108,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     await eventually(async () => ((await stockOf(book)).version === 3 ? true : undefined), 30_000, 'stock committed');
     assert.deepEqual(await stockOf(book).then((s) => [s.onHand, s.reserved, s.available]), [3, 0, 3]);
     assert.deepEqual(await stockOf(pen).then((s) => [s.onHand, s.reserved, s.available]), [2, 0, 2]);
-    assert.deepEqual([...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId).map((c) => [c.status, c.amountCents]), [['captured', 2550]]);
+    assert.deepEqual(chargesOf(customerId), [[orderId, 'captured', 2550]], 'one charge for this customer, the paid order\'s');
     // The process is a workflow of its own, found in the Web UI by the aggregates it touched.
     const [process] = await processOf(orderId);
     assert.equal(process?.status.name, 'COMPLETED');
@@ -114,7 +145,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     }
     assert.deepEqual(await stockOf(plenty).then((s) => [s.onHand, s.reserved]), [10, 0]);
     await assert.rejects(stack.trpc.order.get.query({ orderId }), (e: TRPCClientError<AppRouter>) => e.data?.code === 'NOT_FOUND');
-    assert.equal([...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId).length, 0);
+    assert.deepEqual(chargesOf(customerId), [], 'nothing charged to this customer');
   });
 
   it('fails on a declined payment: cancels the order and releases the stock; the customer fixes the cart and checks out again', async () => {
@@ -139,6 +170,11 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     assert.equal(retried.status, 'checked_out', JSON.stringify(retried.lastCheckoutFailure));
     assert.equal(retried.orderId, `${customerId}.2`);
     await eventually(async () => ((await stockOf(item)).onHand === 4 ? true : undefined), 30_000, 'one committed');
+    // The declined attempt is on record as declined (nothing captured for the cancelled order), and the paid order was charged once.
+    assert.deepEqual(chargesOf(customerId), [
+      [declinedOrder, 'declined', 80_000],
+      [`${customerId}.2`, 'captured', 40_000],
+    ]);
   });
 
   it('refuses an order for an inactive or unknown customer with its code, through the API and through checkout', async () => {
@@ -159,28 +195,57 @@ describe('checkout as a process (typed client, real services)', { timeout: 300_0
     assert.equal((await checkout(stranger)).lastCheckoutFailure?.code, 'CUSTOMER_NOT_FOUND');
     await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
     assert.equal((await stockOf(item)).onHand, 3);
+    assert.deepEqual([chargesOf(inactive), chargesOf(stranger)], [[], []], 'no charge for a refused customer');
   });
 
-  it('rides out a slow and failing payment gateway and a worker restart, applying every step once; the cart is locked meanwhile', async () => {
+  it('rides out a failing gateway and a worker SIGKILLed while its charge is open: paid once, stock committed once; the cart is locked meanwhile', async (t) => {
     const item = uniqueId('lamp');
     const customerId = await shopper([{ product: item, quantity: 1, price: 30 }], { [item]: 2 });
-    Object.assign(stack.payments.behavior, { delayMs: 1500, failNext: 2 });
-    const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
-    const locked = await failure(stack.trpc.cart.addItem.mutate({ cartId: customerId, itemId: 'extra', quantity: 1, price: 1 }));
-    assert.equal(locked.data?.domainCode, 'CHECKOUT_IN_PROGRESS');
-
-    // The worker goes away mid-process and a new one takes over.
+    // From here the only worker is a process of its own, which the test can crash.
     await stack.worker!.shutdown();
-    await stack.startWorker();
-    const cart = await eventually(async () => {
-      const now = await stack.trpc.cart.get.query({ cartId: customerId });
-      return now.version > started.version! ? now : undefined;
-    }, 90_000, 'checkout settled');
-    assert.equal(cart.status, 'checked_out', JSON.stringify(cart.lastCheckoutFailure));
-    const orderId = cart.orderId!;
-    const charges = [...stack.payments.charges.values()].filter((c) => c.idempotencyKey === orderId);
-    assert.deepEqual(charges.map((c) => c.status), ['captured'], 'charged once');
-    await eventually(async () => ((await stockOf(item)).onHand === 1 ? true : undefined), 30_000, 'committed once');
-    assert.deepEqual(await stockOf(item).then((s) => [s.onHand, s.reserved, s.version]), [1, 0, 3], 'one reservation, committed once');
+    stack.worker = undefined;
+    let worker = await spawnWorker(stack);
+    try {
+      await worker.ready();
+      // Two 503s first (the process retries them), then a charge that takes its time.
+      Object.assign(stack.payments.behavior, { delayMs: 3000, failNext: 2 });
+      const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+      const orderId = (started.events[0]?.payload as { orderId: string }).orderId;
+      const locked = await failure(stack.trpc.cart.addItem.mutate({ cartId: customerId, itemId: 'extra', quantity: 1, price: 1 }));
+      assert.equal(locked.data?.domainCode, 'CHECKOUT_IN_PROGRESS');
+
+      // The worker dies (SIGKILL: no drain) once the gateway has received the charge that will go through, before it answers.
+      const requests = () => stack.payments.chargeRequests.filter((r) => r.idempotencyKey === orderId);
+      const open = await eventually(async () => requests()[2], 120_000, 'the third charge request received');
+      assert.deepEqual(requests().slice(0, 2).map((r) => r.answered), [503, 503], 'the first two attempts were refused (the failing gateway)');
+      assert.equal(open.answered, undefined, 'the charge is open when the worker is killed');
+      await worker.kill('SIGKILL');
+      const sentBeforeKill = requests().length;
+      const inFlightAnswer = await eventually(async () => open.answered, 30_000, 'the gateway answered the open charge');
+      assert.equal(inFlightAnswer, 201, 'the gateway captured the open charge, with no worker alive to hear it');
+
+      // A new worker takes over: the charge activity's attempt timed out with its worker, so it is sent again, same key.
+      worker = await spawnWorker(stack);
+      const cart = await eventually(async () => {
+        const now = await stack.trpc.cart.get.query({ cartId: customerId });
+        return now.version > started.version! ? now : undefined;
+      }, 180_000, 'checkout settled');
+      assert.equal(cart.status, 'checked_out', JSON.stringify(cart.lastCheckoutFailure));
+      assert.equal(cart.orderId, orderId);
+      assert.deepEqual(chargesOf(customerId), [[orderId, 'captured', 3000]], 'charged once, across every key for this customer');
+      const resent = requests().slice(sentBeforeKill);
+      assert.ok(resent.length >= 1, 'the new worker sent the open charge again');
+      assert.deepEqual(resent.map((r) => r.answered), resent.map(() => 200), 'answered with the charge already made (same key), not charged anew');
+      const order = await eventually(() => stack.trpc.order.get.query({ orderId }).catch(() => undefined), 30_000, 'order summary');
+      assert.deepEqual([order.status, order.total], ['created', 30]);
+      await eventually(async () => ((await stockOf(item)).onHand === 1 ? true : undefined), 30_000, 'committed once');
+      assert.deepEqual(await stockOf(item).then((s) => [s.onHand, s.reserved, s.version]), [1, 0, 3], 'one reservation, committed once');
+      const [checkoutRun] = await processOf(orderId);
+      assert.equal(checkoutRun?.status.name, 'COMPLETED');
+      t.diagnostic(`charge requests for ${orderId}: ${requests().map((r) => r.answered).join(', ')} (the open one answered ${inFlightAnswer} after the kill; ${resent.length} sent by the new worker)`);
+    } finally {
+      await worker.kill('SIGTERM');
+      await stack.startWorker();
+    }
   });
 });
