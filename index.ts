@@ -1,10 +1,15 @@
 /**
- * The `ledgerflow` package: what an app imports. The API's types and a typed client (also at
- * `ledgerflow/client`, which carries no zod), and the definitions to write a domain with.
- * Nothing here loads Temporal, RabbitMQ or Redis code.
+ * The `ledgerflow` package: what an app's domain is written with. Definitions only (no I/O,
+ * nothing of Temporal, RabbitMQ or Redis): an app's `ledgerflow.config.ts` imports it, and so
+ * does the workflow sandbox the config is bundled into. The processes that run a domain are in
+ * `ledgerflow/server`, the helpers for process workflows in `ledgerflow/workflow`, the typed
+ * client in `@ledgerflow/client`.
  */
-export type { AppRouter, CartReadModel, CommandOptions, CommandResult, CustomerReadModel, DecidedEvent, HealthReport, InventoryReadModel, OrderSummary, WaitMode } from './api';
-export { createLedgerflowClient, type EventSourceClass, type LedgerflowClient, type LedgerflowClientOptions, type TokenSource } from './client';
+export { defineConfig, ConfigError, type ActivityClients, type ActivityFunctions, type AnyAppConfig, type AppConfig, type ModulesOf, type ProcessWorkflow } from './core/app';
+export type { RouterOf } from './api/router';
+export type { CommandOptions, CommandResult, WaitMode } from './api/aggregate-router';
+export type { HealthReport } from './api/health';
+export type { CommandOutcome, DecidedEvent, EventEnvelope } from './core/envelopes';
 
 export {
   assertNever,
@@ -12,6 +17,7 @@ export {
   type AggregateDefinition,
   type AggregateRef,
   type DecideContext,
+  type DecidedFact,
   type LookedUp,
   type MessageOf,
   type MessageSchemas,
@@ -19,9 +25,9 @@ export {
   type StateOf,
   type Upcasters,
 } from './core/aggregate';
-export { defineEvolver, type AggregateEvolver } from './core/evolver';
 export { defineProjection, type DocOf, type IndexEntry, type ProjectionDefinition, type ProjectionReader, type SingleSourceProjection } from './core/projection';
-export { defineModule, defineQuery, defineRegistry, type AggregateModule, type QueryDefinition, type ReadModelReader } from './core/module';
+export { defineModule, defineQuery, type AggregateModule, type QueryDefinition, type ReadModelReader } from './core/module';
 export { DomainError, engineCodes, errorKinds, isDomainError, type ErrorKind, type Rejection } from './core/errors';
 export { UpcastError } from './core/upcasting';
 export { cents, decimalAmount, fromCents, toCents, type Cents } from './core/money';
+export { boundedId } from './core/ids';

@@ -3,15 +3,13 @@ import type { CommandBus } from '../commands/bus';
 import { buildCommand, type CommandRequest } from '../commands/envelope';
 import type { CommandOutcome } from '../core/envelopes';
 import { isRetryable } from '../core/errors';
-import { PaymentUnavailableError, type PaymentClient } from '../payments/client';
 
 export interface ProcessDeps {
   bus: CommandBus;
-  payments: PaymentClient;
 }
 
-/** A process's side effects: commands to aggregates, and the payment gateway. */
-export function createProcessActivities({ bus, payments }: ProcessDeps) {
+/** What the engine does for a process: send its commands (an app's own activities do the rest). */
+export function createProcessActivities({ bus }: ProcessDeps) {
   return {
     /**
      * Sends a command (with the process's deterministic commandId) and returns its outcome. A
@@ -24,25 +22,6 @@ export function createProcessActivities({ bus, payments }: ProcessDeps) {
         throw ApplicationFailure.retryable(outcome.rejection.message, outcome.rejection.code);
       }
       return outcome;
-    },
-
-    /** Charges once per key; a decline is an answer, an unavailable gateway is retried. */
-    async chargePayment(charge: { idempotencyKey: string; amountCents: number; customerId: string; description: string }) {
-      try {
-        return await payments.charge(charge.idempotencyKey, charge.amountCents, charge.customerId, charge.description);
-      } catch (error) {
-        if (error instanceof PaymentUnavailableError) throw ApplicationFailure.retryable(error.message, 'PAYMENT_UNAVAILABLE');
-        throw error;
-      }
-    },
-
-    async refundPayment(idempotencyKey: string): Promise<void> {
-      try {
-        await payments.refund(idempotencyKey);
-      } catch (error) {
-        if (error instanceof PaymentUnavailableError) throw ApplicationFailure.retryable(error.message, 'PAYMENT_UNAVAILABLE');
-        throw error;
-      }
     },
   };
 }

@@ -2,9 +2,9 @@ import { TRPCError, tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { TRPCQueryProcedure } from '@trpc/server';
 import type { AnyAggregate } from '../core/aggregate';
+import { projectionsOf, type AnyAppConfig, type ModulesOf } from '../core/app';
 import type { AnyModule, ModuleDocOf, QueryDefinition } from '../core/module';
 import { readsFrom, type AnyProjection } from '../core/projection';
-import { modules, projections, type Modules } from '../domain';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
@@ -62,7 +62,7 @@ function moduleQueries<Q extends AnyModule['queries']>(queries: Q) {
 }
 
 /** `<aggregate>.*`: its public commands, `get`, `onChange` and the module's own queries. */
-function aggregateRouter<M extends AnyModule>(module: M) {
+function aggregateRouter<M extends AnyModule>(module: M, projections: readonly AnyProjection[]) {
   const aggregate: M['aggregate'] = module.aggregate;
   const readModel: M['readModel'] = module.readModel;
   const sources = projections.filter((p) => readsFrom(p, aggregate.name));
@@ -72,12 +72,6 @@ function aggregateRouter<M extends AnyModule>(module: M) {
     moduleQueries<M['queries']>(module.queries),
   );
 }
-
-type AggregateRouters = { [K in keyof Modules]: ReturnType<typeof aggregateRouter<Modules[K]>> };
-
-const aggregateRouters = Object.fromEntries(
-  (Object.keys(modules) as (keyof Modules)[]).map((name) => [name, aggregateRouter(modules[name])]),
-) as AggregateRouters;
 
 const projectionInput = z.strictObject({ projection: z.string().min(1) });
 
@@ -108,10 +102,23 @@ export const systemRouter = router({
   }),
 });
 
-export const appRouter = router({ ...aggregateRouters, system: systemRouter });
+type AggregateRouters<M> = { [K in keyof M]: M[K] extends AnyModule ? ReturnType<typeof aggregateRouter<M[K]>> : never };
+
+/**
+ * The app's API: `<aggregate>.*` per module (its commands, `get`, `onChange`, its own queries)
+ * and `system.*`. Serve it with `startApiServer`, or merge it into a router of your own.
+ */
+export function createRouter<C extends AnyAppConfig>(config: C) {
+  const projections = projectionsOf(config);
+  const modules = config.modules as ModulesOf<C>;
+  const aggregateRouters = Object.fromEntries(
+    Object.entries(modules as Record<string, AnyModule>).map(([name, module]) => [name, aggregateRouter(module, projections)]),
+  ) as AggregateRouters<ModulesOf<C>>;
+  return router({ ...aggregateRouters, system: systemRouter });
+}
+
+/** The API's type for an app's config: `type AppRouter = RouterOf<typeof config>` gives its clients full types. */
+export type RouterOf<C extends AnyAppConfig> = ReturnType<typeof createRouter<C>>;
 
 /** Every procedure's path (`cart.addItem`, `system.health`, ...): the only values of the metrics' path label. */
-export const procedurePaths: readonly string[] = Object.keys(appRouter._def.procedures);
-
-/** The API's type: give it to `createTRPCClient<AppRouter>` for typed commands and queries. */
-export type AppRouter = typeof appRouter;
+export const procedurePathsOf = (appRouter: { _def: { procedures: object } }): readonly string[] => Object.keys(appRouter._def.procedures);

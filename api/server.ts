@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { createCommandBus } from '../commands/bus';
+import { projectionsOf, type AnyAppConfig } from '../core/app';
 import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
@@ -9,7 +10,6 @@ import { traceRequest } from '../infra/tracing';
 import { connectRabbit } from '../infra/rabbit';
 import { closeRedis, createRedis } from '../infra/redis';
 import { connectTemporalLazily } from '../infra/temporal';
-import { projections } from '../domain';
 import { createProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
 import { bearerToken, refusal, refusals, type Access } from './access';
@@ -17,7 +17,7 @@ import { consolePage } from './console';
 import { createCors } from './cors';
 import { checkHealth } from './health';
 import { createApiMetrics } from './metrics';
-import { appRouter, procedurePaths } from './router';
+import { createRouter, procedurePathsOf } from './router';
 import type { ApiContext } from './trpc';
 
 export interface ApiServer {
@@ -33,7 +33,7 @@ const header = (req: IncomingMessage, name: string) => {
 };
 
 export interface ApiServerOptions {
-  /** Projections the admin procedures and metrics cover (the registry's by default). */
+  /** Projections the admin procedures and metrics cover (the app's by default). */
   projections?: readonly AnyProjection[];
 }
 
@@ -46,7 +46,7 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
  * on first use), queries only Redis (whose clients reconnect by themselves); a service that is
  * away answers 503 until it is back.
  */
-export async function startApiServer(config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
+export async function startApiServer(app: AnyAppConfig, config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
   // Refused before any connection is opened, so a refusal leaves nothing running.
   const open = config.API_TOKENS.length === 0;
   const host = config.API_HOST ?? (open ? '127.0.0.1' : '0.0.0.0');
@@ -67,8 +67,9 @@ export async function startApiServer(config: Config, log: Logger, options: ApiSe
     maxQueued: config.COMMAND_QUEUE_TOTAL,
     log,
   });
-  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projections);
-  const metrics = createApiMetrics({ admin, procedures: procedurePaths, commandsQueued: () => bus.queued });
+  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
+  const appRouter = createRouter(app);
+  const metrics = createApiMetrics({ admin, procedures: procedurePathsOf(appRouter), commandsQueued: () => bus.queued });
 
   const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config };
   const trpc = createHTTPHandler({

@@ -11,8 +11,12 @@ import { commandHelp, integerOption, parseInvocation, usage, UsageError, type In
 import { formatParked, formatRebuild, formatSetup, formatStatus, progressBar } from '../cli/format';
 import { createCommandBus } from '../commands/bus';
 import { buildCommand } from '../commands/envelope';
+import type { AnyAggregate } from '../core/aggregate';
 import { loadConfig, type Config } from '../core/config';
-import { aggregates, projections } from '../domain';
+import { aggregatesOf, projectionsOf, type AnyAppConfig } from '../core/app';
+import { loadApp, type LoadedApp } from '../infra/app-loader';
+import { runDev } from '../cli/dev';
+import { buildWorkflowBundles } from '../cli/build';
 import { setupCluster } from '../infra/setup';
 import { connectTemporalLazily } from '../infra/temporal';
 import { closeRedis, createRedis, type Redis } from '../infra/redis';
@@ -45,10 +49,10 @@ async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
   }
 }
 
-/** The projection named on the command line: known from the registry, so a typo is a usage error. */
-function projectionArg(run: Run): string {
+/** The projection named on the command line: known from the app's config, so a typo is a usage error. */
+function projectionArg(app: AnyAppConfig, run: Run): string {
   const name = run.args[0]!;
-  const known = projections.map((p) => p.name);
+  const known = projectionsOf(app).map((p) => p.name);
   if (!known.includes(name)) throw new UsageError(new UnknownProjectionError(name, known).message, run.command);
   return name;
 }
@@ -63,10 +67,10 @@ function bounded(admin: ProjectionAdmin, ms: number, host: string): ProjectionAd
   return { ...admin, statuses: limit(admin.statuses), parked: limit(admin.parked), requestRedrive: limit(admin.requestRedrive), requestRebuild: limit(admin.requestRebuild) };
 }
 
-async function withAdmin(config: Config, run: Run, work: (admin: ProjectionAdmin) => Promise<void>) {
+async function withAdmin(app: AnyAppConfig, config: Config, run: Run, work: (admin: ProjectionAdmin) => Promise<void>) {
   const redis = await connectRedis(config.REDIS_URL, run.timeoutMs);
   try {
-    await work(bounded(createProjectionAdmin(redis, config.REDIS_PREFIX, projections), run.timeoutMs, new URL(config.REDIS_URL).host));
+    await work(bounded(createProjectionAdmin(redis, config.REDIS_PREFIX, projectionsOf(app)), run.timeoutMs, new URL(config.REDIS_URL).host));
   } finally {
     await closeRedis(redis);
   }
@@ -104,9 +108,10 @@ async function rebuild(admin: ProjectionAdmin, run: Run, target: string) {
 }
 
 /** `send`: builds a command envelope and submits it with the same bus the API uses. */
-async function send(config: Config, run: Run) {
+async function send(app: AnyAppConfig, config: Config, run: Run) {
   const [aggregateType, aggregateId, type, json = '{}'] = run.args as [string, string, string, string?];
-  const aggregate = Object.hasOwn(aggregates, aggregateType) ? aggregates[aggregateType as keyof typeof aggregates] : undefined;
+  const aggregates: Record<string, AnyAggregate> = aggregatesOf(app);
+  const aggregate = Object.hasOwn(aggregates, aggregateType) ? aggregates[aggregateType] : undefined;
   if (!aggregate) throw new UsageError(`no aggregate named '${aggregateType}' (known: ${Object.keys(aggregates).join(', ')})`, 'send');
   if (!Object.hasOwn(aggregate.commands, type)) throw new UsageError(`${aggregate.name} has no command '${type}' (it has ${Object.keys(aggregate.commands).join(', ')})`, 'send');
   let payload: Record<string, unknown>;
@@ -141,30 +146,41 @@ async function setup(config: Config, run: Run) {
   if (!report.ok) process.exitCode = 1;
 }
 
+/** The processes: run in this process, as `node dist/bin/<name>.js` would, with the app from --config. */
+const processes = { worker: () => import('./worker.js'), projector: () => import('./projector.js'), api: () => import('./api.js') } as const;
+
 async function execute(run: Run) {
-  if (run.command === 'send') return send(loadConfig(), run);
+  const app: LoadedApp = await loadApp(run.options.config as string | undefined);
+  if (run.command === 'worker' || run.command === 'projector' || run.command === 'api') {
+    process.env.LEDGERFLOW_CONFIG = app.path;
+    const { main } = await processes[run.command]();
+    return runMain(main, run.command);
+  }
+  if (run.command === 'dev') return runDev(app, loadConfig());
+  if (run.command === 'build') return buildWorkflowBundles(app, (run.options.out as string | undefined) ?? 'dist/workflow-bundle.js');
+  if (run.command === 'send') return send(app.config, loadConfig(), run);
   if (run.command === 'setup') return setup(loadConfig(), run);
   if (run.command === 'status') {
-    return withAdmin(loadConfig(), run, async (admin) => {
+    return withAdmin(app.config, loadConfig(), run, async (admin) => {
       const statuses = await admin.statuses();
       print(run, statuses, () => statuses.map(formatStatus).join('\n'));
     });
   }
-  const target = projectionArg(run);
+  const target = projectionArg(app.config, run);
   if (run.command === 'parked') {
     const limit = integerOption(run.options.limit, 'limit', 1, 1000, 'parked');
-    return withAdmin(loadConfig(), run, async (admin) => {
+    return withAdmin(app.config, loadConfig(), run, async (admin) => {
       const parked = await admin.parked(target, limit);
       print(run, parked, () => (parked.length === 0 ? 'no parked events' : parked.map(formatParked).join('\n')));
     });
   }
   if (run.command === 'redrive') {
-    return withAdmin(loadConfig(), run, async (admin) => {
+    return withAdmin(app.config, loadConfig(), run, async (admin) => {
       const { parked } = await admin.requestRedrive(target);
       print(run, { projection: target, parked }, () => `re-drive of ${parked} parked event(s) requested; the owner applies them within a second or two`);
     });
   }
-  return withAdmin(loadConfig(), run, (admin) => rebuild(admin, run, target));
+  return withAdmin(app.config, loadConfig(), run, (admin) => rebuild(admin, run, target));
 }
 
 function fail(json: boolean, code: 1 | 2, message: string, help?: string) {

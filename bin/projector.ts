@@ -1,6 +1,7 @@
-/** The projector: keeps every registered read model in Redis up to date from the event log. */
+/** The projector: keeps every read model of the app in Redis up to date from the event log. */
+import { projectionsOf } from '../core/app';
 import { loadConfig } from '../core/config';
-import { projections } from '../domain';
+import { loadApp } from '../infra/app-loader';
 import { createLogger } from '../infra/logger';
 import { createProjectorMetrics, processRegistry } from '../infra/metrics';
 import { startOpsServer } from '../infra/ops-server';
@@ -11,8 +12,10 @@ import { closeRedis, createRedis } from '../infra/redis';
 import { startProjector } from '../projectors/runtime';
 import { onShutdown, runMain } from './main';
 
-async function main() {
+/** The process as `ledgerflow projector` runs it: settings from the environment, the app from LEDGERFLOW_CONFIG. */
+export async function main() {
   const config = loadConfig();
+  const projections = projectionsOf((await loadApp(process.env.LEDGERFLOW_CONFIG)).config);
   const log = createLogger('projector', config.LOG_LEVEL);
   startTracing('ledgerflow-projector');
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-projector', log);
@@ -44,4 +47,4 @@ async function main() {
   });
 }
 
-runMain(main, 'projector');
+if (require.main === module) runMain(main, 'projector');

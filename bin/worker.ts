@@ -1,16 +1,14 @@
 /** The aggregate worker: runs every aggregate workflow and the publish activity. */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createAggregateLookup } from '../activities/lookups';
 import { createCommandBus } from '../commands/bus';
-import { aggregates } from '../domain';
 import { freePort } from '../infra/net';
 import { connectTemporal } from '../infra/temporal';
-import { createPaymentClient } from '../payments/client';
-import type { AnyAggregate } from '../core/aggregate';
+import { aggregatesOf } from '../core/app';
 import { loadConfig, type Config } from '../core/config';
+import { loadApp, workflowEntryOf, type LoadedApp } from '../infra/app-loader';
 import { createLogger, temporalLogger, type Logger } from '../infra/logger';
 import { createWorkerMetrics, processRegistry, type WorkerMetrics } from '../infra/metrics';
 import { scrape, startOpsServer, type ReadinessChecks } from '../infra/ops-server';
@@ -21,11 +19,10 @@ import { startTracing } from '../infra/tracing-sdk';
 import { stopTracing } from '../infra/tracing';
 import { runMain } from './main';
 
-const compiled = __dirname.endsWith(join('dist', 'bin'));
-/** Built by `npm run build` next to the compiled code. */
-export const workflowBundlePath = join(__dirname, compiled ? '..' : '../dist', 'workflow-bundle.js');
-/** The same workflows with Temporal's OpenTelemetry workflow interceptors, run while tracing is on. */
-export const tracedWorkflowBundlePath = join(__dirname, compiled ? '..' : '../dist', 'workflow-bundle-traced.js');
+/** Where `ledgerflow build` writes the workflows with Temporal's OpenTelemetry interceptors, run while tracing is on. */
+export const tracedBundlePathOf = (bundlePath: string) => bundlePath.replace(/(\.js)?$/, '.traced.js');
+
+const silentLog = { info() {}, warn() {}, error() {} };
 
 export interface AggregateWorker {
   worker: Worker;
@@ -36,23 +33,28 @@ export interface AggregateWorker {
   readiness(): ReadinessChecks;
 }
 
-/**
- * Compiled code runs the prebuilt bundle; code run from source (tsx, tests) bundles its own
- * workflows, so it never runs a stale bundle.
- */
 export interface AggregateWorkerOptions {
-  bundle?: 'prebuilt' | 'source';
-  log?: Logger;
   /**
-   * A workflows module of your own (exporting `aggregateWorkflow = aggregateWorkflowFor(yourAggregates)`)
-   * with the same aggregates for deciding; bundled from source. The reference domain's by default.
+   * A workflow bundle built ahead of time by `ledgerflow build` (for production images); without
+   * one the worker bundles the app's workflows as it starts, so it never runs a stale bundle.
    */
-  domain?: { workflowsPath: string; aggregates: Readonly<Record<string, AnyAggregate>> };
+  workflowBundlePath?: string;
+  log?: Logger;
   /** Where the activities count decisions and publishing (none by default). */
   metrics?: WorkerMetrics;
+  /** The environment the app's activity factory reads its own settings from (process.env by default). */
+  env?: NodeJS.ProcessEnv;
 }
 
-export async function createAggregateWorker(config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
+/** The options Temporal's bundler takes for an app: its generated entry, modules to leave out, zod loaded once. */
+export function bundleOptionsOf(app: LoadedApp) {
+  const { workflowsPath, ignoreModules } = workflowEntryOf(app);
+  // zod's own code is evaluated once per worker rather than once per workflow (it keeps no workflow state).
+  return { workflowsPath, bundlerOptions: { ignoreModules, preloadModules: ['zod'] } };
+}
+
+/** Runs an app's aggregates, its processes and the activities they call, on the task queue of `config`. */
+export async function createAggregateWorker(app: LoadedApp, config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   // Without its search attributes every workflow task fails: refuse to start and say what fixes it.
   await assertSearchAttributes(connection.operatorService, config, options.log).catch(async (error: unknown) => {
@@ -64,26 +66,27 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
   // A client of its own for what activities ask of Temporal: lookups and processes' commands.
   const temporal = await connectTemporal(config);
   const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
-  const usePrebuilt = !options.domain && (options.bundle ?? (compiled ? 'prebuilt' : 'source')) === 'prebuilt';
   // Tracing's workflow interceptors are bundled only while tracing is on: off, workflows run without them.
   const tracing = workerTracing();
-  const bundlePath = tracing ? tracedWorkflowBundlePath : workflowBundlePath;
-  if (usePrebuilt && !existsSync(bundlePath)) throw new Error(`no workflow bundle at ${bundlePath}: run npm run build`);
+  const prebuilt = options.workflowBundlePath && (tracing ? tracedBundlePathOf(options.workflowBundlePath) : options.workflowBundlePath);
+  if (prebuilt && !existsSync(prebuilt)) throw new Error(`no workflow bundle at ${prebuilt}: run ledgerflow build`);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...(usePrebuilt ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: options.domain?.workflowsPath ?? require.resolve('../workflows') }),
-    ...(tracing && { interceptors: { activity: tracing.activity, ...(!usePrebuilt && { workflowModules: [workflowTracingModule] }) }, sinks: tracing.sinks }),
-    activities: createActivities({
-      publisher,
-      exchange: config.EVENTS_EXCHANGE,
-      aggregates: options.domain?.aggregates ?? aggregates,
-      lookup: createAggregateLookup(temporal),
-      bus,
-      payments: createPaymentClient(config.PAYMENT_GATEWAY_URL),
-      metrics: options.metrics,
-    }),
+    ...(prebuilt ? { workflowBundle: { codePath: prebuilt } } : bundleOptionsOf(app)),
+    ...(tracing && { interceptors: { activity: tracing.activity, ...(!prebuilt && { workflowModules: [workflowTracingModule] }) }, sinks: tracing.sinks }),
+    activities: {
+      ...app.config.activities({ log: options.log ?? silentLog, env: options.env ?? process.env }),
+      ...createActivities({
+        publisher,
+        exchange: config.EVENTS_EXCHANGE,
+        aggregates: aggregatesOf(app.config),
+        lookup: createAggregateLookup(temporal),
+        bus,
+        metrics: options.metrics,
+      }),
+    },
     maxCachedWorkflows: 2000,
     // On SIGTERM (the Runtime's default signals) the worker stops polling and lets the tasks it
     // holds finish, a publish included; past the grace an activity is cancelled and retried
@@ -112,8 +115,10 @@ export async function createAggregateWorker(config: Config, options: AggregateWo
   };
 }
 
-async function main() {
+/** The process as `ledgerflow worker` runs it: settings from the environment, the app from LEDGERFLOW_CONFIG. */
+export async function main() {
   const config = loadConfig();
+  const app = await loadApp(process.env.LEDGERFLOW_CONFIG);
   const log = createLogger('worker', config.LOG_LEVEL);
   startTracing('ledgerflow-worker');
   // The SDK's series (temporal_*) are exported by Core on loopback and served with ours.
@@ -126,7 +131,11 @@ async function main() {
     },
   });
   const registry = processRegistry();
-  const { worker, run, readiness } = await createAggregateWorker(config, { log, metrics: createWorkerMetrics(registry) });
+  const { worker, run, readiness } = await createAggregateWorker(app, config, {
+    log,
+    metrics: createWorkerMetrics(registry),
+    workflowBundlePath: process.env.LEDGERFLOW_WORKFLOW_BUNDLE || undefined,
+  });
   const ops = await startOpsServer({
     port: config.WORKER_METRICS_PORT,
     host: config.METRICS_HOST,

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export type CommandName = 'status' | 'parked' | 'redrive' | 'rebuild' | 'send' | 'setup';
+export type CommandName = 'dev' | 'worker' | 'projector' | 'api' | 'build' | 'status' | 'parked' | 'redrive' | 'rebuild' | 'send' | 'setup';
 
 interface OptionSpec {
   type: 'string' | 'boolean';
@@ -22,12 +22,47 @@ interface CommandSpec {
 }
 
 const common: Readonly<Record<string, OptionSpec>> = {
+  config: { type: 'string', help: `the app's config file (default ./ledgerflow.config.ts)` },
   json: { type: 'boolean', help: 'print the result as JSON on stdout (errors as JSON on stderr)' },
   timeout: { type: 'string', help: 'seconds to wait for Redis or Temporal to answer before failing (default 5)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
 export const commands: Readonly<Record<CommandName, CommandSpec>> = {
+  dev: {
+    usage: 'dev [--config <file>]',
+    summary: "run the app's whole local stack: Temporal dev server, worker, projector, API; prints where to look",
+    details:
+      'Uses the Temporal server at TEMPORAL_ADDRESS if one answers; otherwise starts a dev server with the\nTemporal CLI from LEDGERFLOW_TEMPORAL_CLI, PATH or the cache (its data in .ledgerflow/). Ctrl-C stops it all.',
+    args: [],
+    options: {},
+  },
+  worker: {
+    usage: 'worker [--config <file>]',
+    summary: "run the app's aggregates, processes and activities (a Temporal worker)",
+    details: 'Bundles the workflows from the config as it starts, or runs LEDGERFLOW_WORKFLOW_BUNDLE (made by ledgerflow build).',
+    args: [],
+    options: {},
+  },
+  projector: {
+    usage: 'projector [--config <file>]',
+    summary: "keep the app's read models in Redis up to date from the event log",
+    args: [],
+    options: {},
+  },
+  api: {
+    usage: 'api [--config <file>]',
+    summary: "serve the app's tRPC API, /health, /metrics and /console over HTTP",
+    args: [],
+    options: {},
+  },
+  build: {
+    usage: 'build [--out <file>] [--config <file>]',
+    summary: "bundle the app's workflows ahead of time, for production images",
+    details: 'Writes <file> (default dist/workflow-bundle.js) and <file minus .js>.traced.js (with tracing\'s\ninterceptors); run the worker with LEDGERFLOW_WORKFLOW_BUNDLE=<file>.',
+    args: [],
+    options: { out: { type: 'string', help: 'where to write the bundle (default dist/workflow-bundle.js)' } },
+  },
   status: {
     usage: 'status [--json]',
     summary: 'every projection: state, checkpoint, stream tail, lag, rate, parked',
@@ -81,7 +116,7 @@ export function usage(): string {
     '',
     ...lines,
     '',
-    'options on every command: --json, --timeout <seconds>, --help',
+    'options on every command: --config <file>, --json, --timeout <seconds>, --help',
     'ledgerflow <command> --help shows a command\'s arguments.',
     exitCodes,
   ].join('\n');

@@ -8,9 +8,7 @@
  */
 import { createTRPCClient, httpLink, httpSubscriptionLink, retryLink, splitLink, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { EventSource as EventSourcePonyfill } from 'eventsource';
-import type { AppRouter } from '../api/router';
-
-export type { AppRouter };
+import type { AnyTRPCRouter } from '@trpc/server';
 
 /** A token, or a function asked before each request (for tokens that expire). */
 export type TokenSource = string | null | (() => string | null | undefined | Promise<string | null | undefined>);
@@ -41,8 +39,8 @@ export interface LedgerflowClientOptions {
   fetch?: typeof fetch;
 }
 
-/** What `createLedgerflowClient` returns: `client.cart.addItem.mutate(...)`, `client.cart.onChange.subscribe(...)`. */
-export type LedgerflowClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+/** What `createLedgerflowClient<AppRouter>` returns: `client.cart.addItem.mutate(...)`, `client.cart.onChange.subscribe(...)`. */
+export type LedgerflowClient<TRouter extends AnyTRPCRouter> = ReturnType<typeof createTRPCClient<TRouter>>;
 
 /** The API's routers that take no commandId: operations, not commands. */
 const notCommands = new Set(['system']);
@@ -54,7 +52,7 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * Gives every command that has none a commandId (a random UUID), once, before any retry: every
  * attempt of one call then carries the same id, and the aggregate applies it once.
  */
-export function commandIdLink(newId: () => string = () => globalThis.crypto.randomUUID()): TRPCLink<AppRouter> {
+export function commandIdLink<TRouter extends AnyTRPCRouter>(newId: () => string = () => globalThis.crypto.randomUUID()): TRPCLink<TRouter> {
   return () =>
     ({ op, next }) => {
       const [router] = op.path.split('.');
@@ -84,13 +82,16 @@ async function tokenOf(source: TokenSource | undefined): Promise<string | null> 
   return token ? token : null;
 }
 
-/** A typed Ledgerflow client: `createLedgerflowClient({ url: 'http://127.0.0.1:3000', token })`. */
-export function createLedgerflowClient(options: LedgerflowClientOptions): LedgerflowClient {
+/**
+ * A typed client for an app's API: `createLedgerflowClient<AppRouter>({ url: 'http://127.0.0.1:3000', token })`,
+ * where `AppRouter` is the app's `RouterOf<typeof config>` (a type: nothing of the server is imported).
+ */
+export function createLedgerflowClient<TRouter extends AnyTRPCRouter>(options: LedgerflowClientOptions): LedgerflowClient<TRouter> {
   const url = trpcUrl(options.url);
   const retries = options.retries ?? 2;
   const EventSource = options.EventSource ?? (globalThis as { EventSource?: EventSourceClass }).EventSource ?? EventSourcePonyfill;
-  return createTRPCClient<AppRouter>({
-    links: [
+  // The links are the same for every app's router (plain JSON, no transformer): built once, untyped.
+  const links: TRPCLink<AnyTRPCRouter>[] = [
       commandIdLink(),
       retryLink({
         retry: ({ op, error, attempts }) => op.type !== 'subscription' && attempts <= retries && isRetryableError(error),
@@ -115,6 +116,6 @@ export function createLedgerflowClient(options: LedgerflowClientOptions): Ledger
           },
         }),
       }),
-    ],
-  });
+  ];
+  return createTRPCClient<TRouter>({ links: links as unknown as TRPCLink<TRouter>[] });
 }

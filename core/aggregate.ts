@@ -90,6 +90,12 @@ export interface AggregateDefinition<
   readonly processes: { readonly [K in keyof Events]?: (event: DecidedFact<z.output<Events[K]>>) => ProcessStart };
   /** Commands only processes send: the API does not offer them. */
   readonly internalCommands: readonly Internal[];
+  /**
+   * For aggregates whose runs began before Ledgerflow recorded decisions (releases up to
+   * 2026-11-22): the decider of that release, which such runs replay with until their next
+   * hand-over. Leave it out otherwise.
+   */
+  readonly legacyDecider?: AnyAggregate;
 }
 
 /** Pure functions from an old payload shape to the next; old payloads are untyped JSON. */
@@ -110,12 +116,13 @@ export type PublicCommandsOf<A extends AnyAggregate> = Exclude<keyof A['commands
 
 type DefinitionInput<N extends string, I extends string, C extends MessageSchemas, E extends MessageSchemas, S, X extends keyof C & string> = Omit<
   AggregateDefinition<N, I, C, E, S, X>,
-  'isTerminal' | 'describe' | 'idSchema' | 'upcasters' | 'lookups' | 'processes' | 'internalCommands'
+  'isTerminal' | 'describe' | 'idSchema' | 'upcasters' | 'lookups' | 'processes' | 'internalCommands' | 'legacyDecider'
 > & {
   readonly upcasters?: Upcasters<E>;
   readonly lookups?: AggregateDefinition<N, I, C, E, S, X>['lookups'];
   readonly processes?: AggregateDefinition<N, I, C, E, S, X>['processes'];
   readonly internalCommands?: readonly X[];
+  readonly legacyDecider?: AnyAggregate;
   readonly idSchema?: z.ZodString;
   readonly isTerminal?: (state: S) => boolean;
   readonly describe?: (state: S) => string;

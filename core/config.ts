@@ -89,8 +89,6 @@ export const configSchema = z.object({
   /** Commands one API process holds for one aggregate, and for all together, before refusing (503, retryable). */
   COMMAND_QUEUE_PER_AGGREGATE: z.coerce.number().int().min(1).max(100_000).default(1_000),
   COMMAND_QUEUE_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
-  /** The payment gateway the checkout process charges (bin/payment-gateway.ts locally). */
-  PAYMENT_GATEWAY_URL: url(['http:', 'https:']).default('http://127.0.0.1:3100'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where the worker and the projector serve /metrics and /health (0.0.0.0 in containers). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),

@@ -19,9 +19,10 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
-import type { ProcessStart } from '../core/aggregate';
-import type { DecideStepInput, StepDecision } from '../core/decider';
-import { applyEvents, closedCode, type AnyEvolver, type Snapshot } from '../core/evolver';
+import type { AnyAggregate, ProcessStart } from '../core/aggregate';
+import { aggregatesOf, type AnyAppConfig } from '../core/app';
+import { decideStep, type DecideStepInput, type StepDecision } from '../core/decider';
+import { applyEvents, closedCode, type Snapshot } from '../core/evolver';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 import { engineCodes, isRetryable } from '../core/errors';
 import { aggregateLimits as limits, eventsBytes, jsonBytes } from '../core/limits';
@@ -70,15 +71,17 @@ const carryBudget = Math.floor(limits.temporalPayloadBytes * 0.75);
 
 /**
  * The actor: the single writer of one aggregate, draining its mailbox in arrival order. Made
- * for a registry of aggregates (workflows/index.ts gives it the domain's).
+ * for an app's aggregates (the worker's generated workflow entry gives it the app's config).
  */
-export const aggregateWorkflowFor = (aggregates: Readonly<Record<string, AnyEvolver>>): AggregateWorkflow =>
-  async function aggregateWorkflow(input) {
+export const aggregateWorkflowFor = (config: AnyAppConfig): AggregateWorkflow => {
+  const aggregates = aggregatesOf(config) as Readonly<Record<string, AnyAggregate>>;
+  return async function aggregateWorkflow(input) {
     return runAggregate(aggregates, input);
   };
+};
 
-async function runAggregate(aggregates: Readonly<Record<string, AnyEvolver>>, input: AggregateWorkflowInput): Promise<AggregateEnd> {
-  const aggregate: AnyEvolver | undefined = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
+async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, input: AggregateWorkflowInput): Promise<AggregateEnd> {
+  const aggregate: AnyAggregate | undefined = Object.hasOwn(aggregates, input.aggregateType) ? aggregates[input.aggregateType] : undefined;
   if (!aggregate) {
     throw ApplicationFailure.nonRetryable(`unknown aggregate type '${input.aggregateType}'`, 'UNKNOWN_AGGREGATE_TYPE');
   }
@@ -223,7 +226,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyEvolver>>, in
       backlog: { events: unpublished.length, bytes: unpublishedBytes },
     };
     let decisions: StepDecision[];
-    if (!recorded) decisions = decideAsBefore(aggregate.name, stepInput);
+    if (!recorded) decisions = decideAsBefore(aggregate, stepInput);
     else {
       try {
         decisions = await decideCommands(stepInput);
@@ -387,17 +390,16 @@ function fitted(handed: CarriedState): CarriedState {
 }
 
 /**
- * A run from before recorded decisions decides as its release did (workflows/legacy/). Loaded
- * only by such runs: it brings zod and the old deciders, which recorded runs never need.
+ * A run from before recorded decisions decides as its release did: with the decider the
+ * aggregate's definition keeps for it (`legacyDecider`).
  */
-function decideAsBefore(aggregateType: string, input: DecideStepInput): StepDecision[] {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { decideAsReleased } = require('./legacy') as typeof import('./legacy');
-  return decideAsReleased(aggregateType, input);
+function decideAsBefore(aggregate: AnyAggregate, input: DecideStepInput): StepDecision[] {
+  if (!aggregate.legacyDecider) throw ApplicationFailure.nonRetryable(`no decider of an earlier release for '${aggregate.name}'`, 'NO_LEGACY_DECIDER');
+  return decideStep(aggregate.legacyDecider, input);
 }
 
 /** The processes an aggregate starts for these events (see `AggregateDefinition.processes`). */
-function processStarts(aggregate: AnyEvolver, events: readonly EventEnvelope[]): ProcessStart[] {
+function processStarts(aggregate: AnyAggregate, events: readonly EventEnvelope[]): ProcessStart[] {
   return events.flatMap((event) => {
     const trigger = Object.hasOwn(aggregate.processes, event.type) ? aggregate.processes[event.type] : undefined;
     return trigger ? [trigger({ aggregateId: event.aggregateId, version: event.version, type: event.type, payload: event.payload, correlationId: event.correlationId })] : [];
@@ -423,6 +425,6 @@ function publishBatch(unpublished: EventEnvelope[]): EventEnvelope[] {
   return unpublished.slice(0, count);
 }
 
-function detailsOf(aggregate: AnyEvolver, snapshot: Snapshot): string {
+function detailsOf(aggregate: AnyAggregate, snapshot: Snapshot): string {
   return `${aggregate.describe(snapshot.state)}\n\n_version ${snapshot.version}_`;
 }

@@ -5,9 +5,7 @@
  * are recorded and today's rules apply. Never edit it: add a newer frozen copy instead.
  */
 import { z } from 'zod';
-import { assertNever, defineAggregate } from '../../core/aggregate';
-import { DomainError } from '../../core/errors';
-import { cents, decimalAmount, fromCents, toCents, type Cents } from '../../core/money';
+import { assertNever, defineAggregate, DomainError, cents, decimalAmount, fromCents, toCents, type Cents } from 'ledgerflow';
 
 const itemId = z.string().trim().min(1, { message: 'must not be empty' }).max(64, { message: 'must be at most 64 characters' });
 const quantity = z

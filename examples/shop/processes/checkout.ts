@@ -7,16 +7,13 @@
  * payment an idempotency key, so retries and worker restarts apply each step once.
  */
 import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { CommandOutcome } from '../core/envelopes';
-import { processCommandId } from '../core/ids';
-import { fromCents } from '../core/cents';
+import { fromCents } from 'ledgerflow';
+import { LinkedAggregates, processCommands, ProcessType, type CommandOutcome } from 'ledgerflow/workflow';
 import type { CheckoutInput } from '../domain/cart/state';
-import { LinkedAggregates, ProcessType } from './definitions';
+import type { PaymentActivities } from '../payments/activities';
 
 const retryForever = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
-const { sendCommand } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: retryForever });
-const { chargePayment, refundPayment } = proxyActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: retryForever });
+const { chargePayment, refundPayment } = proxyActivities<PaymentActivities>({ startToCloseTimeout: '15 seconds', retry: retryForever });
 
 export type CheckoutResult = { status: 'completed'; orderId: string } | { status: 'failed'; orderId: string; code: string; reason: string };
 
@@ -43,16 +40,9 @@ export async function checkoutProcess(input: CheckoutInput): Promise<CheckoutRes
     setCurrentDetails([`**Checkout** of cart ${cartId} → order ${orderId}`, '', ...progress.map((p) => `- ${p}`)].join('\n'));
   };
 
+  const commands = processCommands({ correlationId: input.correlationId });
   const command = (aggregateType: string, aggregateId: string, type: string, payload: Record<string, unknown>): Promise<CommandOutcome> =>
-    sendCommand({
-      aggregateType,
-      aggregateId,
-      type,
-      payload,
-      commandId: processCommandId(processId, `${aggregateType}:${aggregateId}:${type}`),
-      correlationId: input.correlationId,
-      causationId: processId,
-    });
+    commands.send(aggregateType, aggregateId, type, payload);
   const required = async (aggregateType: string, aggregateId: string, type: string, payload: Record<string, unknown>) => {
     const outcome = await command(aggregateType, aggregateId, type, payload);
     if (outcome.status === 'rejected') throw new StepFailed(outcome.rejection.code, `${aggregateType} ${aggregateId}: ${outcome.rejection.message}`);

@@ -1,9 +1,20 @@
 import { z } from 'zod';
-import { assertNever, defineAggregate } from '../../core/aggregate';
-import { DomainError } from '../../core/errors';
-import { cents, decimalAmount, fromCents, toCents } from '../../core/money';
+import { assertNever, decimalAmount, defineAggregate, DomainError, fromCents, toCents } from 'ledgerflow';
 import { shippingAddress } from '../address';
-import { cartEvolver, findLine, orderIdFor, totalCents, totalItems, type CartLine, type CartState } from './state';
+import {
+  cartEvents,
+  describeCart,
+  evolveCart,
+  findLine,
+  initialCart,
+  isCartTerminal,
+  orderIdFor,
+  totalCents,
+  totalItems,
+  type CartLine,
+  type CartState,
+  type CheckoutInput,
+} from './state';
 
 const itemId = z.string().trim().min(1, { message: 'must not be empty' }).max(64, { message: 'must be at most 64 characters' });
 const quantity = z
@@ -24,23 +35,6 @@ export const cartCommands = {
   completeCheckout: z.strictObject({ orderId }),
   /** Sent by the checkout process after it compensated a failed step. */
   failCheckout: z.strictObject({ orderId, code: z.string().min(1).max(64), reason: z.string().max(500) }),
-};
-
-const line = z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents });
-
-export const cartEvents = {
-  ItemAddedToCart: z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents }),
-  ItemRemovedFromCart: z.object({ itemId: z.string() }),
-  ItemQuantityChanged: z.object({ itemId: z.string(), quantity: z.number().int().positive() }),
-  CheckoutStarted: z.object({
-    orderId: z.string(),
-    lines: z.array(line),
-    totalCents: cents,
-    shippingAddress: z.object({ line1: z.string(), city: z.string(), postalCode: z.string(), country: z.string() }),
-  }),
-  CheckoutFailed: z.object({ orderId: z.string(), code: z.string(), reason: z.string() }),
-  /** `orderId` is absent from carts checked out before checkout became a process. */
-  CartCheckedOut: z.object({ totalItems: z.number().int().positive(), totalCents: cents, orderId: z.string().optional() }),
 };
 
 export const cartErrorCodes = {
@@ -66,7 +60,6 @@ export const cartLimits = {
 
 const { maxQuantity, maxLines } = cartLimits;
 
-
 function requireLine(state: CartState, id: string): CartLine {
   const line = findLine(state, id);
   if (!line) throw new DomainError(cartErrorCodes.ITEM_NOT_IN_CART, `item '${id}' is not in the cart`);
@@ -79,13 +72,32 @@ function requirePending(state: CartState, orderId: string) {
   }
 }
 
-
-/** The cart: its state side (state.ts) with its commands, events and `decide`. */
+/** The cart: its events and state (state.ts), its commands and `decide`. */
 export const cart = defineAggregate({
-  ...cartEvolver,
+  name: 'cart',
   idField: 'cartId',
-  commands: cartCommands,
   events: cartEvents,
+  initialState: initialCart,
+  evolve: evolveCart,
+  isTerminal: isCartTerminal,
+  describe: describeCart,
+  // Checking out is a process of its own (workflows/checkout.ts), started once per checkout.
+  processes: {
+    CheckoutStarted: (event) => ({
+      workflowType: 'checkoutProcess',
+      workflowId: `checkout:${event.payload.orderId}`,
+      input: {
+        cartId: event.aggregateId,
+        customerId: event.aggregateId, // a cart belongs to the customer with its id
+        orderId: event.payload.orderId,
+        lines: event.payload.lines,
+        totalCents: event.payload.totalCents,
+        shippingAddress: event.payload.shippingAddress,
+        correlationId: event.correlationId,
+      } satisfies CheckoutInput,
+    }),
+  },
+  commands: cartCommands,
   errorCodes: Object.values(cartErrorCodes),
   decide(state, command, { aggregateId }) {
     if (state.status === 'checkingOut' && command.type !== 'completeCheckout' && command.type !== 'failCheckout') {
@@ -135,5 +147,4 @@ export const cart = defineAggregate({
   },
 
   internalCommands: ['completeCheckout', 'failCheckout'],
-
 });

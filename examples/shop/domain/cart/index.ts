@@ -1,4 +1,4 @@
-import { defineModule } from '../../core/module';
+import { defineModule } from 'ledgerflow';
 import { cart } from './cart';
 import { cartProjection } from './projection';
 import { cartQueries } from './queries';

@@ -1,6 +1,4 @@
-import { assertNever } from '../../core/aggregate';
-import { fromCents } from '../../core/money';
-import { defineProjection } from '../../core/projection';
+import { assertNever, fromCents, defineProjection } from 'ledgerflow';
 import { cart } from './cart';
 
 /** The cart as clients read it: decimal prices, totals precomputed from exact cents. */

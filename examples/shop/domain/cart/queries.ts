@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineQuery } from '../../core/module';
+import { defineQuery } from 'ledgerflow';
 import { cartProjection } from './projection';
 
 export const cartQueries = {

@@ -1,13 +1,25 @@
-/**
- * The cart's state and how its events change it: what its workflow runs (free of zod; the
- * commands and `decide` are in cart.ts).
- */
-import type { MessageOf } from '../../core/aggregate';
-import { fromCents, type Cents } from '../../core/cents';
-import { assertNever, defineEvolver } from '../../core/evolver';
-import { boundedId } from '../../core/ids';
+/** The cart's events, its state and how the events change it (commands and `decide` are in cart.ts). */
+import { z } from 'zod';
+import { assertNever, boundedId, cents, fromCents, type Cents, type MessageOf } from 'ledgerflow';
 import type { ShippingAddress } from '../address';
-import type { cartEvents } from './cart';
+
+const line = z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents });
+
+export const cartEvents = {
+  ItemAddedToCart: z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents }),
+  ItemRemovedFromCart: z.object({ itemId: z.string() }),
+  ItemQuantityChanged: z.object({ itemId: z.string(), quantity: z.number().int().positive() }),
+  CheckoutStarted: z.object({
+    orderId: z.string(),
+    lines: z.array(line),
+    totalCents: cents,
+    shippingAddress: z.object({ line1: z.string(), city: z.string(), postalCode: z.string(), country: z.string() }),
+  }),
+  CheckoutFailed: z.object({ orderId: z.string(), code: z.string(), reason: z.string() }),
+  /** `orderId` is absent from carts checked out before checkout became a process. */
+  CartCheckedOut: z.object({ totalItems: z.number().int().positive(), totalCents: cents, orderId: z.string().optional() }),
+};
+
 
 export type CartEvent = MessageOf<typeof cartEvents>;
 
@@ -46,72 +58,53 @@ export const findLine = (state: CartState, id: string) => state.items.find((line
 export const totalItems = (state: CartState) => state.items.reduce((sum, line) => sum + line.quantity, 0);
 export const totalCents = (state: CartState) => state.items.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
 
-export const cartEvolver = defineEvolver({
-  name: 'cart',
-  initialState: (): CartState => ({ status: 'open', items: [] }),
+export const initialCart = (): CartState => ({ status: 'open', items: [] });
 
-  evolve(state: CartState, event: CartEvent): CartState {
-    switch (event.type) {
-      case 'ItemAddedToCart': {
-        const { itemId: id, quantity: added, unitPriceCents } = event.payload;
-        const exists = findLine(state, id);
-        return {
-          ...state,
-          items: exists
-            ? state.items.map((line) => (line.itemId === id ? { ...line, quantity: line.quantity + added } : line))
-            : [...state.items, { itemId: id, quantity: added, unitPriceCents }],
-        };
-      }
-      case 'ItemRemovedFromCart':
-        return { ...state, items: state.items.filter((line) => line.itemId !== event.payload.itemId) };
-      case 'ItemQuantityChanged':
-        return {
-          ...state,
-          items: state.items.map((line) => (line.itemId === event.payload.itemId ? { ...line, quantity: event.payload.quantity } : line)),
-        };
-      case 'CheckoutStarted':
-        return { ...state, status: 'checkingOut', checkouts: (state.checkouts ?? 0) + 1, pendingOrderId: event.payload.orderId };
-      case 'CheckoutFailed': {
-        const { pendingOrderId: _, ...rest } = state;
-        return { ...rest, status: 'open', lastCheckoutFailure: event.payload };
-      }
-      case 'CartCheckedOut': {
-        const { pendingOrderId: _, ...rest } = state;
-        return { ...rest, status: 'checkedOut' };
-      }
-      default:
-        return assertNever(event);
+export function evolveCart(state: CartState, event: CartEvent): CartState {
+  switch (event.type) {
+    case 'ItemAddedToCart': {
+      const { itemId: id, quantity: added, unitPriceCents } = event.payload;
+      const exists = findLine(state, id);
+      return {
+        ...state,
+        items: exists
+          ? state.items.map((line) => (line.itemId === id ? { ...line, quantity: line.quantity + added } : line))
+          : [...state.items, { itemId: id, quantity: added, unitPriceCents }],
+      };
     }
-  },
+    case 'ItemRemovedFromCart':
+      return { ...state, items: state.items.filter((line) => line.itemId !== event.payload.itemId) };
+    case 'ItemQuantityChanged':
+      return {
+        ...state,
+        items: state.items.map((line) => (line.itemId === event.payload.itemId ? { ...line, quantity: event.payload.quantity } : line)),
+      };
+    case 'CheckoutStarted':
+      return { ...state, status: 'checkingOut', checkouts: (state.checkouts ?? 0) + 1, pendingOrderId: event.payload.orderId };
+    case 'CheckoutFailed': {
+      const { pendingOrderId: _, ...rest } = state;
+      return { ...rest, status: 'open', lastCheckoutFailure: event.payload };
+    }
+    case 'CartCheckedOut': {
+      const { pendingOrderId: _, ...rest } = state;
+      return { ...rest, status: 'checkedOut' };
+    }
+    default:
+      return assertNever(event);
+  }
+}
 
-  isTerminal: (state) => state.status === 'checkedOut',
+export const isCartTerminal = (state: CartState) => state.status === 'checkedOut';
 
-  // Checking out is a process of its own (workflows/checkout.ts), started once per checkout.
-  processes: {
-    CheckoutStarted: (event) => ({
-      workflowType: 'checkoutProcess',
-      workflowId: `checkout:${event.payload.orderId}`,
-      input: {
-        cartId: event.aggregateId,
-        customerId: event.aggregateId, // a cart belongs to the customer with its id
-        orderId: event.payload.orderId,
-        lines: event.payload.lines,
-        totalCents: event.payload.totalCents,
-        shippingAddress: event.payload.shippingAddress,
-        correlationId: event.correlationId,
-      } satisfies CheckoutInput,
-    }),
-  },
-
-  describe(state) {
-    const lines = state.items.map((l) => `| ${l.itemId} | ${l.quantity} | ${fromCents(l.unitPriceCents).toFixed(2)} |`);
-    const status = { open: 'open', checkingOut: `checking out (order ${state.pendingOrderId})`, checkedOut: 'checked out' }[state.status];
-    const failure = state.lastCheckoutFailure ? [`last checkout failed: ${state.lastCheckoutFailure.code} — ${state.lastCheckoutFailure.reason}`, ''] : [];
-    return [
-      `**Cart** — ${status}, ${totalItems(state)} item(s), total ${fromCents(totalCents(state)).toFixed(2)}`,
-      '',
-      ...failure,
-      ...(lines.length ? ['| item | qty | price |', '|---|---:|---:|', ...lines] : ['_empty_']),
-    ].join('\n');
-  },
-});
+/** A short Markdown summary for the Temporal Web UI. */
+export function describeCart(state: CartState): string {
+  const lines = state.items.map((l) => `| ${l.itemId} | ${l.quantity} | ${fromCents(l.unitPriceCents).toFixed(2)} |`);
+  const status = { open: 'open', checkingOut: `checking out (order ${state.pendingOrderId})`, checkedOut: 'checked out' }[state.status];
+  const failure = state.lastCheckoutFailure ? [`last checkout failed: ${state.lastCheckoutFailure.code} — ${state.lastCheckoutFailure.reason}`, ''] : [];
+  return [
+    `**Cart** — ${status}, ${totalItems(state)} item(s), total ${fromCents(totalCents(state)).toFixed(2)}`,
+    '',
+    ...failure,
+    ...(lines.length ? ['| item | qty | price |', '|---|---:|---:|', ...lines] : ['_empty_']),
+  ].join('\n');
+}

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { assertNever, defineAggregate } from '../../core/aggregate';
-import { DomainError } from '../../core/errors';
-import { customerEvolver, type CustomerState } from './state';
+import { assertNever, defineAggregate, DomainError } from 'ledgerflow';
+import { customerEvents, describeCustomer, evolveCustomer, initialCustomer, type CustomerState } from './state';
 
 const name = z.string().trim().min(1, { message: 'must not be empty' }).max(100, { message: 'must be at most 100 characters' });
 
@@ -12,12 +11,6 @@ export const customerCommands = {
   reactivate: z.strictObject({}),
 };
 
-export const customerEvents = {
-  CustomerRegistered: z.object({ name: z.string(), email: z.string() }),
-  CustomerRenamed: z.object({ name: z.string() }),
-  CustomerDeactivated: z.object({}),
-  CustomerReactivated: z.object({}),
-};
 
 export const customerErrorCodes = {
   CUSTOMER_ALREADY_REGISTERED: 'CUSTOMER_ALREADY_REGISTERED',
@@ -31,10 +24,13 @@ function requireRegistered(state: CustomerState) {
 }
 
 export const customer = defineAggregate({
-  ...customerEvolver,
+  name: 'customer',
   idField: 'customerId',
-  commands: customerCommands,
   events: customerEvents,
+  initialState: initialCustomer,
+  evolve: evolveCustomer,
+  describe: describeCustomer,
+  commands: customerCommands,
   errorCodes: Object.values(customerErrorCodes),
   decide(state, command) {
     switch (command.type) {

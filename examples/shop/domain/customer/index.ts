@@ -1,4 +1,4 @@
-import { defineModule } from '../../core/module';
+import { defineModule } from 'ledgerflow';
 import { customer } from './customer';
 import { customerProjection } from './projection';
 

@@ -1,5 +1,4 @@
-import { assertNever } from '../../core/aggregate';
-import { defineProjection } from '../../core/projection';
+import { assertNever, defineProjection } from 'ledgerflow';
 import { customer } from './customer';
 
 /** A customer as clients read it. */

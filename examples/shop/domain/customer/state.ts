@@ -1,7 +1,14 @@
-/** The customer's state and how its events change it (free of zod; commands and `decide` are in customer.ts). */
-import type { MessageOf } from '../../core/aggregate';
-import { assertNever, defineEvolver } from '../../core/evolver';
-import type { customerEvents } from './customer';
+/** The customer's events, its state and how the events change it (commands and `decide` are in customer.ts). */
+import { z } from 'zod';
+import { assertNever, type MessageOf } from 'ledgerflow';
+
+export const customerEvents = {
+  CustomerRegistered: z.object({ name: z.string(), email: z.string() }),
+  CustomerRenamed: z.object({ name: z.string() }),
+  CustomerDeactivated: z.object({}),
+  CustomerReactivated: z.object({}),
+};
+
 
 export type CustomerEvent = MessageOf<typeof customerEvents>;
 
@@ -11,24 +18,23 @@ export interface CustomerState {
   email: string;
 }
 
-export const customerEvolver = defineEvolver({
-  name: 'customer',
-  initialState: (): CustomerState => ({ status: 'unregistered', name: '', email: '' }),
+export const initialCustomer = (): CustomerState => ({ status: 'unregistered', name: '', email: '' });
 
-  evolve(state: CustomerState, event: CustomerEvent): CustomerState {
-    switch (event.type) {
-      case 'CustomerRegistered':
-        return { status: 'active', name: event.payload.name, email: event.payload.email };
-      case 'CustomerRenamed':
-        return { ...state, name: event.payload.name };
-      case 'CustomerDeactivated':
-        return { ...state, status: 'inactive' };
-      case 'CustomerReactivated':
-        return { ...state, status: 'active' };
-      default:
-        return assertNever(event);
-    }
-  },
+export function evolveCustomer(state: CustomerState, event: CustomerEvent): CustomerState {
+  switch (event.type) {
+    case 'CustomerRegistered':
+      return { status: 'active', name: event.payload.name, email: event.payload.email };
+    case 'CustomerRenamed':
+      return { ...state, name: event.payload.name };
+    case 'CustomerDeactivated':
+      return { ...state, status: 'inactive' };
+    case 'CustomerReactivated':
+      return { ...state, status: 'active' };
+    default:
+      return assertNever(event);
+  }
+}
 
-  describe: (state) => `**Customer** — ${state.status === 'unregistered' ? 'not registered' : `${state.name} <${state.email}>, ${state.status}`}`,
-});
+/** A short Markdown summary for the Temporal Web UI. */
+export const describeCustomer = (state: CustomerState): string =>
+  `**Customer** — ${state.status === 'unregistered' ? 'not registered' : `${state.name} <${state.email}>, ${state.status}`}`;

@@ -1,4 +1,4 @@
-import { defineModule } from '../../core/module';
+import { defineModule } from 'ledgerflow';
 import { inventory } from './inventory';
 import { inventoryProjection } from './projection';
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { assertNever, defineAggregate } from '../../core/aggregate';
-import { DomainError } from '../../core/errors';
-import { availableOf, inventoryEvolver, inventoryLimits, type InventoryState } from './state';
+import { assertNever, defineAggregate, DomainError } from 'ledgerflow';
+import { availableOf, describeInventory, evolveInventory, initialInventory, inventoryEvents, inventoryLimits, type InventoryState } from './state';
 
 const quantity = z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(1_000_000, { message: 'must be at most 1,000,000' });
 const orderId = z.string().min(1).max(128);
@@ -13,12 +12,6 @@ export const inventoryCommands = {
   commit: z.strictObject({ orderId }),
 };
 
-export const inventoryEvents = {
-  StockReceived: z.object({ quantity: z.number().int().positive() }),
-  StockReserved: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
-  ReservationReleased: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
-  ReservationCommitted: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
-};
 
 export const inventoryErrorCodes = {
   OUT_OF_STOCK: 'OUT_OF_STOCK',
@@ -38,10 +31,13 @@ function openReservation(state: InventoryState, id: string): number {
 
 /** One aggregate per product: stock on hand and reservations against it, never below zero. */
 export const inventory = defineAggregate({
-  ...inventoryEvolver,
+  name: 'inventory',
   idField: 'productId',
-  commands: inventoryCommands,
   events: inventoryEvents,
+  initialState: initialInventory,
+  evolve: evolveInventory,
+  describe: describeInventory,
+  commands: inventoryCommands,
   errorCodes: Object.values(inventoryErrorCodes),
   decide(state, command) {
     switch (command.type) {

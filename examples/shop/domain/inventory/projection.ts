@@ -1,5 +1,4 @@
-import { assertNever } from '../../core/aggregate';
-import { defineProjection } from '../../core/projection';
+import { assertNever, defineProjection } from 'ledgerflow';
 import { inventory } from './inventory';
 
 /** A product's stock as clients read it. */

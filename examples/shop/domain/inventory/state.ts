@@ -1,7 +1,14 @@
-/** A product's stock and how its events change it (free of zod; commands and `decide` are in inventory.ts). */
-import type { MessageOf } from '../../core/aggregate';
-import { assertNever, defineEvolver } from '../../core/evolver';
-import type { inventoryEvents } from './inventory';
+/** The inventory's events, its state and how the events change it (commands and `decide` are in inventory.ts). */
+import { z } from 'zod';
+import { assertNever, type MessageOf } from 'ledgerflow';
+
+export const inventoryEvents = {
+  StockReceived: z.object({ quantity: z.number().int().positive() }),
+  StockReserved: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
+  ReservationReleased: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
+  ReservationCommitted: z.object({ orderId: z.string(), quantity: z.number().int().positive() }),
+};
+
 
 export type InventoryEvent = MessageOf<typeof inventoryEvents>;
 
@@ -29,24 +36,23 @@ const settle = (state: InventoryState, id: string, onHand: number): InventorySta
   return { onHand, reservations, settled: [...state.settled, id].slice(-inventoryLimits.settledRemembered) };
 };
 
-export const inventoryEvolver = defineEvolver({
-  name: 'inventory',
-  initialState: (): InventoryState => ({ onHand: 0, reservations: {}, settled: [] }),
+export const initialInventory = (): InventoryState => ({ onHand: 0, reservations: {}, settled: [] });
 
-  evolve(state: InventoryState, event: InventoryEvent): InventoryState {
-    switch (event.type) {
-      case 'StockReceived':
-        return { ...state, onHand: state.onHand + event.payload.quantity };
-      case 'StockReserved':
-        return { ...state, reservations: { ...state.reservations, [event.payload.orderId]: event.payload.quantity } };
-      case 'ReservationReleased':
-        return settle(state, event.payload.orderId, state.onHand);
-      case 'ReservationCommitted':
-        return settle(state, event.payload.orderId, state.onHand - event.payload.quantity);
-      default:
-        return assertNever(event);
-    }
-  },
+export function evolveInventory(state: InventoryState, event: InventoryEvent): InventoryState {
+  switch (event.type) {
+    case 'StockReceived':
+      return { ...state, onHand: state.onHand + event.payload.quantity };
+    case 'StockReserved':
+      return { ...state, reservations: { ...state.reservations, [event.payload.orderId]: event.payload.quantity } };
+    case 'ReservationReleased':
+      return settle(state, event.payload.orderId, state.onHand);
+    case 'ReservationCommitted':
+      return settle(state, event.payload.orderId, state.onHand - event.payload.quantity);
+    default:
+      return assertNever(event);
+  }
+}
 
-  describe: (state) => `**Product stock** — on hand ${state.onHand}, reserved ${reservedOf(state)}, available ${availableOf(state)}`,
-});
+/** A short Markdown summary for the Temporal Web UI. */
+export const describeInventory = (state: InventoryState): string =>
+  `**Product stock** — on hand ${state.onHand}, reserved ${reservedOf(state)}, available ${availableOf(state)}`;

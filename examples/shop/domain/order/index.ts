@@ -1,4 +1,4 @@
-import { defineModule } from '../../core/module';
+import { defineModule } from 'ledgerflow';
 import { order } from './order';
 import { isOrderSummary, orderSummaries } from './projection';
 import { orderQueries } from './queries';

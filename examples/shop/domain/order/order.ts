@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { assertNever, defineAggregate, type AggregateRef, type LookedUp } from '../../core/aggregate';
-import { DomainError } from '../../core/errors';
-import { orderEvolver, type OrderState } from './state';
-import { cents, decimalAmount, toCents } from '../../core/money';
+import { assertNever, defineAggregate, type AggregateRef, type LookedUp, DomainError, cents, decimalAmount, toCents } from 'ledgerflow';
+import { describeOrder, evolveOrder, initialOrder, isOrderTerminal, orderEvents, type OrderState } from './state';
 import { shippingAddress } from '../address';
 import type { CustomerState } from '../customer/state';
 
@@ -23,21 +21,7 @@ export const orderCommands = {
   cancel: z.strictObject({ reason: z.string().trim().min(1).max(500) }),
 };
 
-const orderLine = z.object({ itemId: z.string(), quantity: z.number().int().positive(), unitPriceCents: cents });
 
-export const orderEvents = {
-  OrderCreated: z.object({
-    customerId: z.string(),
-    items: z.array(orderLine),
-    totalCents: cents,
-    shippingAddress: z.object({ line1: z.string(), city: z.string(), postalCode: z.string(), country: z.string() }),
-    /** The customer's version the decision read: the order was created against that state. */
-    customerVersion: z.number().int().positive(),
-  }),
-  OrderShipped: z.object({}),
-  OrderCompleted: z.object({}),
-  OrderCancelled: z.object({ reason: z.string() }),
-};
 
 export const orderErrorCodes = {
   CUSTOMER_NOT_FOUND: 'CUSTOMER_NOT_FOUND',
@@ -55,10 +39,14 @@ function requireStatus(state: OrderState, action: string) {
 }
 
 export const order = defineAggregate({
-  ...orderEvolver,
+  name: 'order',
   idField: 'orderId',
-  commands: orderCommands,
   events: orderEvents,
+  initialState: initialOrder,
+  evolve: evolveOrder,
+  describe: describeOrder,
+  isTerminal: isOrderTerminal,
+  commands: orderCommands,
   errorCodes: Object.values(orderErrorCodes),
   // Creating an order reads the customer aggregate's current state, not a read model.
   lookups: (command): Record<string, AggregateRef> =>

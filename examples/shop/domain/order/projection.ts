@@ -5,8 +5,7 @@
  * customer's registration reached the log gets the name when it arrives. Indexes answer
  * "active orders of a customer, newest first" and "orders by status" without joins.
  */
-import { fromCents } from '../../core/money';
-import { defineProjection, type ProjectionReader } from '../../core/projection';
+import { fromCents, defineProjection, type ProjectionReader } from 'ledgerflow';
 import { customer } from '../customer/customer';
 import { order } from './order';
 

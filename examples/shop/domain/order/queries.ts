@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineQuery } from '../../core/module';
+import { defineQuery } from 'ledgerflow';
 import { isOrderSummary, orderSummaries } from './projection';
 
 const status = z.enum(['created', 'shipped', 'completed', 'cancelled']);

@@ -1,0 +1,15 @@
+/**
+ * `ledgerflow/server`: the processes that run an app's domain, as functions an app composes
+ * (the `ledgerflow` CLI runs the same): the aggregate worker, the projector, and the API as a
+ * server or as a tRPC router to merge into an app's own.
+ */
+export { createRouter, procedurePathsOf, type RouterOf } from './api/router';
+export { startApiServer, type ApiServer, type ApiServerOptions } from './api/server';
+export { createAggregateWorker, bundleOptionsOf, type AggregateWorker, type AggregateWorkerOptions } from './bin/worker';
+export { startProjector, type Projector, type ProjectorOptions } from './projectors/runtime';
+export { createReadModels, type ReadModels } from './projectors/store';
+export { loadApp, defaultConfigFile, type LoadedApp } from './infra/app-loader';
+export { loadConfig as loadSettings, type Config as Settings } from './core/config';
+export { createLogger, type Logger } from './infra/logger';
+export { connectRabbit, declareTopology, topologyOf } from './infra/rabbit';
+export { createRedis, closeRedis, type Redis } from './infra/redis';
