@@ -1,6 +1,8 @@
 /** The aggregate worker: runs every aggregate workflow and the publish activity. */
 import { existsSync } from 'node:fs';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
+
+type WebpackConfiguration = Parameters<NonNullable<NonNullable<WorkerOptions['bundlerOptions']>['webpackConfigHook']>>[0];
 import { createActivities } from '../activities';
 import { createAggregateLookup } from '../activities/lookups';
 import { createCommandBus } from '../commands/bus';
@@ -49,8 +51,12 @@ export interface AggregateWorkerOptions {
 /** The options Temporal's bundler takes for an app: its generated entry, modules to leave out, zod loaded once. */
 export function bundleOptionsOf(app: LoadedApp) {
   const { workflowsPath, ignoreModules } = workflowEntryOf(app);
+  // Run from source (tsx, this repository's tests), `ledgerflow` resolves to its sources, as it does for Node.
+  const fromSource = __filename.endsWith('.ts');
+  const webpackConfigHook = (config: WebpackConfiguration): WebpackConfiguration =>
+    fromSource ? { ...config, resolve: { ...config.resolve, conditionNames: ['ledgerflow-source', '...'] } } : config;
   // zod's own code is evaluated once per worker rather than once per workflow (it keeps no workflow state).
-  return { workflowsPath, bundlerOptions: { ignoreModules, preloadModules: ['zod'] } };
+  return { workflowsPath, bundlerOptions: { ignoreModules, preloadModules: ['zod'], webpackConfigHook } };
 }
 
 /** Runs an app's aggregates, its processes and the activities they call, on the task queue of `config`. */

@@ -65,8 +65,18 @@ export interface Rejection {
 }
 
 /** Thrown by `decide` when a command breaks a rule; carries a code from the aggregate's table. */
+/** Marks DomainErrors across copies of this module (an app's config loaded through tsx, a bundle). */
+const domainErrorBrand = Symbol.for('ledgerflow.DomainError');
+
 export class DomainError extends Error {
   override readonly name = 'DomainError';
+  readonly [domainErrorBrand] = true;
+
+  /** `error instanceof DomainError` holds for a DomainError from any copy of the engine an app loaded. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[domainErrorBrand] === true;
+  }
+
   constructor(
     readonly code: string,
     message: string,

@@ -4,7 +4,6 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ConfigError, type AnyAppConfig } from '../core/app';
@@ -28,9 +27,12 @@ export async function loadApp(path: string = defaultConfigFile, cwd: string = pr
   }
   let loaded: unknown;
   try {
-    // tsx's require loads TypeScript (and the app's ESM or CJS) without a build.
-    const { require: tsxRequire } = await import('tsx/cjs/api');
-    loaded = tsxRequire(file, __filename);
+    // tsx loads TypeScript without a build. Registered for the whole process (not namespaced), so
+    // the app and the engine share one copy of every module they both import.
+    const { register } = await import('tsx/cjs/api');
+    register();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require(file);
   } catch (error) {
     throw new ConfigError(`${file} failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
@@ -48,9 +50,10 @@ const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}
 /**
  * What Temporal's bundler needs to build an app's workflow code: a generated entry that hands
  * the app's config to the engine's aggregate workflow and exports its processes by name, and
- * the modules to leave out (Node's, and those the app names).
+ * the modules to leave out (Node's, and those the app names). The entry is written under the
+ * app's node_modules/.cache, so the modules it names resolve from the app as they do in Node.
  */
-export function workflowEntryOf(app: LoadedApp, dir: string = join(tmpdir(), 'ledgerflow-workflows')): { workflowsPath: string; ignoreModules: string[] } {
+export function workflowEntryOf(app: LoadedApp, dir: string = join(dirname(app.path), 'node_modules', '.cache', 'ledgerflow')): { workflowsPath: string; ignoreModules: string[] } {
   // Compiled (dist/) or run from source (tsx): the engine's own aggregate workflow beside this file.
   const engineWorkflow = require.resolve('../workflows/aggregate');
   const lines = [

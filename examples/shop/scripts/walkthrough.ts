@@ -7,7 +7,8 @@
  * In your own app, import the type from the package instead: `import type { AppRouter } from 'ledgerflow'`.
  */
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import type { AppRouter, CartReadModel } from '../api';
+import type { AppRouter } from '../ledgerflow.config';
+import type { CartReadModel } from '../domain';
 
 const url = process.env.LEDGERFLOW_URL ?? 'http://127.0.0.1:3000/trpc';
 const token = process.env.LEDGERFLOW_TOKEN;
