@@ -8,7 +8,7 @@ import { createPublishActivities } from '../activities';
 import { messageOf } from '../activities/publish';
 import type { EventEnvelope } from '../core/envelopes';
 import { currentSchemaVersion } from '../core/upcasting';
-import { cart } from '../domain';
+import { cart } from '../examples/shop/domain';
 import { connectRabbit, createEventPublisher, declareTopology, type EventTopology } from '../infra/rabbit';
 import type { Cleanup } from './support/cleanup';
 import { classifyTemporal } from './support/errors';

@@ -73,7 +73,7 @@ export class DomainError extends Error {
   readonly [domainErrorBrand] = true;
 
   /** `error instanceof DomainError` holds for a DomainError from any copy of the engine an app loaded. */
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[domainErrorBrand] === true;
   }
 

@@ -1,6 +1,10 @@
+/**
+ * `ledgerflow/testing`: given/when/then specs for an app's deciders, in any test runner (they
+ * throw node:assert errors). Pure: no services.
+ */
 import assert from 'node:assert/strict';
-import type { AggregateDefinition, DecideContext, MessageOf, MessageSchemas } from '../../../core/aggregate';
-import { DomainError } from '../../../core/errors';
+import type { AggregateDefinition, DecideContext, MessageOf, MessageSchemas } from '../core/aggregate';
+import { DomainError } from '../core/errors';
 
 export const defaultContext: DecideContext = { now: '2024-05-01T10:00:00.000Z', commandId: 'cmd-1', aggregateId: 'agg-1', lookups: {} };
 

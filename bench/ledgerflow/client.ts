@@ -3,7 +3,7 @@
  * command carries a commandId fixed by the caller, so a retried refusal is the same command.
  */
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../api';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 
 export type WaitMode = 'none' | 'processed' | 'projected';
 

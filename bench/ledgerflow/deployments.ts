@@ -8,7 +8,13 @@ import type { Client } from '@temporalio/client';
 import { startApiServer } from '../../api/server';
 import { createAggregateWorker } from '../../bin/worker';
 import type { Config } from '../../core/config';
-import { projections } from '../../domain';
+import { projectionsOf } from '../../core/app';
+import shop from '../../examples/shop/ledgerflow.config';
+import { loadApp } from '../../infra/app-loader';
+
+const shopConfigPath = require.resolve('../../examples/shop/ledgerflow.config');
+
+const projections = projectionsOf(shop);
 import { createLogger } from '../../infra/logger';
 import { connectRabbit, topologyOf } from '../../infra/rabbit';
 import { createRedis } from '../../infra/redis';
@@ -87,7 +93,7 @@ export async function startInProcess(config: Config, temporal: Client, cleanup: 
   const log = createLogger('bench', 'error');
   const startWorker = async () => {
     const since = Date.now();
-    const worker = await createAggregateWorker(config, { bundle: 'source', log });
+    const worker = await createAggregateWorker(await loadApp(shopConfigPath), config, { log });
     worker.run().catch((error: unknown) => log.error({ err: error }, 'in-process worker failed'));
     const stop = cleanup.defer('in-process worker', () => worker.shutdown());
     await waitForPoller(temporal, config.TEMPORAL_TASK_QUEUE, process.pid, since);
@@ -101,7 +107,7 @@ export async function startInProcess(config: Config, temporal: Client, cleanup: 
   });
   const projector = startProjector({ redis: projectorRedis, rabbit, topology: topologyOf(config), prefix: config.REDIS_PREFIX, log }, projections);
   const stopProjector = cleanup.defer('in-process projector', () => projector.stop());
-  const api = await startApiServer({ ...config, API_PORT: 0 }, log);
+  const api = await startApiServer(shop, { ...config, API_PORT: 0 }, log);
   const stopApi = cleanup.defer('in-process api', () => api.close());
   let { worker, stop: stopWorker } = await startWorker();
 

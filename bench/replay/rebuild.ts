@@ -5,7 +5,10 @@
  * status tick that notices a rebuild request is not counted; the wall time to the switch is.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { projections } from '../../domain';
+import { projectionsOf } from '../../core/app';
+import shop from '../../examples/shop/ledgerflow.config';
+
+const projections = projectionsOf(shop);
 import type { Logger } from '../../infra/logger';
 import type { EventTopology } from '../../infra/rabbit';
 import type { Redis } from '../../infra/redis';

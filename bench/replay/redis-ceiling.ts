@@ -4,7 +4,7 @@
  * as plain pipelines of one batch each, with no script, lease or guard. Documents are computed
  * beforehand with the projection's own `evolve`, so only Redis is timed.
  */
-import { cartProjection, type CartReadModel } from '../../domain';
+import { cartProjection, type CartReadModel } from '../../examples/shop/domain';
 import type { Redis } from '../../infra/redis';
 import { seedEvent } from './seed';
 

@@ -2,7 +2,7 @@
 import type { Connection } from 'rabbitmq-client';
 import type { EventEnvelope } from '../../core/envelopes';
 import { currentSchemaVersion } from '../../core/upcasting';
-import { cart } from '../../domain';
+import { cart } from '../../examples/shop/domain';
 import type { EventTopology } from '../../infra/rabbit';
 
 export const eventsPerCart = 10;

@@ -9,15 +9,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import type { AnyProjection } from '../../core/projection';
-import { cartProjection } from '../../domain';
+import { cartProjection } from '../../examples/shop/domain';
 import { createLogger } from '../../infra/logger';
 import { topologyOf } from '../../infra/rabbit';
 import { startProjector } from '../../projectors/runtime';
 import { createReadModels } from '../../projectors/store';
-import { twiceAggregates } from '../support/domains/twice-cart';
 import { deleteKeys, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { expectedCarts, runFor, startLoad, type Load } from './support/load';
 import { account, assertAccounted, describeReport, type DrillReport } from './support/verify';
+import { loadTestApp } from '../support/apps';
 
 /** The cart projection with one event's handler sabotaged: skipped, or applied twice. */
 function sabotaged(victimCommandId: string, how: 'drop' | 'twice'): AnyProjection {
@@ -48,9 +48,7 @@ describe('the drill accounting catches a lost or doubled event', { timeout: 600_
 
   before(async () => {
     stack = await startTestStack({ worker: false });
-    worker = await createAggregateWorker(stack.config, {
-      domain: { workflowsPath: require.resolve('../support/domains/twice-workflows'), aggregates: twiceAggregates },
-    });
+    worker = await createAggregateWorker(await loadTestApp('twice'), stack.config);
     void worker.run();
     load = startLoad({ apiUrl: stack.api!.url, prefix: uniqueId('acct'), hotSenders: 4, manySenders: 4, cartsPerSender: 2 });
     await runFor(5000);

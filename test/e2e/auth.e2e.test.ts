@@ -4,7 +4,11 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ZodType } from 'zod';
 import type { Access } from '../../api/access';
 import { createLedgerflowClient } from '../../client';
-import { appRouter } from '../../api/router';
+import { createRouter } from '../../api/router';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
+import { shop } from '../support/apps';
+
+const appRouter = createRouter(shop);
 import { startApiServer } from '../../api/server';
 import type { ApiRole } from '../../core/config';
 import { createLogger } from '../../infra/logger';
@@ -235,7 +239,7 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
 
   it('refuses every procedure, called with a valid input, a missing or wrong token (401) and a role that falls short (403), and changes nothing', async (t) => {
     // Documents for the queries and subscriptions to read: a subscription let through streams one at once.
-    const admin = createLedgerflowClient({ url: api, token: tokens.admin });
+    const admin = createLedgerflowClient<AppRouter>({ url: api, token: tokens.admin });
     const existing: Existing = { cartId: uniqueId('cart'), customerId: uniqueId('customer'), productId: uniqueId('product'), orderId: uniqueId('order') };
     await admin.customer.register.mutate({ customerId: existing.customerId, name: 'Ada', email: 'ada@example.com', wait: 'projected' });
     await admin.inventory.receiveStock.mutate({ productId: existing.productId, quantity: 5, wait: 'projected' });
@@ -358,7 +362,7 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     // Through tRPC's own httpSubscriptionLink (the client helper sets connectionParams: { token }).
     const viaLink = (token: string) =>
       new Promise<{ data?: { cartId: string }; code?: string }>((resolve) => {
-        const subscription = createLedgerflowClient({ url: api, token }).cart.onChange.subscribe(
+        const subscription = createLedgerflowClient<AppRouter>({ url: api, token }).cart.onChange.subscribe(
           { cartId },
           {
             onData: ({ data }) => (subscription.unsubscribe(), resolve({ data })),
@@ -413,10 +417,10 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
   it('without API_TOKENS: open to every call, loopback only, and no CORS unless configured', async () => {
     const log = createLogger('test', 'silent');
     await assert.rejects(
-      startApiServer({ ...stack.config, API_TOKENS: [], API_HOST: '0.0.0.0', API_PORT: 0 }, log),
+      startApiServer(stack.app.config, { ...stack.config, API_TOKENS: [], API_HOST: '0.0.0.0', API_PORT: 0 }, log),
       /needs API_TOKENS/,
     );
-    const open = await startApiServer({ ...stack.config, API_TOKENS: [], API_HOST: undefined, API_PORT: 0, API_CORS_ORIGINS: [] }, log);
+    const open = await startApiServer(stack.app.config, { ...stack.config, API_TOKENS: [], API_HOST: undefined, API_PORT: 0, API_CORS_ORIGINS: [] }, log);
     try {
       assert.match(open.url, /^http:\/\/127\.0\.0\.1:/);
       assert.equal((open.server.address() as { address: string }).address, '127.0.0.1');

@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../api';
-import type { CartReadModel } from '../../domain';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
+import type { CartReadModel } from '../../examples/shop/domain';
 import { address, registerCustomer, stock } from '../support/shop';
 import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
 

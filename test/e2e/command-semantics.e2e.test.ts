@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../api';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import type { EventEnvelope } from '../../core/envelopes';
-import { cartProjection } from '../../domain';
+import { cartProjection } from '../../examples/shop/domain';
 import { recentEventsQuery, versionQuery } from '../../workflows/definitions';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 

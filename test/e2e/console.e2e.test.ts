@@ -4,8 +4,9 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { createLedgerflowClient, type LedgerflowClient } from '../../client';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import { defineProjection } from '../../core/projection';
-import { cart, cartProjection } from '../../domain';
+import { cart, cartProjection } from '../../examples/shop/domain';
 import { launchBrowser, type TestBrowser } from '../support/browser';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { publishCartFiller } from '../support/stream';
@@ -37,13 +38,13 @@ const itemCounts = defineProjection<{ cartId: string; lines: number; version: nu
 describe('projection console in headless Chromium', { timeout: 300_000 }, () => {
   let stack: TestStack;
   let browser: TestBrowser;
-  let client: LedgerflowClient;
+  let client: LedgerflowClient<AppRouter>;
   before(async () => {
     stack = await startTestStack({
       projections: [cartProjection, itemCounts],
       env: { API_TOKENS: `admin:${tokens.admin},client:${tokens.client}`, API_HOST: '127.0.0.1' },
     });
-    client = createLedgerflowClient({ url: stack.api!.url, token: tokens.admin });
+    client = createLedgerflowClient<AppRouter>({ url: stack.api!.url, token: tokens.admin });
     browser = await launchBrowser();
     await mkdir(artifacts, { recursive: true });
   });

@@ -4,8 +4,8 @@ import { startApiServer, type ApiServer } from '../../api/server';
 import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import { createLogger } from '../../infra/logger';
 import { versionQuery } from '../../workflows/definitions';
-import { buggyAggregates } from '../support/domains/buggy-cart';
 import { freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { loadTestApp } from '../support/apps';
 
 type ErrorBody = { error: { message: string; data: { code: string; httpStatus: number; domainCode: string | null; commandId: string | null; retryable: boolean } } };
 
@@ -19,9 +19,7 @@ describe('what the API answers when something fails', { timeout: 180_000 }, () =
   let worker: AggregateWorker | undefined;
   before(async () => {
     stack = await startTestStack({ worker: false, projector: false });
-    worker = await createAggregateWorker(stack.config, {
-      domain: { workflowsPath: require.resolve('../support/domains/buggy-workflows'), aggregates: buggyAggregates },
-    });
+    worker = await createAggregateWorker(await loadTestApp('buggy'), stack.config);
     void worker.run();
   });
   after(async () => {
@@ -51,7 +49,7 @@ describe('what the API answers when something fails', { timeout: 180_000 }, () =
     let api: ApiServer;
     before(async () => {
       const nowhere = `127.0.0.1:${await freePort()}`;
-      api = await startApiServer({ ...stack.config, TEMPORAL_ADDRESS: nowhere }, createLogger('test', 'silent'));
+      api = await startApiServer(stack.app.config, { ...stack.config, TEMPORAL_ADDRESS: nowhere }, createLogger('test', 'silent'));
     });
     after(async () => {
       await api?.close(1000);

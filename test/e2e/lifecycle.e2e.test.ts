@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../api';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import type { AggregateEnd } from '../../workflows/definitions';
 import { address, registerCustomer } from '../support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';

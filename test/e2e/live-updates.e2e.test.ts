@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CartReadModel } from '../../domain';
+import type { CartReadModel } from '../../examples/shop/domain';
 import { address } from '../support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createCommandBus } from '../../commands/bus';
 import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
-import { cartProjection } from '../../domain';
+import { cartProjection } from '../../examples/shop/domain';
 import { versionQuery } from '../../workflows/definitions';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';

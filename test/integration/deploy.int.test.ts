@@ -4,12 +4,12 @@ import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import { createCommandBus } from '../../commands/bus';
 import { buildCommand } from '../../commands/envelope';
 import type { CommandOutcome, EventEnvelope } from '../../core/envelopes';
-import type { CartState } from '../../domain/cart';
+import type { CartState } from '../../examples/shop/domain/cart';
 import { stateQuery, versionQuery } from '../../workflows/definitions';
-import { stricterAggregates } from '../support/domains/stricter-cart';
 import { eventsInLog, versionsUpTo } from '../support/event-log';
 import { startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';
+import { loadTestApp } from '../support/apps';
 
 /** What release 1 decided for each cart's five commands, written out rather than folded by the code under test. */
 const decidedBeforeDeploy = [
@@ -73,9 +73,7 @@ describe('a deploy that changes decide under running aggregates', { timeout: 240
     // Release 2 replaces the worker: its decide refuses more than 5 of an item and a 4th line.
     await stack.worker!.shutdown();
     stack.worker = undefined;
-    stricter = await createAggregateWorker(stack.config, {
-      domain: { workflowsPath: require.resolve('../support/domains/stricter-workflows'), aggregates: stricterAggregates },
-    });
+    stricter = await createAggregateWorker(await loadTestApp('stricter'), stack.config);
     void stricter.run();
 
     for (const cartId of carts) {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CartState } from '../../domain/cart';
+import type { CartState } from '../../examples/shop/domain/cart';
 import type { EventEnvelope } from '../../core/envelopes';
 import { stateQuery, versionQuery } from '../../workflows/definitions';
 import type { AsyncMessage } from 'rabbitmq-client';
-import { cartProjection } from '../../domain';
+import { cartProjection } from '../../examples/shop/domain';
 import { currenciesProjection } from '../support/cart-v2';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';

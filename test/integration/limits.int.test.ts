@@ -7,11 +7,11 @@ import { buildCommand } from '../../commands/envelope';
 import type { CommandOutcome } from '../../core/envelopes';
 import { aggregateLimits as limits } from '../../core/limits';
 import { aggregateWorkflowType, buffersQuery, submitUpdate, type AggregateWorkflow } from '../../workflows/definitions';
-import { bulkyAggregates } from '../support/domains/bulky';
 import { eventsInLog, versionsUpTo } from '../support/event-log';
 import { ownRabbit, type OwnRabbit } from '../support/rabbit-server';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';
+import { loadTestApp } from '../support/apps';
 
 /**
  * The worst case for what an aggregate carries: its state at the bound, a broker outage long
@@ -24,9 +24,7 @@ describe('an aggregate at its bounds (a broker node of the test’s own)', { tim
   before(async () => {
     broker = await ownRabbit();
     stack = await startTestStack({ worker: false, api: false, projector: false, env: { RABBITMQ_URL: broker.url } });
-    worker = await createAggregateWorker(stack.config, {
-      domain: { workflowsPath: require.resolve('../support/domains/bulky-workflows'), aggregates: bulkyAggregates },
-    });
+    worker = await createAggregateWorker(await loadTestApp('bulky'), stack.config);
     void worker.run();
   });
   after(async () => {

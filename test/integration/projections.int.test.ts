@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import type { EventEnvelope } from '../../core/envelopes';
 import { defineProjection, type DocOf } from '../../core/projection';
-import { cart, cartProjection, type CartReadModel } from '../../domain';
+import { cart, cartProjection, type CartReadModel } from '../../examples/shop/domain';
 import { createLogger } from '../../infra/logger';
 import { topologyOf } from '../../infra/rabbit';
 import { createProjectionAdmin } from '../../projectors/admin';

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startApiServer, type ApiServer } from '../../api/server';
-import { projections } from '../../domain';
+import { projectionsOf } from '../../core/app';
+import { shop } from '../support/apps';
+
+const projections = projectionsOf(shop);
 import { createLogger } from '../../infra/logger';
 import { topologyOf } from '../../infra/rabbit';
 import { closeRedis, createRedis } from '../../infra/redis';
@@ -85,7 +88,7 @@ describe('an API started while Redis is down (a redis-server of the test’s own
     await redisServer.stop();
     // The stack's own clients use the machine's Redis; only this API and its projector use the one that is down.
     stack = await startTestStack({ api: false, projector: false });
-    api = await startApiServer({ ...stack.config, REDIS_URL: redisServer.url }, createLogger('test', 'silent'));
+    api = await startApiServer(stack.app.config, { ...stack.config, REDIS_URL: redisServer.url }, createLogger('test', 'silent'));
   });
   after(async () => {
     await api?.close(1000);

@@ -20,6 +20,7 @@ import { ClusterNotReadyError, searchAttributeGaps, setupCluster, type SetupRepo
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';
 import { searchAttributeKeys } from '../../workflows/definitions';
 import { envOf, freePort, isolatedNames, uniqueId } from '../support/stack';
+import { loadShop } from '../support/apps';
 
 const root = join(__dirname, '..', '..');
 const attributeNames = searchAttributeKeys.map((k) => k.name);
@@ -108,7 +109,7 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
     for (const name of attributeNames) assert.ok(output.includes(name), `names ${name}:\n${output}`);
     assert.match(output, /ledgerflow setup/);
     // The factory, as tests and embedders use it, refuses the same way.
-    await assert.rejects(createAggregateWorker(config), (error: unknown) => error instanceof ClusterNotReadyError && /ledgerflow setup/.test(error.message));
+    await assert.rejects(createAggregateWorker(await loadShop(), config), (error: unknown) => error instanceof ClusterNotReadyError && /ledgerflow setup/.test(error.message));
   });
 
   it('`ledgerflow setup --dry-run` says what it would change, changes nothing, and exits 1', async () => {
@@ -167,7 +168,7 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
   });
 
   it('then the worker starts and processes a command', async () => {
-    worker = await createAggregateWorker(config);
+    worker = await createAggregateWorker(await loadShop(), config);
     void worker.run();
     const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: 60_000 });
     const outcome = await bus.submit(

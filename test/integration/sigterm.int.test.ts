@@ -12,7 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { Connection } from 'rabbitmq-client';
 import { loadConfig, type Config } from '../../core/config';
-import { projections } from '../../domain';
+import { projectionsOf } from '../../core/app';
+import { shop } from '../support/apps';
+
+const projections = projectionsOf(shop);
 import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
 import { closeRedis, createRedis, type Redis } from '../../infra/redis';
 import { connectTemporal, startTemporalDevServer, type DevServer } from '../../infra/temporal';

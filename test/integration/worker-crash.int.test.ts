@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EventEnvelope } from '../../core/envelopes';
-import { cartProjection } from '../../domain';
+import { cartProjection } from '../../examples/shop/domain';
 import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { untilAnswered } from '../support/retry';
 import { readStream } from '../support/stream';

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { AnyAggregate, Upcasters } from '../../core/aggregate';
 import { defineProjection } from '../../core/projection';
-import { cart, cartEvents } from '../../domain/cart';
+import { cart, cartEvents } from '../../examples/shop/domain/cart';
 
 export const cartV2Events = {
   ...cartEvents,

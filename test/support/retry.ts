@@ -1,5 +1,5 @@
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../api';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 
 /** What a well-behaved client does: on a retryable refusal, send the same command (same id) again. */
 export interface RetryCounts {

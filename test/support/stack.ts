@@ -6,11 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
-import type { AppRouter } from '../../api';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import { startApiServer, type ApiServer } from '../../api/server';
 import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import { loadConfig, type Config } from '../../core/config';
-import { projections as registered } from '../../domain';
+import { projectionsOf } from '../../core/app';
+import type { LoadedApp } from '../../infra/app-loader';
+import { loadShop, shopConfigPath } from './apps';
 import { createLogger } from '../../infra/logger';
 import { freePort } from '../../infra/net';
 import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
@@ -19,7 +21,7 @@ import { connectTemporal, startTemporalDevServer, type DevServer } from '../../i
 import type { Client } from '@temporalio/client';
 import type { Connection } from 'rabbitmq-client';
 import type { AnyProjection } from '../../core/projection';
-import { startPaymentGateway, type PaymentGateway } from '../../payments/gateway';
+import { startPaymentGateway, type PaymentGateway } from '../../examples/shop/payments/gateway';
 import { startProjector, type Projector, type ProjectorOptions } from '../../projectors/runtime';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 
@@ -57,12 +59,15 @@ export interface TestStackOptions {
   api?: boolean;
   dynamicConfig?: Record<string, unknown>;
   env?: Record<string, string>;
-  /** Projections the projector runs (the registry's by default). */
+  /** The app the stack runs (the shop by default). */
+  app?: LoadedApp;
+  /** Projections the projector runs (the app's by default). */
   projections?: readonly AnyProjection[];
   projectorOptions?: ProjectorOptions;
 }
 
 export interface TestStack {
+  app: LoadedApp;
   config: Config;
   /** The stand-in payment gateway the checkout process charges (its behavior can be changed). */
   payments: PaymentGateway;
@@ -85,8 +90,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const run = uniqueId('lf');
   const temporalServer = await startTemporalDevServer({ port: await freePort(), dynamicConfig: options.dynamicConfig });
   const payments = await startPaymentGateway();
+  const app = options.app ?? (await loadShop());
   const config = loadConfig({
-    PAYMENT_GATEWAY_URL: payments.url,
     TEMPORAL_ADDRESS: temporalServer.address,
     ...isolatedNames(run),
     API_PORT: '0',
@@ -103,6 +108,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   await declareTopology(rabbit, topologyOf(config));
 
   const stack: TestStack = {
+    app,
     config,
     payments,
     temporalServer,
@@ -112,7 +118,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     readModels: createReadModels(redis, config.REDIS_PREFIX),
     trpc: undefined as never,
     async startWorker() {
-      const worker = await createAggregateWorker(config);
+      const worker = await createAggregateWorker(app, config, { env: { ...process.env, PAYMENT_GATEWAY_URL: payments.url } });
       void worker.run();
       stack.worker = worker;
       return worker;
@@ -120,7 +126,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     startProjector(overrides?: ProjectorOptions) {
       stack.projector = startProjector(
         { redis: projectorRedis, rabbit, topology: topologyOf(config), prefix: config.REDIS_PREFIX, log },
-        options.projections ?? registered,
+        options.projections ?? projectionsOf(app.config),
         { batchSize: 200, tickMs: 500, leaseMs: 3000, ...options.projectorOptions, ...overrides },
       );
       return stack.projector;
@@ -143,7 +149,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     if (options.worker !== false) await stack.startWorker();
     if (options.projector !== false) stack.startProjector();
     if (options.api !== false) {
-      stack.api = await startApiServer(config, log, { projections: options.projections });
+      stack.api = await startApiServer(app.config, config, log, { projections: options.projections });
       stack.trpc = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${stack.api.url}/trpc` })] });
     }
   } catch (error) {
@@ -153,11 +159,14 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   return stack;
 }
 
-/** The stack's configuration as environment variables, for a process of its own (worker, projector). */
-export function envOf(config: Config): NodeJS.ProcessEnv {
+/**
+ * The stack's configuration as environment variables, for a process of its own (worker,
+ * projector, API, CLI): the shop's config unless `extra` names another LEDGERFLOW_CONFIG.
+ */
+export function envOf(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const item = (value: unknown) => (typeof value === 'object' && value !== null && 'role' in value && 'token' in value ? `${value.role}:${value.token}` : String(value));
   const vars = Object.entries(config).map(([key, value]) => [key, Array.isArray(value) ? value.map(item).join(',') : String(value ?? '')]);
-  return { ...process.env, ...Object.fromEntries(vars) };
+  return { ...process.env, LEDGERFLOW_CONFIG: shopConfigPath, ...Object.fromEntries(vars), ...extra };
 }
 
 export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {

@@ -5,7 +5,9 @@
  */
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import type { AppRouter, CartReadModel, CommandResult, OrderSummary } from '../../api';
+import type { CommandResult } from 'ledgerflow';
+import type { CartReadModel, OrderSummary } from '../../examples/shop/domain';
+import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 
 const client = createTRPCClient<AppRouter>({ links: [httpLink({ url: 'http://127.0.0.1:3000/trpc' })] });
 

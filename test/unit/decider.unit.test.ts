@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decideCommand, replay, type Snapshot } from '../../core/decider';
 import type { CommandEnvelope, CommandOutcome } from '../../core/envelopes';
-import { cart, type CartState } from '../../domain/cart';
+import { cart, type CartState } from '../../examples/shop/domain/cart';
 
 const occurredAt = '2024-05-01T10:00:05.000Z';
 const issuedAt = '2024-05-01T10:00:00.000Z';

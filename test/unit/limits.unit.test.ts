@@ -6,7 +6,7 @@ import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
 import { aggregateLimits as limits, jsonBytes, utf8Bytes } from '../../core/limits';
 import { recordOf, rejectedOutcome } from '../../core/outcomes';
 import type { AggregateWorkflowInput } from '../../workflows/definitions';
-import { bulky } from '../support/domains/bulky';
+import { bulky } from '../support/domains/bulky.config';
 
 const id = (n: number, char = 'x') => `${char}${String(n).padStart(6, '0')}`.padEnd(128, char);
 const command = (n: number, type = 'shout', payload: Record<string, unknown> = { bytes: 10 }): CommandEnvelope => ({

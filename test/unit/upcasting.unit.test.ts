@@ -4,7 +4,7 @@ import type { AnyAggregate } from '../../core/aggregate';
 import { decideCommand, replay } from '../../core/decider';
 import type { EventEnvelope } from '../../core/envelopes';
 import { currentSchemaVersion, upcast, UpcastError } from '../../core/upcasting';
-import { cart, type CartState } from '../../domain/cart';
+import { cart, type CartState } from '../../examples/shop/domain/cart';
 import { cartV2 } from '../support/cart-v2';
 
 /** An ItemAddedToCart exactly as the cart writes it today: schema 1, no currency. */

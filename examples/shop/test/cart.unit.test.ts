@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MessageOf } from '../../core/aggregate';
-import { cart, cartCommands, cartEvents, cartLimits, type CartState } from '../../domain/cart';
-import { cartProjection, type CartReadModel } from '../../domain/cart/projection';
-import { deciderSpec, defaultContext } from './support/given';
+import type { MessageOf } from 'ledgerflow';
+import { cart, cartCommands, cartEvents, cartLimits, type CartState } from '../domain/cart';
+import { cartProjection, type CartReadModel } from '../domain/cart/projection';
+import { deciderSpec, defaultContext } from 'ledgerflow/testing';
 
 type CartEvent = MessageOf<typeof cartEvents>;
 type CartCommand = MessageOf<typeof cartCommands>;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MessageOf } from '../../core/aggregate';
-import { customer, customerEvents } from '../../domain/customer';
-import { deciderSpec } from './support/given';
+import type { MessageOf } from 'ledgerflow';
+import { customer, customerEvents } from '../domain/customer';
+import { deciderSpec } from 'ledgerflow/testing';
 
 type CustomerEvent = MessageOf<typeof customerEvents>;
 const { given } = deciderSpec(customer);

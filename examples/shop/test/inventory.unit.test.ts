@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MessageOf } from '../../core/aggregate';
-import { availableOf, inventory, inventoryEvents, inventoryLimits, reservedOf } from '../../domain/inventory';
-import { deciderSpec } from './support/given';
+import type { MessageOf } from 'ledgerflow';
+import { availableOf, inventory, inventoryEvents, inventoryLimits, reservedOf } from '../domain/inventory';
+import { deciderSpec } from 'ledgerflow/testing';
 
 type InventoryEvent = MessageOf<typeof inventoryEvents>;
 const { given } = deciderSpec(inventory);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LookedUp, MessageOf } from '../../core/aggregate';
-import { lookupsNeeded } from '../../core/decider';
-import type { CustomerState } from '../../domain/customer';
-import { order, orderEvents } from '../../domain/order';
-import { deciderSpec, defaultContext } from './support/given';
+import type { LookedUp, MessageOf } from 'ledgerflow';
+import type { CustomerState } from '../domain/customer';
+import { order, orderEvents } from '../domain/order';
+import { deciderSpec, defaultContext } from 'ledgerflow/testing';
 
 type OrderEvent = MessageOf<typeof orderEvents>;
 const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
@@ -22,8 +21,8 @@ const { given } = spec(customerAt('active'));
 
 describe('order decider', () => {
   it('reads its customer, and only when it is created', () => {
-    assert.deepEqual(lookupsNeeded(order, { ...envelope('create', createCommand.payload) }), { customer: { aggregateType: 'customer', aggregateId: 'ada' } });
-    assert.deepEqual(lookupsNeeded(order, envelope('ship', {})), {});
+    assert.deepEqual(order.lookups(createCommand), { customer: { aggregateType: 'customer', aggregateId: 'ada' } });
+    assert.deepEqual(order.lookups({ type: 'ship', payload: {} }), {});
   });
 
   it('is created for an active customer, with exact totals and the customer version it read', () => {
@@ -58,7 +57,3 @@ describe('order decider', () => {
     assert.equal(order.isTerminal(given(created, shipped).state()), false);
   });
 });
-
-function envelope(type: string, payload: Record<string, unknown>) {
-  return { commandId: 'k', aggregateType: 'order', aggregateId: 'o1', type, payload, metadata: { correlationId: 'k', issuedAt: '2026-01-01T00:00:00.000Z' } };
-}

@@ -11,7 +11,7 @@
  * quantity limit. The final carts thus depend on nearly every command: an add that a later
  * remove of the same item erased is the only kind a read model cannot show (the log still does).
  */
-import { cartLimits } from '../../../domain/cart/cart';
+import { cartLimits } from '../../../examples/shop/domain/cart/cart';
 
 /** What one command asks: the accounting's independent model of the cart reads this, not the domain code. */
 export type CartCommand =

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Connection } from 'rabbitmq-client';
 import type { EventEnvelope } from '../../../core/envelopes';
-import { cartProjection, type CartReadModel } from '../../../domain';
+import { cartProjection, type CartReadModel } from '../../../examples/shop/domain';
 import { versionQuery } from '../../../workflows/definitions';
 import { eventually } from '../../support/stack';
 import type { DrillStack } from './drill-stack';

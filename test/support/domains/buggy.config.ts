@@ -1,7 +1,7 @@
 /** The cart with a bug a release might ship: adding the item `bug` throws a TypeError in decide. */
-import { defineAggregate } from '../../../core/aggregate';
-import { aggregates } from '../../../domain';
-import { cart } from '../../../domain/cart';
+import { defineAggregate, defineConfig, defineModule } from 'ledgerflow';
+import shop from '../../../examples/shop/ledgerflow.config';
+import { cart } from '../../../examples/shop/domain';
 
 export const buggyCart = defineAggregate({
   ...cart,
@@ -14,4 +14,5 @@ export const buggyCart = defineAggregate({
   },
 });
 
-export const buggyAggregates = { ...aggregates, cart: buggyCart };
+/** The shop with this cart in place of its own. */
+export default defineConfig({ ...shop, modules: { ...shop.modules, cart: defineModule({ aggregate: buggyCart, readModel: shop.modules.cart.readModel, queries: shop.modules.cart.queries }) } });

@@ -3,8 +3,8 @@
  * is given, and each command can decide a large event. It drives an aggregate to its bounds.
  */
 import { z } from 'zod';
-import { defineAggregate } from '../../../core/aggregate';
-import { aggregates } from '../../../domain';
+import { defineAggregate, defineConfig, defineModule, defineProjection } from 'ledgerflow';
+import shop from '../../../examples/shop/ledgerflow.config';
 
 const bytes = z.number().int().min(1).max(64 * 1024);
 
@@ -32,4 +32,13 @@ export const bulky = defineAggregate({
   describe: (state) => `**Bulky** — ${state.chunks.length} chunk(s)`,
 });
 
-export const bulkyAggregates = { ...aggregates, bulky };
+/** Its read model: how many chunks it holds (the API's `bulky.get`). */
+const bulkyProjection = defineProjection<{ bulkyId: string; chunks: number; version: number }, typeof bulky.events>({
+  name: 'bulky',
+  version: 1,
+  source: bulky,
+  evolve: (current, event) => ({ bulkyId: event.aggregateId, chunks: (current?.chunks ?? 0) + (event.type === 'Grown' ? 1 : 0), version: event.version }),
+});
+
+/** The shop with the bulky aggregate beside its own. */
+export default defineConfig({ ...shop, modules: { ...shop.modules, bulky: defineModule({ aggregate: bulky, readModel: bulkyProjection }) } });

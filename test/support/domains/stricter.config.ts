@@ -3,10 +3,9 @@
  * most 5 of an item, no more than 3 lines). Used to deploy a changed `decide` under running
  * aggregates.
  */
-import { defineAggregate } from '../../../core/aggregate';
-import { DomainError } from '../../../core/errors';
-import { aggregates } from '../../../domain';
-import { cart } from '../../../domain/cart';
+import { defineAggregate, defineConfig, defineModule, DomainError } from 'ledgerflow';
+import shop from '../../../examples/shop/ledgerflow.config';
+import { cart } from '../../../examples/shop/domain';
 
 export const stricterCart = defineAggregate({
   ...cart,
@@ -20,4 +19,5 @@ export const stricterCart = defineAggregate({
   },
 });
 
-export const stricterAggregates = { ...aggregates, cart: stricterCart };
+/** The shop with this cart in place of its own. */
+export default defineConfig({ ...shop, modules: { ...shop.modules, cart: defineModule({ aggregate: stricterCart, readModel: shop.modules.cart.readModel, queries: shop.modules.cart.queries }) } });

@@ -3,9 +3,9 @@
  * `~twice` is decided twice, so one command becomes two events (two versions, one commandId).
  * The drill accounting must see it as Temporal, RabbitMQ and Redis show it.
  */
-import { defineAggregate } from '../../../core/aggregate';
-import { aggregates } from '../../../domain';
-import { cart } from '../../../domain/cart';
+import { defineAggregate, defineConfig, defineModule } from 'ledgerflow';
+import shop from '../../../examples/shop/ledgerflow.config';
+import { cart } from '../../../examples/shop/domain';
 
 export const twiceCart = defineAggregate({
   ...cart,
@@ -15,4 +15,5 @@ export const twiceCart = defineAggregate({
   },
 });
 
-export const twiceAggregates = { ...aggregates, cart: twiceCart };
+/** The shop with this cart in place of its own. */
+export default defineConfig({ ...shop, modules: { ...shop.modules, cart: defineModule({ aggregate: twiceCart, readModel: shop.modules.cart.readModel, queries: shop.modules.cart.queries }) } });
