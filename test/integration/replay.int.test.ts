@@ -5,12 +5,14 @@ import { after, before, describe, it } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { bundleOptionsOf } from '../../bin/worker';
+import { loadShop } from '../support/apps';
 import { historiesDir, recordScenarios } from '../support/histories';
 import { startTestStack, type TestStack } from '../support/stack';
 
-const replayOptions = { workflowsPath: require.resolve('../../workflows') };
-
+/** The shop's workflows, bundled from its config as its worker bundles them. */
 async function replayAll(histories: Record<string, History>) {
+  const replayOptions = bundleOptionsOf(await loadShop());
   const failures: string[] = [];
   const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
   for await (const result of Worker.runReplayHistories(replayOptions, iterable)) {

@@ -18,6 +18,8 @@ import { startTracing } from '../../infra/tracing-sdk';
 import { historiesDir, recordScenarios } from '../support/histories';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';
+import { bundleOptionsOf } from '../../bin/worker';
+import { loadShop } from '../support/apps';
 
 const exporter = new InMemorySpanExporter();
 
@@ -107,7 +109,7 @@ describe('tracing: one command from the tRPC call to the read model', { timeout:
     async function replay(histories: Record<string, History>, traced: boolean) {
       const tracing = workerTracing()!;
       const options = {
-        workflowsPath: require.resolve('../../workflows'),
+        ...bundleOptionsOf(await loadShop()),
         ...(traced && { interceptors: { workflowModules: [workflowTracingModule] }, sinks: tracing.sinks }),
       };
       const failures: string[] = [];

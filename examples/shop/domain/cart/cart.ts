@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertNever, decimalAmount, defineAggregate, DomainError, fromCents, toCents } from 'ledgerflow';
+import { cart2026_11_22 } from '../../legacy/cart-2026-11-22';
 import { shippingAddress } from '../address';
 import {
   cartEvents,
@@ -147,4 +148,6 @@ export const cart = defineAggregate({
   },
 
   internalCommands: ['completeCheckout', 'failCheckout'],
+  // Carts started by the 2026-11-22 release decided inside the workflow: they replay with that release's rules.
+  legacyDecider: cart2026_11_22,
 });
