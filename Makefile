@@ -34,8 +34,9 @@ build: deps
 preflight: deps
 	@npx --no-install tsx bin/preflight.ts
 
+# The reference app (examples/shop) run as any app runs itself: `ledgerflow dev` in its folder.
 up: deps temporal-cli rabbitmq-console build preflight
-	node dist/bin/dev-stack.js
+	cd examples/shop && LEDGERFLOW_TEMPORAL_CLI="$$(bash ../../scripts/install-temporal.sh)" node ../../dist/bin/ledgerflow.js dev
 
 typecheck: deps
 	npm run --silent typecheck
@@ -50,4 +51,4 @@ bench: deps temporal-cli build preflight
 	npm run --silent bench
 
 clean:
-	rm -rf dist .data
+	rm -rf dist client/dist .data examples/shop/.ledgerflow
