@@ -1,6 +1,7 @@
-# One image for every Ledgerflow process: the default CMD runs the API; docker-compose.yml runs the
-# same image as `node dist/bin/worker.js`, `node dist/bin/projector.js`, `node dist/bin/ledgerflow.js
-# setup` and `node dist/bin/payment-gateway.js`.
+# One image for every process of an app, here the reference shop (examples/shop): the default CMD
+# runs the API; docker-compose.yml runs the same image as `node dist/bin/worker.js`,
+# `node dist/bin/projector.js`, `node dist/bin/ledgerflow.js setup` and the shop's stand-in payment
+# gateway. An app of your own builds the same way from its folder (npx ledgerflow build).
 #
 #   docker build -t ledgerflow .
 #   docker run --rm -e API_TOKENS=secret -e TEMPORAL_ADDRESS=... -p 3000:3000 ledgerflow
@@ -17,13 +18,16 @@ WORKDIR /app
 # the package's own `prepare` builds from sources not copied yet; `npm rebuild` runs the
 # dependencies' scripts once they are.
 COPY package.json package-lock.json ./
+COPY client/package.json client/
+COPY examples/shop/package.json examples/shop/
 RUN npm install --no-audit --no-fund --ignore-scripts
 
 COPY . .
 RUN npm rebuild --no-audit --no-fund
-# tsc -p tsconfig.build.json, then dist/bin/bundle-workflows.js writes dist/workflow-bundle.js,
-# which the worker loads instead of bundling the workflow code at start-up.
+# tsc -p tsconfig.build.json, then `ledgerflow build` bundles the app's workflows into
+# dist/workflow-bundle.js, which the worker loads instead of bundling them at start-up.
 RUN npm run build \
+ && node dist/bin/ledgerflow.js build --config examples/shop/ledgerflow.config.ts --out dist/workflow-bundle.js \
  && test -f dist/workflow-bundle.js \
  && npm prune --omit=dev --no-audit --no-fund
 
@@ -36,6 +40,10 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/examples/shop ./examples/shop
+# The app every process runs, and the workflows built from it ahead of time.
+ENV LEDGERFLOW_CONFIG=/app/examples/shop/ledgerflow.config.ts \
+    LEDGERFLOW_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 
 USER node
 # API; the worker's and the projector's /metrics and /health.
