@@ -7,7 +7,7 @@ import { startTestStack, uniqueId, type TestStack } from '../support/stack';
 /** Runs an example from examples/ against the test stack, as the README tells a user to. */
 function example(stack: TestStack, file: string, ...args: string[]) {
   return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'examples', file), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'examples', 'shop', 'scripts', file), ...args], {
       env: { ...process.env, LEDGERFLOW_URL: `${stack.api!.url}/trpc` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -28,7 +28,7 @@ describe('the README’s examples, run against a stack', { timeout: 300_000 }, (
     await stack?.stop();
   });
 
-  it('examples/seed-flow.ts: adds an item and reads it back', async () => {
+  it('examples/shop/scripts/seed-flow.ts: adds an item and reads it back', async () => {
     const { code, out, err } = await example(stack, 'seed-flow.ts', uniqueId('seed'));
     assert.equal(code, 0, err);
     assert.match(out, /added: version 1/);
@@ -36,9 +36,9 @@ describe('the README’s examples, run against a stack', { timeout: 300_000 }, (
     assert.match(out, /rejected: UNPROCESSABLE_CONTENT ITEM_NOT_IN_CART/);
   });
 
-  it('examples/shop.ts: the whole story, with every failure compensated', async () => {
+  it('examples/shop/scripts/walkthrough.ts: the whole story, with every failure compensated', async () => {
     const run = uniqueId('shop');
-    const { code, out, err } = await example(stack, 'shop.ts', run);
+    const { code, out, err } = await example(stack, 'walkthrough.ts', run);
     assert.equal(code, 0, `${out}\n${err}`);
     const lines = [
       `checkout: checked_out, order ada-${run}.1`,
