@@ -60,7 +60,13 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
         const { backlog } = await hot.query(buffersQuery);
         return backlog.bytes >= aggregateLimits.backlogBytes || backlog.events >= aggregateLimits.backlogEvents ? true : undefined;
       }, 180_000, 'the hot aggregate’s backlog reached its bound');
-      await runFor(3000); // refused, retried, refused: the senders keep at it
+      // Refused, retried, refused: the senders keep at it until one is refused for the full backlog.
+      const fullAt = Date.now();
+      await eventually(
+        async () => running.tally.retries.some((r) => r.at >= fullAt && r.code === 'AGGREGATE_BACKLOG_FULL') || undefined,
+        120_000,
+        'a command refused AGGREGATE_BACKLOG_FULL',
+      );
       await stack.broker.start();
       return `broker down ${Date.now() - stoppedAt} ms: ${describeBetween(tallyBetween(running.tally, stoppedAt, Date.now()))}`;
     });
