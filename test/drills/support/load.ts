@@ -26,12 +26,15 @@ export interface SentCommand {
 
 export interface Ack {
   cartId: string;
-  /** When the API's answer arrived (ms since the epoch). */
+  /** When the acknowledged attempt was sent, and when its answer arrived (ms since the epoch). */
+  sentAt: number;
   at: number;
 }
 
 /** A retryable refusal or a network error, after which the command was sent again with the same id. */
 export interface Retry {
+  /** When the refused attempt was sent, and when its answer (or error) came. */
+  sentAt: number;
   at: number;
   commandId: string;
   /** The refusal's domain code, `HTTP <status>` without one, or `network` for no answer at all. */
@@ -104,6 +107,7 @@ export async function sendCommand(apiUrl: string, tally: Tally, cartId: string, 
     const backoff = () => new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000) * (0.5 + Math.random())));
     let response: Response;
     let body: ErrorBody;
+    const sentAt = Date.now();
     try {
       response = await fetch(`${apiUrl}/trpc/cart.${command.type}`, {
         method: 'POST',
@@ -114,13 +118,13 @@ export async function sendCommand(apiUrl: string, tally: Tally, cartId: string, 
       body = (await response.json()) as ErrorBody;
     } catch {
       tally.networkRetries += 1;
-      tally.retries.push({ at: Date.now(), commandId, code: 'network' });
+      tally.retries.push({ sentAt, at: Date.now(), commandId, code: 'network' });
       tally.ambiguous.add(commandId);
       await backoff();
       continue;
     }
     if (response.ok) {
-      tally.acknowledged.set(commandId, { cartId, at: Date.now() });
+      tally.acknowledged.set(commandId, { cartId, sentAt, at: Date.now() });
       return 'acknowledged' as const;
     }
     const data = body.error?.data;
@@ -129,7 +133,7 @@ export async function sendCommand(apiUrl: string, tally: Tally, cartId: string, 
       tally.refusedRetryable += 1;
       const code = data.domainCode ?? `HTTP ${response.status}`;
       tally.refusedBy.set(code, (tally.refusedBy.get(code) ?? 0) + 1);
-      tally.retries.push({ at: Date.now(), commandId, code });
+      tally.retries.push({ sentAt, at: Date.now(), commandId, code });
       if (!nothingDecided.has(code)) tally.ambiguous.add(commandId);
       await backoff();
       continue;
@@ -139,17 +143,21 @@ export async function sendCommand(apiUrl: string, tally: Tally, cartId: string, 
   }
 }
 
-/** What happened between two instants: acknowledgements, and retries by code. */
+/**
+ * What happened within a window (a fault): the exchanges sent and answered inside it, so a
+ * command sent before the fault and answered during it counts for neither side.
+ */
 export function tallyBetween(tally: Tally, from: number, to: number) {
-  const acknowledged = [...tally.acknowledged.values()].filter((a) => a.at >= from && a.at <= to).length;
+  const inside = (x: { sentAt: number; at: number }) => x.sentAt >= from && x.at <= to;
+  const acknowledged = [...tally.acknowledged.values()].filter(inside).length;
   const retries: Record<string, number> = {};
-  for (const r of tally.retries) if (r.at >= from && r.at <= to) retries[r.code] = (retries[r.code] ?? 0) + 1;
+  for (const r of tally.retries) if (inside(r)) retries[r.code] = (retries[r.code] ?? 0) + 1;
   return { acknowledged, retries, retried: Object.values(retries).reduce((sum, n) => sum + n, 0) };
 }
 
 export function describeBetween(figures: ReturnType<typeof tallyBetween>): string {
   const by = Object.entries(figures.retries).map(([code, n]) => `${code} ${n}`).join(', ');
-  return `${figures.acknowledged} acknowledged, ${figures.retried} refused or unanswered and retried${by ? ` (${by})` : ''}`;
+  return `sent and answered meanwhile: ${figures.acknowledged} acknowledged, ${figures.retried} refused or unanswered (retried)${by ? ` (${by})` : ''}`;
 }
 
 /** A cart as the acknowledged commands make it, by item: what the read model must hold. */
