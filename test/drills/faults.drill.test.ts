@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { aggregateLimits } from '../../core/limits';
-import { cartProjection } from '../../domain';
+import { cartProjection } from '../../examples/shop/domain';
 import { projectionKeys } from '../../projectors/keys';
 import { followTail } from '../../projectors/stream';
 import { buffersQuery, stateQuery, versionQuery } from '../../workflows/definitions';
