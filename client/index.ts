@@ -8,7 +8,42 @@
  */
 import { createTRPCClient, httpLink, httpSubscriptionLink, retryLink, splitLink, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { EventSource as EventSourcePonyfill } from 'eventsource';
-import type { AnyTRPCRouter } from '@trpc/server';
+import type { AnyTRPCRouter, TRPCBuiltRouter, TRPCMutationProcedure, TRPCQueryProcedure, TRPCRouterRecord, TRPCSubscriptionProcedure } from '@trpc/server';
+
+// The API's wire types, written out here (not imported: the client's bundled declarations must
+// not pull the engine in); client/wire.check.ts makes the compiler hold them equal to the engine's.
+
+/** none: once in the mailbox; processed (default): once decided; projected: once in the read models. */
+export type WaitMode = 'none' | 'processed' | 'projected';
+
+/** Options every command takes beside the aggregate id and the payload. */
+export interface CommandOptions {
+  /** Idempotency key; the client generates one when absent. */
+  commandId?: string;
+  /** Reject with CONFLICT unless the aggregate is at this version. */
+  expectedVersion?: number;
+  wait?: WaitMode;
+}
+
+/** An event a command decided, as its result lists it. */
+export interface DecidedEvent {
+  type: string;
+  version: number;
+  payload: Record<string, unknown>;
+}
+
+/** What a command answers. */
+export interface CommandResult {
+  aggregateId: string;
+  commandId: string;
+  /** `queued` for wait 'none': the command is durably in the mailbox, not yet decided. */
+  status: 'processed' | 'queued';
+  /** The aggregate's version after the command; null while queued. */
+  version: number | null;
+  events: DecidedEvent[];
+  /** Set when answering a retry whose original events were too large to remember: `events` is then empty. */
+  eventsOmitted?: true;
+}
 
 /** A token, or a function asked before each request (for tokens that expire). */
 export type TokenSource = string | null | (() => string | null | undefined | Promise<string | null | undefined>);
@@ -41,6 +76,38 @@ export interface LedgerflowClientOptions {
 
 /** What `createLedgerflowClient<AppRouter>` returns: `client.cart.addItem.mutate(...)`, `client.cart.onChange.subscribe(...)`. */
 export type LedgerflowClient<TRouter extends AnyTRPCRouter> = ReturnType<typeof createTRPCClient<TRouter>>;
+
+/**
+ * For an app that cannot import the API's `AppRouter` (a frontend in a repository of its own):
+ * the same type, declared from what the client sees of each procedure. `DeclareRouter<{ book:
+ * { add: Mutation<{ bookId: string; title: string }> } }>` types `client.book.add.mutate(...)`.
+ */
+export type DeclareRouter<TRecord extends TRPCRouterRecord> = TRPCBuiltRouter<
+  { ctx: object; meta: object; errorShape: LedgerflowErrorShape; transformer: false },
+  TRecord
+>;
+/** A command: its input (the aggregate id and payload fields; commandId, expectedVersion and wait are added) and result. */
+export type Mutation<TInput, TOutput = CommandResult> = TRPCMutationProcedure<{ input: TInput & CommandOptions; output: TOutput; meta: object }>;
+/** A query: `get` (input `{ <idField>, minVersion? }`) or a custom one. */
+export type Query<TInput, TOutput> = TRPCQueryProcedure<{ input: TInput; output: TOutput; meta: object }>;
+/** A subscription: `onChange` yields `{ id, data }` (the version as id, the read model as data). */
+export type Subscription<TInput, TData> = TRPCSubscriptionProcedure<{ input: TInput; output: AsyncIterable<{ id: string; data: TData }, void, unknown>; meta: object }>;
+
+/** The error a Ledgerflow API answers with: tRPC's, with the domain code, the commandId and whether a retry may succeed. */
+export interface LedgerflowErrorShape {
+  message: string;
+  code: number;
+  data: {
+    code: string;
+    httpStatus: number;
+    path?: string;
+    zodError: { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> } | null;
+    domainCode: string | null;
+    details: unknown;
+    commandId: string | null;
+    retryable: boolean;
+  };
+}
 
 /** The API's routers that take no commandId: operations, not commands. */
 const notCommands = new Set(['system']);
