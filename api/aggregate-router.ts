@@ -45,7 +45,6 @@ export interface CommandResult {
 }
 
 /** A command's payload as a client writes it (the shape only: strict objects add an index signature). */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 type PayloadInput<S> = S extends z.ZodObject<infer Shape> ? ([keyof Shape] extends [never] ? {} : z.input<z.ZodObject<Shape>>) : never;
 
 export type CommandInput<A extends AnyAggregate, K extends keyof A['commands']> = { [P in A['idField']]: string } & PayloadInput<

@@ -104,12 +104,9 @@ export type Upcasters<Events extends MessageSchemas> = {
 };
 
 /** Any registered aggregate, with its type parameters erased for generic engine code. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyAggregate = AggregateDefinition<string, string, any, any, any, any>;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type StateOf<A> = A extends AggregateDefinition<string, string, any, any, infer S, any> ? S : never;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandsOf<A> = A extends AggregateDefinition<string, string, infer C, any, any, any> ? C : never;
 /** The commands a client may send: all but the internal ones. */
 export type PublicCommandsOf<A extends AnyAggregate> = Exclude<keyof A['commands'] & string, A['internalCommands'][number]>;

@@ -8,7 +8,6 @@ import type { AnyModule } from './module';
 import type { AnyProjection } from './projection';
 
 /** A process's workflow function: a Temporal workflow of its own (see `ledgerflow/workflow`). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ProcessWorkflow = (...args: any[]) => Promise<unknown>;
 
 /** What the engine hands an app's activity factory: clients made once per worker. */
@@ -20,7 +19,6 @@ export interface ActivityClients {
 }
 
 /** Activities an app's processes call (a payment gateway, an email service): plain async functions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ActivityFunctions = Readonly<Record<string, (...args: any[]) => Promise<unknown>>>;
 
 export interface AppConfig<M extends Readonly<Record<string, AnyModule>> = Readonly<Record<string, AnyModule>>> {
@@ -82,7 +80,6 @@ export function defineConfig<const M extends Readonly<Record<string, AnyModule>>
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyAppConfig = AppConfig<any>;
 
 /** The modules of a config, by aggregate name. */

@@ -28,7 +28,6 @@ export function defineQuery<I extends z.ZodType, O>(query: QueryDefinition<I, O>
   return query;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyQueries = Readonly<Record<string, QueryDefinition<any, any>>>;
 
 /**
@@ -64,10 +63,8 @@ export function defineModule<A extends AnyAggregate, P extends AnyProjection, Q 
   return { aggregate: module.aggregate, readModel: module.readModel, isDocument, projections, queries: (module.queries ?? {}) as Q };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyModule = AggregateModule<any, any, any, any>;
 /** The document type `<aggregate>.get` answers. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ModuleDocOf<M> = M extends AggregateModule<any, any, any, infer D> ? D : never;
 
 /**

@@ -93,14 +93,11 @@ export interface AnyProjection {
   readonly name: string;
   readonly version: number;
   readonly sources: readonly ProjectionSource[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly handlers: Readonly<Record<string, EventHandler<any, any> | undefined>>;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly indexes: Indexes<any>;
 }
 
 /** The document type of a projection. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type DocOf<P> = P extends ProjectionDefinition<infer D, any> ? D : P extends { readonly indexes: Indexes<infer D> } ? D : never;
 
 type SingleSourceInput<Doc, E extends MessageSchemas> = Omit<SingleSourceProjection<Doc, E>, 'documentId' | 'indexes' | 'sources' | 'handlers'> &

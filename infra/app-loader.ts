@@ -31,7 +31,6 @@ export async function loadApp(path: string = defaultConfigFile, cwd: string = pr
     // the app and the engine share one copy of every module they both import.
     const { register } = await import('tsx/cjs/api');
     register();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     loaded = require(file);
   } catch (error) {
     throw new ConfigError(`${file} failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

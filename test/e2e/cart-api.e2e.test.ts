@@ -75,7 +75,6 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
       ['unknown field', { cartId, itemId: 'a', quantity: 1, price: 1, colour: 'red' }, ''],
     ];
     for (const [label, input, field] of cases) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       const error = await rejectionOf(stack.trpc.cart.addItem.mutate(input as any));
       assert.equal(error.data?.code, 'BAD_REQUEST', label);
       assert.equal(error.data?.httpStatus, 400, label);

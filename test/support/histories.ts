@@ -113,7 +113,6 @@ export function writeHistories(histories: Record<string, History>, dir = join(hi
 }
 
 if (require.main === module) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { startTestStack } = require('./stack') as typeof import('./stack');
   (async () => {
     const stack = await startTestStack({ api: false, projector: false });
