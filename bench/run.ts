@@ -8,7 +8,8 @@
 import { rmSync } from 'node:fs';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { loadConfig, type Config } from '../core/config';
-import { connectTemporal, startTemporalDevServer } from '../infra/temporal';
+import { connectTemporal } from '../infra/temporal';
+import { startTemporalDevServer } from '../infra/temporal-dev-server';
 import { freePort, uniqueId } from '../test/support/stack';
 import { measureCeiling } from './ceiling/scenarios';
 import { createLedgerflowClient } from './ledgerflow/client';

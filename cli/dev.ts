@@ -12,7 +12,7 @@ import { Connection } from '@temporalio/client';
 import type { Config } from '../core/config';
 import type { LoadedApp } from '../infra/app-loader';
 import { checkServices, describeDown } from '../infra/preflight';
-import { startTemporalDevServer, temporalCliPath, temporalCliVersion, type DevServer } from '../infra/temporal';
+import { startTemporalDevServer, temporalCliPath, temporalCliVersion, type DevServer } from '../infra/temporal-dev-server';
 
 interface Service {
   name: string;

@@ -19,7 +19,7 @@ import { searchAttributeKeys } from '../workflows/definitions';
 import type { Logger } from './logger';
 import { connectRabbit, declarations, topologyOf, type EventTopology } from './rabbit';
 import { closeRedis, createRedis } from './redis';
-import { cliSearchAttributeType } from './temporal';
+import { cliSearchAttributeType } from './temporal-dev-server';
 
 export interface SetupReport {
   /** What was found in order, one line each. */
