@@ -20,6 +20,7 @@ import type { Logger } from './logger';
 import { connectRabbit, declarations, topologyOf, type EventTopology } from './rabbit';
 import { closeRedis, createRedis } from './redis';
 import { cliSearchAttributeType } from './temporal-dev-server';
+import { sleep, within } from './deadline';
 
 export interface SetupReport {
   /** What was found in order, one line each. */
@@ -44,15 +45,9 @@ class SetupProblem extends Error {
   override readonly name = 'SetupProblem';
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SetupProblem(`${what} did not answer within ${ms / 1000}s`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
+/** A service's call that must answer within `ms`, or a SetupProblem naming it. */
+const answerWithin = <T>(ms: number, what: string, work: Promise<T>): Promise<T> =>
+  within(ms, work, () => new SetupProblem(`${what} did not answer within ${ms / 1000}s`));
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -150,16 +145,16 @@ export async function setupCluster(config: Config, options: { dryRun?: boolean; 
 
 async function setupTemporal(config: Config, report: SetupReport, { dryRun, log }: { dryRun?: boolean; log?: Logger }) {
   const namespace = config.TEMPORAL_NAMESPACE;
-  const connection = await within(answerMs, `Temporal at ${config.TEMPORAL_ADDRESS}`, TemporalConnection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: answerMs }));
+  const connection = await answerWithin(answerMs, `Temporal at ${config.TEMPORAL_ADDRESS}`, TemporalConnection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: answerMs }));
   try {
     try {
-      await within(answerMs, `Temporal at ${config.TEMPORAL_ADDRESS}`, connection.workflowService.describeNamespace({ namespace }));
+      await answerWithin(answerMs, `Temporal at ${config.TEMPORAL_ADDRESS}`, connection.workflowService.describeNamespace({ namespace }));
     } catch (error) {
       throw new SetupProblem(`namespace '${namespace}' not found at ${config.TEMPORAL_ADDRESS} (${message(error)}); create it first: temporal operator namespace create --namespace ${namespace} --retention 30d`);
     }
     report.checked.push(`Temporal namespace '${namespace}' at ${config.TEMPORAL_ADDRESS}`);
 
-    const gaps = await within(answerMs, 'listing search attributes', searchAttributeGaps(connection.operatorService, namespace));
+    const gaps = await answerWithin(answerMs, 'listing search attributes', searchAttributeGaps(connection.operatorService, namespace));
     const missing = new Set(gaps.missing.map((k) => k.name));
     for (const key of searchAttributeKeys) {
       if (!missing.has(key.name) && !gaps.mistyped.some((m) => m.key.name === key.name)) report.checked.push(`Temporal search attribute ${key.name} (${cliType(key)}) is registered`);
@@ -210,7 +205,7 @@ async function setupRabbit(config: Config, report: SetupReport, { dryRun, log }:
   const api = managementApi(config);
   const rabbit = connectRabbit(config, 'setup', log);
   try {
-    await within(answerMs, `RabbitMQ at ${where}`, rabbit.onConnect(answerMs, true));
+    await answerWithin(answerMs, `RabbitMQ at ${where}`, rabbit.onConnect(answerMs, true));
     await setupExchange(rabbit, topology, report, dryRun);
     const stream = await setupStream(rabbit, api, topology, report, dryRun);
     if (stream !== 'created') await setupRetention(api, stream, topology, report, dryRun);
@@ -361,8 +356,8 @@ async function checkRedis(config: Config, report: SetupReport) {
   const where = new URL(config.REDIS_URL).host;
   const redis = createRedis(config.REDIS_URL, 'ledgerflow-setup', undefined, { failFast: true });
   try {
-    await within(answerMs, `Redis at ${where}`, redis.connect());
-    const lua = await within(answerMs, `Redis at ${where}`, redis.eval('return 1'));
+    await answerWithin(answerMs, `Redis at ${where}`, redis.connect());
+    const lua = await answerWithin(answerMs, `Redis at ${where}`, redis.eval('return 1'));
     if (Number(lua) !== 1) throw new SetupProblem(`Redis at ${where} does not run Lua scripts; every projection commit is one`);
     report.checked.push(`Redis at ${where} answers and runs Lua (nothing to create: projections create their keys under '${config.REDIS_PREFIX}:')`);
     // Managed Redis may refuse CONFIG: then there is nothing more to say.

@@ -3,7 +3,7 @@ import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
 import { handlerFor, type AnyProjection, type EventHandler } from '../core/projection';
 import { upcast } from '../core/upcasting';
 import { aggregateKey } from './keys';
-import { sleep } from './stream';
+import { sleep } from '../infra/deadline';
 import { createWorkingSet, type GenerationView, type IndexWrite, type WorkingSet } from './working-set';
 
 export type { GenerationView, IndexMember, IndexWrite } from './working-set';

@@ -5,7 +5,8 @@ import { applyEntries, type ApplyCounters, type LogEntry, type ParkedEvent } fro
 import { commitBatch, type CommitResult, type WriteTarget } from './commit';
 import type { ProjectionContext } from './context';
 import { redisView } from './view';
-import { offsetOf, sleep, subscribe, type Subscription } from './stream';
+import { sleep } from '../infra/deadline';
+import { offsetOf, subscribe, type Subscription } from './stream';
 
 /** One generation being consumed: where it is, and how its run ended. */
 export interface Runner {

@@ -7,7 +7,8 @@ import { appliedChannel } from './keys';
 import { projectionLease } from './lease';
 import { startRebuild, type Rebuild } from './rebuild';
 import { createStatusReporter, type ProjectionStatus } from './status';
-import { followTail, sleep } from './stream';
+import { sleep } from '../infra/deadline';
+import { followTail } from './stream';
 
 export type { ProjectorDeps, ProjectorOptions } from './context';
 export { dropGeneration } from './rebuild';

@@ -1,4 +1,5 @@
 import type { AsyncMessage, Connection } from 'rabbitmq-client';
+import { sleep } from '../infra/deadline';
 
 /** The stream offset RabbitMQ stamps on every delivery from a stream queue. */
 export const offsetOf = (message: AsyncMessage): number => Number(message.headers?.['x-stream-offset']);
@@ -110,4 +111,3 @@ export function followTail(rabbit: Connection, stream: string, options: { consum
   };
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
