@@ -1,6 +1,6 @@
 /**
  * Temporal's OpenTelemetry workflow interceptors, bundled into the traced workflow bundle only
- * (bin/bundle-workflows.ts), with two changes that keep every recorded history replaying:
+ * (`ledgerflow build`, cli/build.ts), with two changes that keep every recorded history replaying:
  *
  * - Activities are scheduled synchronously. Temporal's interceptor schedules them a few
  *   microtasks late, and an aggregate publishes from one loop while another may hand over: the

@@ -1,5 +1,5 @@
 /**
- * A stand-in payment gateway, run as a service of its own (bin/payment-gateway.ts) so the
+ * A stand-in payment gateway, run as a service of its own (payments/serve.ts) so the
  * checkout process talks to it the way it would talk to a real one: over HTTP, with an
  * idempotency key per charge. It declines amounts above a limit and can be made slow or
  * failing (at start, from the environment, or at runtime with PUT /behavior) to exercise the
