@@ -9,6 +9,8 @@ export { createAggregateWorker, bundleOptionsOf, type AggregateWorker, type Aggr
 export { startProjector, type Projector, type ProjectorOptions } from './projectors/runtime';
 export { createReadModels, type ReadModels } from './projectors/store';
 export { loadApp, defaultConfigFile, type LoadedApp } from './infra/app-loader';
+/** Every projection an app runs, once each (its modules' and its own): what `startProjector` takes. */
+export { projectionsOf } from './core/app';
 export { loadConfig as loadSettings, type Config as Settings } from './core/config';
 export { createLogger, type Logger } from './infra/logger';
 export { connectRabbit, declareTopology, topologyOf } from './infra/rabbit';
