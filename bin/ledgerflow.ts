@@ -16,6 +16,7 @@ import { loadConfig, type Config } from '../core/config';
 import { aggregatesOf, projectionsOf, type AnyAppConfig } from '../core/app';
 import { loadApp, type LoadedApp } from '../infra/app-loader';
 import { runDev } from '../cli/dev';
+import { formatInit, initApp } from '../cli/init';
 import { buildWorkflowBundles } from '../cli/build';
 import { setupCluster } from '../infra/setup';
 import { connectTemporalLazily } from '../infra/temporal';
@@ -149,7 +150,14 @@ async function setup(config: Config, run: Run) {
 /** The processes: run in this process, as `node dist/bin/<name>.js` would, with the app from --config. */
 const processes = { worker: () => import('./worker.js'), projector: () => import('./projector.js'), api: () => import('./api.js') } as const;
 
+/** `init`: writes a new app; the one command that reads no config. */
+function init(run: Run) {
+  const result = initApp({ dir: run.args[0]!, ledgerflow: run.options.ledgerflow as string | undefined, client: run.options.client as string | undefined });
+  print(run, result, () => formatInit(result));
+}
+
 async function execute(run: Run) {
+  if (run.command === 'init') return init(run);
   const app: LoadedApp = await loadApp(run.options.config as string | undefined);
   if (run.command === 'worker' || run.command === 'projector' || run.command === 'api') {
     process.env.LEDGERFLOW_CONFIG = app.path;

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-export type CommandName = 'dev' | 'worker' | 'projector' | 'api' | 'build' | 'status' | 'parked' | 'redrive' | 'rebuild' | 'send' | 'setup';
+export type CommandName = 'init' | 'dev' | 'worker' | 'projector' | 'api' | 'build' | 'status' | 'parked' | 'redrive' | 'rebuild' | 'send' | 'setup';
 
 interface OptionSpec {
   type: 'string' | 'boolean';
@@ -29,6 +29,17 @@ const common: Readonly<Record<string, OptionSpec>> = {
 };
 
 export const commands: Readonly<Record<CommandName, CommandSpec>> = {
+  init: {
+    usage: 'init <dir> [--ledgerflow <spec>] [--client <spec>]',
+    summary: 'write a new app into <dir> (new or empty): an aggregate, its read model and query, a test, a README',
+    details:
+      "Reads no config. Until the packages are published, point the app's dependencies at tarballs, folders or git:\n--ledgerflow ./ledgerflow-0.1.0.tgz --client ./ledgerflow-client-0.1.0.tgz (paths are made absolute).",
+    args: ['dir'],
+    options: {
+      ledgerflow: { type: 'string', help: "the app's ledgerflow dependency (default: this version)" },
+      client: { type: 'string', help: "the app's @ledgerflow/client dependency (default: this version)" },
+    },
+  },
   dev: {
     usage: 'dev [--config <file>]',
     summary: "run the app's whole local stack: Temporal dev server, worker, projector, API; prints where to look",
