@@ -5,6 +5,8 @@
  */
 export { createRouter, procedurePathsOf, type RouterOf } from './api/router';
 export { startApiServer, type ApiServer, type ApiServerOptions } from './api/server';
+export { createLedgerflowContext, type LedgerflowContext, type RequestIdentity } from './api/context';
+export type { ApiContext } from './api/trpc';
 export { createAggregateWorker, bundleOptionsOf, type AggregateWorker, type AggregateWorkerOptions } from './bin/worker';
 export { startProjector, type Projector, type ProjectorOptions } from './projectors/runtime';
 export { createReadModels, type ReadModels } from './projectors/store';

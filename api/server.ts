@@ -1,19 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { createCommandBus } from '../commands/bus';
-import { projectionsOf, type AnyAppConfig } from '../core/app';
+import type { AnyAppConfig } from '../core/app';
 import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
 import { traceRequest } from '../infra/tracing';
-import { connectRabbit } from '../infra/rabbit';
-import { closeRedis, createRedis } from '../infra/redis';
-import { connectTemporalLazily } from '../infra/temporal';
-import { createProjectionAdmin } from '../projectors/admin';
-import { createReadModels, createVersionWaiter } from '../projectors/store';
 import { bearerToken, refusal, refusals, type Access } from './access';
 import { consolePage } from './console';
+import { createLedgerflowContext } from './context';
 import { createCors } from './cors';
 import { checkHealth } from './health';
 import { createApiMetrics } from './metrics';
@@ -53,25 +48,12 @@ export async function startApiServer(app: AnyAppConfig, config: Config, log: Log
   if (open && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
     throw new Error(`API_HOST=${host} needs API_TOKENS: without tokens the API listens on 127.0.0.1 only`);
   }
-  const temporal = connectTemporalLazily(config);
-  const redis = createRedis(config.REDIS_URL, 'ledgerflow-api', log, { failFast: true });
-  const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
-  for (const client of [redis, subscriber]) client.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet; reconnecting in the background'));
-  const rabbit = connectRabbit(config, 'api', log);
-  const readModels = createReadModels(redis, config.REDIS_PREFIX);
-  const waiter = createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX, (err) => log.warn({ err }, 'subscribing to read-model notices failed'));
-  const bus = createCommandBus(temporal, {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    timeoutMs: config.COMMAND_TIMEOUT_MS,
-    maxQueuedPerAggregate: config.COMMAND_QUEUE_PER_AGGREGATE,
-    maxQueued: config.COMMAND_QUEUE_TOTAL,
-    log,
-  });
-  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
+  const ledgerflow = createLedgerflowContext(app, config, log, options);
+  const { bus, admin } = ledgerflow;
+  const base = ledgerflow.context();
   const appRouter = createRouter(app);
   const metrics = createApiMetrics({ admin, procedures: procedurePathsOf(appRouter), commandsQueued: () => bus.queued });
 
-  const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config };
   const trpc = createHTTPHandler({
     router: appRouter,
     basePath: '/trpc/',
@@ -80,12 +62,7 @@ export async function startApiServer(app: AnyAppConfig, config: Config, log: Log
     createContext: ({ req, info }): ApiContext => {
       // A browser's EventSource cannot send headers: subscriptions may carry the token in connectionParams.
       const connectionToken = info.type === 'subscription' ? (info.connectionParams?.token ?? null) : null;
-      return {
-        ...base,
-        token: bearerToken(header(req, 'authorization')) ?? connectionToken,
-        correlationId: header(req, 'x-correlation-id'),
-        userId: null,
-      };
+      return ledgerflow.context({ token: bearerToken(header(req, 'authorization')) ?? connectionToken, correlationId: header(req, 'x-correlation-id') });
     },
     onError: ({ error, path, ctx }) => {
       if (error.code === 'INTERNAL_SERVER_ERROR') log.error({ path, correlationId: ctx?.correlationId ?? undefined, err: error.cause ?? error }, 'procedure failed');
@@ -207,11 +184,7 @@ export async function startApiServer(app: AnyAppConfig, config: Config, log: Log
         server.once('close', () => clearInterval(idle));
         setTimeout(() => server.closeAllConnections(), graceMs).unref();
       });
-      // Commands whose callers hung up are still being delivered: let them settle (each has a deadline).
-      for (let waited = 0; bus.queued > 0 && waited < config.COMMAND_TIMEOUT_MS + 1000; waited += 50) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      await Promise.allSettled([closeRedis(redis), closeRedis(subscriber), rabbit.close(), temporal.connection.close()]);
+      await ledgerflow.close();
     },
   };
 }
