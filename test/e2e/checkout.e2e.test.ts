@@ -19,7 +19,7 @@ const root = join(__dirname, '..', '..');
 async function spawnWorker(stack: TestStack) {
   const metricsPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], {
-    env: { ...envOf(stack.config), WORKER_METRICS_PORT: String(metricsPort) },
+    env: { ...envOf(stack.config), PAYMENT_GATEWAY_URL: stack.payments.url, WORKER_METRICS_PORT: String(metricsPort) },
     stdio: 'ignore',
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
