@@ -158,7 +158,7 @@ function init(run: Run) {
 
 async function execute(run: Run) {
   if (run.command === 'init') return init(run);
-  const app: LoadedApp = await loadApp(run.options.config as string | undefined);
+  const app: LoadedApp = await loadApp((run.options.config as string | undefined) ?? process.env.LEDGERFLOW_CONFIG);
   if (run.command === 'worker' || run.command === 'projector' || run.command === 'api') {
     process.env.LEDGERFLOW_CONFIG = app.path;
     const { main } = await processes[run.command]();
