@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ZodType } from 'zod';
 import type { Access } from '../../api/access';
-import { createLedgerflowClient } from '../../client';
+import { createLedgerflowClient } from '../../client/index';
 import { createRouter } from '../../api/router';
 import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import { shop } from '../support/apps';

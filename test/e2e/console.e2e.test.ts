@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createLedgerflowClient, type LedgerflowClient } from '../../client';
+import { createLedgerflowClient, type LedgerflowClient } from '../../client/index';
 import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import { defineProjection } from '../../core/projection';
 import { cart, cartProjection } from '../../examples/shop/domain';

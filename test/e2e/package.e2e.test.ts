@@ -1,19 +1,38 @@
 /**
- * The package as an app gets it: `npm pack` (which builds), `npm install` of the tarball into an
- * app in the system's temp folder, the app type-checked with this repo's tsc (strict) and run
- * against a real stack: typed commands, queries and a subscription, with a token.
+ * The two packages as users get them, outside this repository: `npm pack` of the engine
+ * (`ledgerflow`, built by its prepack) and of the client (`@ledgerflow/client`), each installed
+ * into an app of its own in the system's temp folder.
+ *
+ * (a) An app with a domain of its own (a library: members and books, a read model with indexes,
+ *     a custom query, a loan rule that reads the member aggregate) installs both tarballs,
+ *     type-checks strictly (a wrong input is a compile error), runs `ledgerflow dev` from the
+ *     installed package against a Temporal server of the test's own and the shared RabbitMQ and
+ *     Redis under unique names, and through its own AppRouter sends commands, reads with
+ *     minVersion, subscribes, runs its query, rebuilds a projection with `ledgerflow rebuild`,
+ *     and finds its aggregates as workflows in Temporal.
+ * (b) A client-only app installs `@ledgerflow/client` alone: its node_modules is measured (under
+ *     5 MB), a typed call against a router type it declares type-checks (and a wrong one does
+ *     not), it bundles for the browser with nothing of the server, and it talks to (a)'s API.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { Connection, Client } from '@temporalio/client';
+import { loadConfig } from '../../core/config';
+import { createLogger } from '../../infra/logger';
+import { connectRabbit } from '../../infra/rabbit';
+import { closeRedis, createRedis } from '../../infra/redis';
+import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev-server';
+import { deleteKeys, eventually, freePort, isolatedNames, uniqueId } from '../support/stack';
 
 const repo = join(__dirname, '..', '..');
 const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
 const token = `app-${uniqueId('token')}`;
+const adminToken = `admin-${uniqueId('token')}`;
+const MB = 1024 * 1024;
 
 interface Result {
   code: number | null;
@@ -29,45 +48,213 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   });
 }
 
-/** The app: the README's "Use it from your app", plus a domain definition and a wrong input. */
-const appSource = `
-import type { AppRouter, CustomerReadModel, LedgerflowClient } from 'ledgerflow';
-import { createLedgerflowClient, defineAggregate, DomainError } from 'ledgerflow';
-import { createTRPCClient, httpLink } from '@trpc/client';
-import { z } from 'zod';
-
-// AppRouter is the real router type, not any.
-type IsAny<T> = 0 extends 1 & T ? true : false;
-const routerIsTyped: IsAny<AppRouter> = false;
-
-// The engine's definitions, for a domain of the app's own.
-export const note = defineAggregate({
-  name: 'note',
-  idField: 'noteId',
-  commands: { write: z.strictObject({ text: z.string().max(280) }) },
-  events: { NoteWritten: z.object({ text: z.string() }) },
-  errorCodes: ['NOTE_EXISTS'],
-  initialState: () => ({ text: null as string | null }),
-  decide(state, command) {
-    if (state.text !== null) throw new DomainError('NOTE_EXISTS', 'already written');
-    return [{ type: 'NoteWritten', payload: { text: command.payload.text } }];
-  },
-  evolve: (_state, event) => ({ text: event.payload.text }),
-});
-
-const url = process.env.LEDGERFLOW_URL!;
-const customerId = process.env.CUSTOMER_ID!;
-const client: LedgerflowClient = createLedgerflowClient({ url, token: process.env.LEDGERFLOW_TOKEN });
-
-export async function wrongInput() {
-  // @ts-expect-error email is a string
-  await client.customer.register.mutate({ customerId, name: 'Ada', email: 42 });
+async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const value = await work();
+  console.log(`# ${label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return value;
 }
 
-function nextChange(predicate: (doc: CustomerReadModel) => boolean, onStarted: () => void): Promise<CustomerReadModel> {
+/** Bytes of the files under `dir` (as on disk before block rounding; symlinks not followed). */
+function sizeOf(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += sizeOf(path);
+    else total += lstatSync(path).size;
+  }
+  return total;
+}
+
+function writeFiles(root: string, files: Record<string, string>) {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+}
+
+const strictTsconfig = (files: string[], extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    compilerOptions: { target: 'ES2022', lib: ['ES2022'], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], ...extra },
+    files,
+  });
+
+/** The app's domain: not the shop, written the way the README shows. */
+const libraryApp: Record<string, string> = {
+  'domain/member.ts': `
+import { z } from 'zod';
+import { assertNever, defineAggregate, defineModule, defineProjection, DomainError, type MessageOf } from 'ledgerflow';
+
+export const memberEvents = {
+  MemberJoined: z.object({ name: z.string() }),
+  MemberSuspended: z.object({ reason: z.string() }),
+};
+export type MemberEvent = MessageOf<typeof memberEvents>;
+export interface MemberState { status: 'none' | 'active' | 'suspended'; name: string }
+
+export const member = defineAggregate({
+  name: 'member',
+  idField: 'memberId',
+  events: memberEvents,
+  initialState: (): MemberState => ({ status: 'none', name: '' }),
+  evolve(state: MemberState, event: MemberEvent): MemberState {
+    switch (event.type) {
+      case 'MemberJoined': return { status: 'active', name: event.payload.name };
+      case 'MemberSuspended': return { ...state, status: 'suspended' };
+      default: return assertNever(event);
+    }
+  },
+  commands: {
+    join: z.strictObject({ name: z.string().min(1).max(100) }),
+    suspend: z.strictObject({ reason: z.string().min(1) }),
+  },
+  errorCodes: ['MEMBER_EXISTS', 'NOT_A_MEMBER'],
+  decide(state, command) {
+    switch (command.type) {
+      case 'join':
+        if (state.status !== 'none') throw new DomainError('MEMBER_EXISTS', 'already a member');
+        return [{ type: 'MemberJoined', payload: command.payload }];
+      case 'suspend':
+        if (state.status === 'none') throw new DomainError('NOT_A_MEMBER', 'no such member');
+        return [{ type: 'MemberSuspended', payload: command.payload }];
+      default:
+        return assertNever(command);
+    }
+  },
+});
+
+export interface MemberCard { memberId: string; name: string; status: 'active' | 'suspended'; version: number }
+
+export const members = defineProjection<MemberCard, typeof member.events>({
+  name: 'members',
+  version: 1,
+  source: member,
+  evolve(card, event) {
+    if (event.type === 'MemberJoined') return { memberId: event.aggregateId, name: event.payload.name, status: 'active', version: event.version };
+    return card && { ...card, status: 'suspended', version: event.version };
+  },
+});
+
+export const memberModule = defineModule({ aggregate: member, readModel: members });
+`,
+  'domain/book.ts': `
+import { z } from 'zod';
+import { assertNever, defineAggregate, defineModule, defineProjection, defineQuery, DomainError, type AggregateRef, type LookedUp, type MessageOf } from 'ledgerflow';
+import type { MemberState } from './member';
+
+export const bookEvents = {
+  BookAdded: z.object({ title: z.string(), author: z.string() }),
+  BookLent: z.object({ memberId: z.string(), memberVersion: z.number().int() }),
+  BookReturned: z.object({ memberId: z.string() }),
+};
+export type BookEvent = MessageOf<typeof bookEvents>;
+export interface BookState { status: 'none' | 'available' | 'lent'; borrower: string | null }
+
+export const book = defineAggregate({
+  name: 'book',
+  idField: 'bookId',
+  events: bookEvents,
+  initialState: (): BookState => ({ status: 'none', borrower: null }),
+  evolve(state: BookState, event: BookEvent): BookState {
+    switch (event.type) {
+      case 'BookAdded': return { status: 'available', borrower: null };
+      case 'BookLent': return { status: 'lent', borrower: event.payload.memberId };
+      case 'BookReturned': return { status: 'available', borrower: null };
+      default: return assertNever(event);
+    }
+  },
+  describe: (state: BookState) => \`**Book** \${state.status}\${state.borrower ? \` to \${state.borrower}\` : ''}\`,
+  commands: {
+    add: z.strictObject({ title: z.string().min(1).max(200), author: z.string().min(1).max(200) }),
+    lend: z.strictObject({ memberId: z.string().min(1).max(128) }),
+    giveBack: z.strictObject({}),
+  },
+  errorCodes: ['BOOK_EXISTS', 'NO_SUCH_BOOK', 'ON_LOAN', 'NOT_LENT', 'NOT_A_MEMBER', 'MEMBER_SUSPENDED'],
+  // Lending reads the member aggregate's current state, not a read model.
+  lookups: (command): Record<string, AggregateRef> => (command.type === 'lend' ? { member: { aggregateType: 'member', aggregateId: command.payload.memberId } } : {}),
+  decide(state, command, { lookups }) {
+    if (command.type !== 'add' && state.status === 'none') throw new DomainError('NO_SUCH_BOOK', 'no such book');
+    switch (command.type) {
+      case 'add':
+        if (state.status !== 'none') throw new DomainError('BOOK_EXISTS', 'already in the catalogue');
+        return [{ type: 'BookAdded', payload: command.payload }];
+      case 'lend': {
+        if (state.status === 'lent') throw new DomainError('ON_LOAN', 'the book is on loan');
+        const found = lookups.member as LookedUp<MemberState> | null;
+        if (!found || found.state.status === 'none') throw new DomainError('NOT_A_MEMBER', 'no such member');
+        if (found.state.status === 'suspended') throw new DomainError('MEMBER_SUSPENDED', 'the member is suspended');
+        return [{ type: 'BookLent', payload: { memberId: command.payload.memberId, memberVersion: found.version } }];
+      }
+      case 'giveBack':
+        if (state.status !== 'lent' || !state.borrower) throw new DomainError('NOT_LENT', 'the book is not on loan');
+        return [{ type: 'BookReturned', payload: { memberId: state.borrower } }];
+      default:
+        return assertNever(command);
+    }
+  },
+});
+
+export interface Book { bookId: string; title: string; author: string; borrower: string | null; lends: number; version: number }
+
+export const books = defineProjection<Book, typeof book.events>({
+  name: 'books',
+  version: 1,
+  source: book,
+  evolve(doc, event) {
+    switch (event.type) {
+      case 'BookAdded': return { bookId: event.aggregateId, ...event.payload, borrower: null, lends: 0, version: event.version };
+      case 'BookLent': return doc && { ...doc, borrower: event.payload.memberId, lends: doc.lends + 1, version: event.version };
+      case 'BookReturned': return doc && { ...doc, borrower: null, version: event.version };
+      default: return assertNever(event);
+    }
+  },
+  indexes: {
+    /** The books a member has on loan, by how often each was lent. */
+    byBorrower: (doc) => (doc.borrower ? { key: doc.borrower, score: doc.lends } : null),
+    byAuthor: (doc) => ({ key: doc.author, score: doc.version }),
+  },
+});
+
+export const bookModule = defineModule({
+  aggregate: book,
+  readModel: books,
+  queries: {
+    onLoanTo: defineQuery({
+      description: 'The books a member has on loan.',
+      input: z.strictObject({ memberId: z.string().min(1) }),
+      run: (read, input) => read.list(books, 'byBorrower', { key: input.memberId }),
+    }),
+  },
+});
+`,
+  'ledgerflow.config.ts': `
+import { defineConfig, type RouterOf } from 'ledgerflow';
+import { bookModule } from './domain/book';
+import { memberModule } from './domain/member';
+
+const config = defineConfig({ modules: { member: memberModule, book: bookModule } });
+export default config;
+export type AppRouter = RouterOf<typeof config>;
+`,
+  'scenario.ts': `
+import { createLedgerflowClient } from '@ledgerflow/client';
+import type { AppRouter } from './ledgerflow.config';
+import type { Book } from './domain/book';
+
+const client = createLedgerflowClient<AppRouter>({ url: process.env.LEDGERFLOW_URL!, token: () => process.env.LEDGERFLOW_TOKEN });
+const [memberId, bookId, otherBookId] = [process.env.MEMBER_ID!, process.env.BOOK_ID!, process.env.OTHER_BOOK_ID!];
+
+export async function wrongInputs() {
+  // @ts-expect-error title is a string
+  await client.book.add.mutate({ bookId, title: 42, author: 'Herbert' });
+  // @ts-expect-error the member has no such command
+  await client.member.rename.mutate({ memberId, name: 'x' });
+}
+
+function nextChange(predicate: (doc: Book) => boolean, onStarted: () => void): Promise<Book> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (subscription.unsubscribe(), reject(new Error('no change within 30s'))), 30_000);
-    const subscription = client.customer.onChange.subscribe({ customerId }, {
+    const timer = setTimeout(() => (subscription.unsubscribe(), reject(new Error('no change within 60s'))), 60_000);
+    const subscription = client.book.onChange.subscribe({ bookId }, {
       onStarted,
       onData: ({ data }) => {
         if (!predicate(data)) return;
@@ -80,167 +267,342 @@ function nextChange(predicate: (doc: CustomerReadModel) => boolean, onStarted: (
   });
 }
 
-const registered = await client.customer.register.mutate({ customerId, name: 'Ada Lovelace', email: 'ada@example.com' });
-const version: number | null = registered.version;
-const retried = await client.customer.register.mutate({ customerId, name: 'Ada Lovelace', email: 'ada@example.com', commandId: registered.commandId });
-const customer = await client.customer.get.query({ customerId, minVersion: version ?? 1 });
-const renamed = await nextChange(
-  (doc) => doc.name === 'Ada King',
-  () => void client.customer.rename.mutate({ customerId, name: 'Ada King' }),
-);
+async function refusal(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'accepted';
+  } catch (error) {
+    const data = (error as { data?: { code?: string; domainCode?: string | null } }).data;
+    return \`\${data?.code}:\${data?.domainCode ?? '-'}\`;
+  }
+}
 
-// The README's plain tRPC client, typed by the same AppRouter.
-const plain = createTRPCClient<AppRouter>({ links: [httpLink({ url: url + '/trpc', headers: { authorization: 'Bearer ' + process.env.LEDGERFLOW_TOKEN } })] });
-const again = await plain.customer.get.query({ customerId });
-let refused = '';
-await createLedgerflowClient({ url, token: 'not-the-token', retries: 0 }).customer.get.query({ customerId }).catch((error: { data?: { code?: string } }) => {
-  refused = error.data?.code ?? String(error);
+async function main() {
+  if (process.argv[2] === 'read') {
+    const book = await client.book.get.query({ bookId });
+    const onLoan = await client.book.onLoanTo.query({ memberId });
+    console.log(JSON.stringify({ book, onLoan }));
+    return;
+  }
+  const joined = await client.member.join.mutate({ memberId, name: 'Ada' });
+  await client.book.add.mutate({ bookId, title: 'Dune', author: 'Frank Herbert' });
+  await client.book.add.mutate({ bookId: otherBookId, title: 'Solaris', author: 'Stanislaw Lem' });
+  const lent = await client.book.lend.mutate({ bookId, memberId });
+  const retried = await client.book.lend.mutate({ bookId, memberId, commandId: lent.commandId });
+  const read = await client.book.get.query({ bookId, minVersion: lent.version ?? 1 });
+  await client.book.lend.mutate({ bookId: otherBookId, memberId, wait: 'projected' });
+  const onLoan = await client.book.onLoanTo.query({ memberId });
+  const returned = await nextChange((doc) => doc.borrower === null, () => void client.book.giveBack.mutate({ bookId }));
+  const member = await client.member.get.query({ memberId, minVersion: joined.version ?? 1 });
+  await client.member.suspend.mutate({ memberId, reason: 'late returns' });
+  const suspendedLend = await refusal(client.book.lend.mutate({ bookId, memberId }));
+  const strangerLend = await refusal(client.book.lend.mutate({ bookId, memberId: memberId + '-nobody' }));
+  const badInput = await refusal(client.book.add.mutate({ bookId: 'b', title: '', author: 'x' }));
+  const noToken = await refusal(createLedgerflowClient<AppRouter>({ url: process.env.LEDGERFLOW_URL!, retries: 0 }).book.get.query({ bookId }));
+  const after = await client.book.onLoanTo.query({ memberId });
+  console.log(JSON.stringify({ joined, lent, retried, read, onLoan, returned, member, suspendedLend, strangerLend, badInput, noToken, after }));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
 });
+`,
+};
 
-console.log(JSON.stringify({ routerIsTyped, registered, retried, customer, renamed, again, refused }));
-`;
+/** The client-only app: a router type it declares itself, a typed call, a browser entry. */
+const clientOnlyApp: Record<string, string> = {
+  'api-types.d.ts': `
+import type { DeclareRouter, Mutation, Query, Subscription } from '@ledgerflow/client';
 
-describe('the ledgerflow package, installed into an app outside the repo', { timeout: 900_000 }, () => {
+export interface Book { bookId: string; title: string; author: string; borrower: string | null; lends: number; version: number }
+
+export type AppRouter = DeclareRouter<{
+  book: {
+    add: Mutation<{ bookId: string; title: string; author: string }>;
+    get: Query<{ bookId: string; minVersion?: number }, Book>;
+    onLoanTo: Query<{ memberId: string }, Book[]>;
+    onChange: Subscription<{ bookId: string; lastEventId?: string | null }, Book>;
+  };
+}>;
+`,
+  'main.ts': `
+import { createLedgerflowClient } from '@ledgerflow/client';
+import type { AppRouter, Book } from './api-types';
+
+export const client = createLedgerflowClient<AppRouter>({ url: location.origin, token: () => sessionStorage.getItem('token') });
+
+export async function show(bookId: string): Promise<string> {
+  const added = await client.book.add.mutate({ bookId, title: 'Dune', author: 'Frank Herbert' });
+  const book: Book = await client.book.get.query({ bookId, minVersion: added.version ?? 1 });
+  client.book.onChange.subscribe({ bookId }, { onData: ({ id, data }) => console.log(id, data.title.toUpperCase()) });
+  // @ts-expect-error author is required
+  await client.book.add.mutate({ bookId, title: 'Dune' });
+  return book.title;
+}
+`,
+  'node-check.cjs': `
+const { createLedgerflowClient } = require('@ledgerflow/client');
+const client = createLedgerflowClient({ url: process.env.LEDGERFLOW_URL, token: process.env.LEDGERFLOW_TOKEN });
+(async () => {
+  const book = await client.book.get.query({ bookId: process.env.BOOK_ID });
+  const first = await new Promise((resolve, reject) => {
+    const sub = client.book.onChange.subscribe({ bookId: process.env.BOOK_ID }, {
+      onData: (message) => (sub.unsubscribe(), resolve(message)),
+      onError: reject,
+    });
+  });
+  console.log(JSON.stringify({ book, first }));
+})().catch((error) => (console.error(error), process.exit(1)));
+`,
+};
+
+describe('the two packages, packed and installed into apps outside the repository', { timeout: 1_500_000 }, () => {
+  const runId = uniqueId('pkg');
+  const names = isolatedNames(runId);
   let work: string;
+  let engineTarball: string;
+  let clientTarball: string;
   let app: string;
-  let stack: TestStack | undefined;
-  let packed: string[];
+  let clientApp: string;
+  let temporalServer: DevServer | undefined;
+  let dev: ChildProcess | undefined;
+  let devOutput = '';
+  let env: NodeJS.ProcessEnv;
+  let apiUrl: string;
+  const ids = { MEMBER_ID: uniqueId('member'), BOOK_ID: uniqueId('book'), OTHER_BOOK_ID: uniqueId('book') };
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), 'ledgerflow-package-'));
-    // Pack from a copy of the checkout (sources, no dist/): the build is the one `npm pack` makes.
+    work = mkdtempSync(join(tmpdir(), 'ledgerflow-packages-'));
+    // Pack from a copy of the checkout (sources, no builds): the builds are the ones prepack makes,
+    // and the checkout's own dist/ is left alone.
     const source = join(work, 'source');
     const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: repo, encoding: 'utf8' }).split('\0').filter(Boolean);
     for (const file of files) {
-      if (!existsSync(join(repo, file))) continue;
+      if (!existsSync(join(repo, file)) || /(^|\/)node_modules(\/|$)/.test(file)) continue;
       mkdirSync(dirname(join(source, file)), { recursive: true });
       cpSync(join(repo, file), join(source, file));
     }
     symlinkSync(join(repo, 'node_modules'), join(source, 'node_modules'), 'dir');
-    const pack = await run('npm', ['pack', '--pack-destination', work], source);
-    assert.equal(pack.code, 0, `npm pack failed:\n${pack.out}\n${pack.err}`);
-    const tarball = readdirSync(work).find((f) => /^ledgerflow-.*\.tgz$/.test(f));
-    assert.ok(tarball, 'npm pack wrote no tarball');
-    packed = execFileSync('tar', ['-tzf', join(work, tarball)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (const [dir, label] of [[source, 'ledgerflow'], [join(source, 'client'), '@ledgerflow/client']] as const) {
+      const pack = await timed(`npm pack ${label} (with its prepack build)`, () => run('npm', ['pack', '--pack-destination', work], dir));
+      assert.equal(pack.code, 0, `npm pack of ${label} failed:\n${pack.out}\n${pack.err}`);
+    }
+    const tarballs = readdirSync(work);
+    engineTarball = join(work, tarballs.find((f) => /^ledgerflow-\d.*\.tgz$/.test(f)) ?? assert.fail(`no ledgerflow tarball in ${tarballs.join(', ')}`));
+    clientTarball = join(work, tarballs.find((f) => /^ledgerflow-client-.*\.tgz$/.test(f)) ?? assert.fail(`no client tarball in ${tarballs.join(', ')}`));
+    for (const tarball of [engineTarball, clientTarball]) console.log(`# ${tarball.slice(work.length + 1)}: ${(lstatSync(tarball).size / 1024).toFixed(0)} KB`);
 
-    app = join(work, 'app');
+    app = join(work, 'library');
+    clientApp = join(work, 'frontend');
     mkdirSync(app);
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'an-app', version: '1.0.0', private: true, type: 'module' }, null, 2));
-    const install = await run(
-      'npm',
-      ['install', join(work, tarball), '@trpc/client@11.25.2', 'zod@4.6.7', '@types/node@20.19.25', '--prefer-offline', '--no-audit', '--no-fund'],
-      app,
-    );
-    assert.equal(install.code, 0, `npm install failed:\n${install.out}\n${install.err}`);
+    mkdirSync(clientApp);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'library', version: '1.0.0', private: true }, null, 2));
+    writeFileSync(join(clientApp, 'package.json'), JSON.stringify({ name: 'frontend', version: '1.0.0', private: true }, null, 2));
+    const quiet = ['--prefer-offline', '--no-audit', '--no-fund'];
+    const installs = await Promise.all([
+      timed('npm install of the app (both tarballs, zod, tsx, @types/node)', () =>
+        run('npm', ['install', engineTarball, clientTarball, 'zod@4.6.7', 'tsx@4.23.15', '@types/node@20.19.25', ...quiet], app),
+      ),
+      timed('npm install of the client-only app (the client tarball alone)', () => run('npm', ['install', clientTarball, ...quiet], clientApp)),
+    ]);
+    for (const install of installs) assert.equal(install.code, 0, `npm install failed:\n${install.out}\n${install.err}`);
+    writeFiles(app, libraryApp);
+    writeFiles(clientApp, clientOnlyApp);
 
-    // The app holds a client token: commands, queries and subscriptions, no operations.
-    stack = await startTestStack({ env: { API_TOKENS: `client:${token}`, API_HOST: '127.0.0.1' } });
+    temporalServer = await startTemporalDevServer({ port: await freePort() });
+    const apiPort = await freePort();
+    apiUrl = `http://127.0.0.1:${apiPort}`;
+    env = {
+      ...process.env,
+      NODE_OPTIONS: '', // the repository's source condition stays out of the app
+      TEMPORAL_ADDRESS: temporalServer.address,
+      ...names,
+      API_PORT: String(apiPort),
+      API_TOKENS: `client:${token},admin:${adminToken}`,
+      WORKER_METRICS_PORT: String(await freePort()),
+      PROJECTOR_METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+      LEDGERFLOW_URL: apiUrl,
+      LEDGERFLOW_TOKEN: token,
+      ...ids,
+    };
   });
 
   after(async () => {
-    await stack?.stop();
+    if (dev && dev.exitCode === null && dev.signalCode === null) {
+      const exited = new Promise((resolve) => dev!.once('exit', resolve));
+      dev.kill('SIGTERM');
+      const killer = setTimeout(() => process.kill(-dev!.pid!, 'SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    if (dev?.pid) {
+      try {
+        process.kill(-dev.pid, 'SIGKILL'); // anything of the group left behind
+      } catch {
+        // the group is gone
+      }
+    }
+    await temporalServer?.stop();
+    const config = loadConfig({ ...names });
+    const rabbit = connectRabbit(config, 'package-test-cleanup', createLogger('test', 'silent'));
+    await rabbit.queueDelete({ queue: names.EVENTS_STREAM }).catch(() => {});
+    await rabbit.exchangeDelete({ exchange: names.EVENTS_EXCHANGE }).catch(() => {});
+    await rabbit.close();
+    const redis = createRedis(config.REDIS_URL, 'package-test-cleanup');
+    await redis.connect();
+    await deleteKeys(redis, `${names.REDIS_PREFIX}:*`);
+    await closeRedis(redis);
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('ships the build, its types and the bin, and no sources or tests', () => {
-    for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/client/index.d.ts', 'package/dist/bin/ledgerflow.js', 'package/dist/workflow-bundle.js']) {
-      assert.ok(packed.includes(file), `${file} is not in the tarball`);
+  it('packs the engine with the build its bins need and the client with no dependencies', () => {
+    const list = (tarball: string) => execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    const engine = list(engineTarball);
+    for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/server.js', 'package/dist/bin/ledgerflow.js', 'package/dist/bin/worker.js', 'package/dist/bin/projector.js', 'package/dist/bin/api.js', 'package/dist/workflows/aggregate.js']) {
+      assert.ok(engine.includes(file), `${file} is not in the ledgerflow tarball`);
     }
-    assert.deepEqual(packed.filter((f) => !f.startsWith('package/dist/') && !/^package\/(package\.json|README\.md|LICENSE(\.\w+)?)$/i.test(f)), []);
-    assert.deepEqual(packed.filter((f) => f.endsWith('.map') || f.endsWith('.ts') && !f.endsWith('.d.ts')), []);
+    assert.deepEqual(engine.filter((f) => f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
+    assert.deepEqual(engine.filter((f) => /^package\/(examples|test|client\/)/.test(f)), []);
     const installed = join(app, 'node_modules', 'ledgerflow');
     assert.match(readFileSync(join(installed, 'dist', 'bin', 'ledgerflow.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
-    assert.equal(manifest.private, undefined);
+
+    const client = list(clientTarball);
+    assert.deepEqual(client.sort(), ['package/README.md', 'package/dist/index.browser.mjs', 'package/dist/index.cjs', 'package/dist/index.d.cts', 'package/dist/index.d.mts', 'package/dist/index.mjs', 'package/package.json']);
+    const manifest = JSON.parse(readFileSync(join(clientApp, 'node_modules', '@ledgerflow', 'client', 'package.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual([manifest.dependencies, manifest.peerDependencies], [undefined, undefined]);
   });
 
-  it('type-checks a strict app that imports AppRouter and createLedgerflowClient, and catches a wrong input', async () => {
-    writeFileSync(join(app, 'app.ts'), appSource);
-    const tsconfig = (files: string[], emit: boolean, skipLibCheck = true) => ({
-      compilerOptions: {
-        target: 'ES2022',
-        lib: ['ES2022'],
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        strict: true,
-        skipLibCheck,
-        types: ['node'],
-        ...(emit ? { outDir: 'out' } : { noEmit: true }),
-      },
-      files,
-    });
-    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig(['app.ts'], true)));
-    const check = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
+  it('type-checks the app strictly through its own AppRouter, a wrong input being a compile error', async () => {
+    writeFileSync(join(app, 'tsconfig.json'), strictTsconfig(['ledgerflow.config.ts', 'scenario.ts']));
+    const check = await timed('tsc of the app', () => run(process.execPath, [tsc, '-p', 'tsconfig.json'], app));
     assert.equal(check.code, 0, `the app does not type-check:\n${check.out}${check.err}`);
 
-    // Ledgerflow's own declarations hold up when checked too (some of its dependencies' do not
-    // without the DOM lib or @types/ms, hence skipLibCheck above, as most apps have it).
-    writeFileSync(join(app, 'tsconfig.libcheck.json'), JSON.stringify(tsconfig(['app.ts'], false, false)));
-    const libCheck = await run(process.execPath, [tsc, '-p', 'tsconfig.libcheck.json'], app);
-    assert.deepEqual(libCheck.out.split('\n').filter((line) => /^(node_modules\/ledgerflow\/|app\.ts)/.test(line)), []);
-
-    // The same wrong input without its @ts-expect-error: tsc names the field.
-    writeFileSync(join(app, 'wrong.ts'), appSource.replace('// @ts-expect-error email is a string\n', ''));
-    writeFileSync(join(app, 'tsconfig.wrong.json'), JSON.stringify(tsconfig(['wrong.ts'], false)));
+    // The same wrong inputs without their @ts-expect-error: tsc names each.
+    writeFileSync(join(app, 'wrong.ts'), libraryApp['scenario.ts']!.replace(/\/\/ @ts-expect-error .*\n/g, ''));
+    writeFileSync(join(app, 'tsconfig.wrong.json'), strictTsconfig(['wrong.ts']));
     const wrong = await run(process.execPath, [tsc, '-p', 'tsconfig.wrong.json'], app);
     assert.notEqual(wrong.code, 0);
     assert.match(wrong.out, /wrong\.ts\(\d+,\d+\): error TS2322: Type 'number' is not assignable to type 'string'/);
+    assert.match(wrong.out, /wrong\.ts\(\d+,\d+\): error TS2339: Property 'rename' does not exist/);
+    assert.equal(wrong.out.match(/error TS/g)?.length, 2, wrong.out);
+  });
+
+  it('runs the app with `ledgerflow dev` from the installed package: commands, minVersion, a subscription, its query, a rule over another aggregate', async () => {
+    // Its own process group, so the after hook can end the worker, projector and API with it.
+    dev = spawn(join(app, 'node_modules', '.bin', 'ledgerflow'), ['dev'], { cwd: app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    dev.stdout!.on('data', (chunk: Buffer) => (devOutput += chunk.toString()));
+    dev.stderr!.on('data', (chunk: Buffer) => (devOutput += chunk.toString()));
+    await timed('ledgerflow dev until "Ledgerflow is up"', () =>
+      eventually(async () => {
+        if (dev!.exitCode !== null) throw new Error(`ledgerflow dev exited ${dev!.exitCode}:\n${devOutput}`);
+        return devOutput.includes('Ledgerflow is up') ? true : undefined;
+      }, 240_000, `ledgerflow dev up (output so far:\n${devOutput})`).catch((error: Error) => assert.fail(`${error.message}\n${devOutput}`)),
+    );
+    assert.match(devOutput, new RegExp(`using the Temporal server at ${temporalServer!.address.replace(/\./g, '\\.')}`));
+    assert.match(devOutput, /each aggregate is a workflow: member:<id>/);
+
+    const result = await timed('the scenario through @ledgerflow/client', () => run(process.execPath, ['--import', 'tsx', 'scenario.ts'], app, env));
+    assert.equal(result.code, 0, `the scenario failed:\n${result.out}\n${result.err}\n--- dev:\n${devOutput}`);
+    const report = JSON.parse(result.out) as Record<string, any>;
+    assert.match(report.lent.commandId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'the client made a UUID commandId');
+    assert.deepEqual([report.lent.version, report.lent.events[0].type, report.lent.events[0].payload], [2, 'BookLent', { memberId: ids.MEMBER_ID, memberVersion: 1 }]);
+    assert.deepEqual(report.retried, report.lent, 'the same commandId answers the same outcome');
+    assert.deepEqual(report.read, { bookId: ids.BOOK_ID, title: 'Dune', author: 'Frank Herbert', borrower: ids.MEMBER_ID, lends: 1, version: 2 });
+    assert.deepEqual(report.onLoan.map((b: { bookId: string }) => b.bookId).sort(), [ids.BOOK_ID, ids.OTHER_BOOK_ID].sort());
+    assert.deepEqual([report.returned.borrower, report.returned.version], [null, 3]);
+    assert.deepEqual(report.member, { memberId: ids.MEMBER_ID, name: 'Ada', status: 'active', version: 1 });
+    assert.equal(report.suspendedLend, 'UNPROCESSABLE_CONTENT:MEMBER_SUSPENDED');
+    assert.equal(report.strangerLend, 'UNPROCESSABLE_CONTENT:NOT_A_MEMBER');
+    assert.equal(report.badInput, 'BAD_REQUEST:-');
+    assert.equal(report.noToken, 'UNAUTHORIZED:-');
+    assert.deepEqual(report.after.map((b: { bookId: string }) => b.bookId), [ids.OTHER_BOOK_ID]);
+  });
+
+  it('rebuilds the books projection with `ledgerflow rebuild` and serves the same documents from the new generation', async () => {
+    assert.ok(devOutput.includes('Ledgerflow is up'), 'needs the previous test');
+    const before = await run(process.execPath, ['--import', 'tsx', 'scenario.ts', 'read'], app, env);
+    assert.equal(before.code, 0, before.err);
+    const rebuild = await timed('ledgerflow rebuild books', () => run(join(app, 'node_modules', '.bin', 'ledgerflow'), ['rebuild', 'books', '--json'], app, env));
+    assert.equal(rebuild.code, 0, `${rebuild.out}\n${rebuild.err}`);
+    const done = JSON.parse(rebuild.out.trim().split('\n').pop()!) as { projection: string; generation: number; previousGeneration: number | null };
+    assert.equal(done.projection, 'books');
+    assert.ok(done.generation > (done.previousGeneration ?? 0), rebuild.out);
+    const afterRebuild = await run(process.execPath, ['--import', 'tsx', 'scenario.ts', 'read'], app, env);
+    assert.equal(afterRebuild.code, 0, afterRebuild.err);
+    assert.deepEqual(JSON.parse(afterRebuild.out), JSON.parse(before.out));
+    assert.deepEqual((JSON.parse(afterRebuild.out) as { onLoan: { bookId: string }[] }).onLoan.map((b) => b.bookId), [ids.OTHER_BOOK_ID]);
+  });
+
+  it('shows each aggregate as a workflow in Temporal (<type>:<id>)', async () => {
+    const connection = await Connection.connect({ address: temporalServer!.address });
+    try {
+      const client = new Client({ connection });
+      for (const [type, id, version] of [['book', ids.BOOK_ID, 3], ['member', ids.MEMBER_ID, 2]] as const) {
+        const description = await client.workflow.getHandle(`${type}:${id}`).describe();
+        assert.equal(description.status.name, 'RUNNING', `${type}:${id}`);
+        assert.equal(description.taskQueue, names.TEMPORAL_TASK_QUEUE);
+        const attributes = description.typedSearchAttributes;
+        const value = (name: string) => attributes.getAll().find((pair) => pair.key.name === name)?.value;
+        assert.deepEqual([value('AggregateType'), value('AggregateId')], [type, id]);
+        // The search attribute follows the version coarsely; the workflow's query answers it exactly.
+        assert.equal(await client.workflow.getHandle(`${type}:${id}`).query<number>('version'), version);
+        console.log(`# ${type}:${id}: ${description.type}, ${description.status.name}, version ${version}`);
+      }
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('installs @ledgerflow/client alone under 5 MB, type-checks a call against a declared router, bundles for browsers and talks to the API', async () => {
+    const modules = join(clientApp, 'node_modules');
+    const bytes = sizeOf(modules);
+    const installedPackages = readdirSync(modules).filter((name) => !name.startsWith('.'));
+    console.log(`# client-only app: node_modules ${(bytes / MB).toFixed(2)} MB (${bytes} bytes): ${installedPackages.join(', ')}`);
+    assert.ok(bytes < 5 * MB, `node_modules is ${(bytes / MB).toFixed(2)} MB`);
+    assert.deepEqual(installedPackages, ['@ledgerflow']);
+
+    // A browser app: no @types/node, the DOM lib, only what @ledgerflow/client ships.
+    const browserTsconfig = (files: string[]) => strictTsconfig(files, { lib: ['ES2022', 'DOM'], types: [], module: 'ESNext', moduleResolution: 'Bundler' });
+    writeFileSync(join(clientApp, 'tsconfig.json'), browserTsconfig(['main.ts']));
+    const check = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], clientApp);
+    assert.equal(check.code, 0, `the client-only app does not type-check:\n${check.out}${check.err}`);
+    // Checked with the declarations too (skipLibCheck off): they stand on their own.
+    writeFileSync(join(clientApp, 'tsconfig.libcheck.json'), strictTsconfig(['main.ts'], { lib: ['ES2022', 'DOM'], types: [], module: 'ESNext', moduleResolution: 'Bundler', skipLibCheck: false }));
+    const libCheck = await run(process.execPath, [tsc, '-p', 'tsconfig.libcheck.json'], clientApp);
+    assert.equal(libCheck.code, 0, `with skipLibCheck off:\n${libCheck.out}`);
+    writeFileSync(join(clientApp, 'wrong.ts'), clientOnlyApp['main.ts']!.replace(/\/\/ @ts-expect-error .*\n/, ''));
+    writeFileSync(join(clientApp, 'tsconfig.wrong.json'), browserTsconfig(['wrong.ts']));
+    const wrong = await run(process.execPath, [tsc, '-p', 'tsconfig.wrong.json'], clientApp);
+    assert.match(wrong.out, /wrong\.ts\(\d+,\d+\): error TS2345: [\s\S]*Property 'author' is missing/);
     assert.equal(wrong.out.match(/error TS/g)?.length, 1, wrong.out);
-  });
 
-  it('runs against the stack: a command with a client-made commandId, its retry, a query, a subscription, a refused token', async () => {
-    const customerId = uniqueId('app-customer');
-    const env = { ...process.env, LEDGERFLOW_URL: stack!.api!.url, LEDGERFLOW_TOKEN: token, CUSTOMER_ID: customerId };
-    const result = await run(process.execPath, ['out/app.js'], app, env);
-    assert.equal(result.code, 0, `the app failed:\n${result.out}\n${result.err}`);
-    const report = JSON.parse(result.out) as {
-      registered: { commandId: string; version: number; events: { type: string }[] };
-      retried: unknown;
-      customer: { name: string; version: number };
-      renamed: { name: string; version: number };
-      again: { name: string };
-      refused: string;
-    };
-    assert.match(report.registered.commandId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'the client made a UUID commandId');
-    assert.deepEqual([report.registered.version, report.registered.events[0]?.type], [1, 'CustomerRegistered']);
-    assert.deepEqual(report.retried, report.registered, 'the same commandId answers the same outcome');
-    assert.deepEqual([report.customer.name, report.customer.version], ['Ada Lovelace', 1]);
-    assert.deepEqual([report.renamed.name, report.renamed.version], ['Ada King', 2]);
-    assert.equal(report.again.name, 'Ada King');
-    assert.equal(report.refused, 'UNAUTHORIZED');
-  });
-
-  it('keeps Temporal, RabbitMQ and Redis out of the client entries and of a browser bundle, and runs the ledgerflow bin', async () => {
-    const loaded = async (entry: string) => {
-      const script = `require(${JSON.stringify(entry)}); console.log(JSON.stringify(Object.keys(require.cache)))`;
-      const result = await run(process.execPath, ['-e', script], app);
-      assert.equal(result.code, 0, result.err);
-      return (JSON.parse(result.out) as string[]).map((path) => path.slice(app.length));
-    };
-    const server = /node_modules\/(@temporalio|redis|@redis|rabbitmq-client|pino|prom-client)\//;
-    assert.deepEqual((await loaded('ledgerflow')).filter((p) => server.test(p)), []);
-    const client = await loaded('ledgerflow/client');
-    assert.deepEqual(client.filter((p) => server.test(p) || /node_modules\/zod\//.test(p)), []);
-
-    // A browser bundle of the client: esbuild (tsx's) refuses Node built-ins on this platform.
-    const esbuild = require(require.resolve('esbuild', { paths: [require.resolve('tsx')] })) as typeof import('esbuild');
+    // The browser bundle: the package's browser build, nothing else.
+    const esbuild = require(require.resolve('esbuild', { paths: [join(repo, 'client')] })) as typeof import('esbuild');
     const bundle = await esbuild.build({
-      stdin: { contents: "export { createLedgerflowClient } from 'ledgerflow/client';", resolveDir: app },
+      entryPoints: [join(clientApp, 'main.ts')],
+      absWorkingDir: clientApp,
       bundle: true,
       platform: 'browser',
       format: 'esm',
+      minify: true,
       write: false,
       metafile: true,
       logLevel: 'silent',
     });
     const inputs = Object.keys(bundle.metafile.inputs);
-    assert.ok(inputs.some((p) => p.includes('node_modules/ledgerflow/dist/client/')), inputs.join('\n'));
-    assert.deepEqual(inputs.filter((p) => p.includes('node_modules/ledgerflow/') && !p.includes('/dist/client/')), []);
-    assert.deepEqual(inputs.filter((p) => server.test(p) || /node_modules\/zod\//.test(p)), []);
+    assert.deepEqual(inputs.sort(), ['main.ts', 'node_modules/@ledgerflow/client/dist/index.browser.mjs']);
+    const output = bundle.outputFiles[0]!.text;
+    console.log(`# browser bundle of the client-only app: ${(output.length / 1024).toFixed(1)} KB minified`);
+    assert.doesNotMatch(output, /@temporalio|rabbitmq|redis|node:|require\(/);
 
-    const help = await run(join(app, 'node_modules', '.bin', 'ledgerflow'), ['--help'], app);
-    assert.equal(help.code, 0, help.err);
-    assert.match(help.out, /^usage: ledgerflow <command>/);
-    assert.equal((await run(join(app, 'node_modules', '.bin', 'ledgerflow'), ['bogus'], app)).code, 2);
+    // Node (the CJS build, with the bundled EventSource ponyfill) against the running API.
+    assert.ok(devOutput.includes('Ledgerflow is up'), 'needs the running app');
+    const node = await run(process.execPath, ['node-check.cjs'], clientApp, env);
+    assert.equal(node.code, 0, `${node.out}\n${node.err}`);
+    const seen = JSON.parse(node.out) as { book: { bookId: string; version: number }; first: { id: string; data: { version: number } } };
+    assert.deepEqual([seen.book.bookId, seen.book.version], [ids.BOOK_ID, 3]);
+    assert.deepEqual([seen.first.id, seen.first.data.version], ['3', 3]);
   });
 });

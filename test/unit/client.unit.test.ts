@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import { commandIdLink, isRetryableError, trpcUrl } from '../../client';
+import { commandIdLink, isRetryableError, trpcUrl } from '../../client/index';
 
 describe('the client helper', () => {
   it('finds the tRPC endpoint under a base URL', () => {
