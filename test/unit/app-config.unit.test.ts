@@ -1,0 +1,96 @@
+/** An app's config: what defineConfig accepts and refuses, what the engine derives from it, how it is loaded. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ConfigError, defineConfig, defineModule, defineProjection } from 'ledgerflow';
+import { bundleOptionsOf } from '../../bin/worker';
+import { aggregatesOf, projectionsOf } from '../../core/app';
+import { loadApp, workflowEntryOf } from '../../infra/app-loader';
+import { cartModule, customerModule } from '../../examples/shop/domain';
+import { shopConfigPath } from '../support/apps';
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('defineConfig', () => {
+  it('refuses a module registered under another name than its aggregate’s', () => {
+    assert.throws(
+      () => defineConfig({ modules: { basket: cartModule } }),
+      (error: unknown) => error instanceof ConfigError && /module 'basket' holds aggregate 'cart'/.test(error.message),
+    );
+  });
+
+  it('refuses a process that is not a workflow function, or takes the aggregate workflow’s name', () => {
+    assert.throws(() => defineConfig({ modules: {}, processes: { checkout: 'checkout' as never } }), /process 'checkout' is not a workflow function/);
+    assert.throws(() => defineConfig({ modules: {}, processes: { aggregateWorkflow: async () => undefined } }), /takes the name of the engine's aggregate workflow/);
+  });
+
+  it('gives the engine every aggregate once, and every projection once (modules’ and its own)', () => {
+    const audit = defineProjection<{ id: string }, typeof cartModule.aggregate.events>({
+      name: 'audit',
+      version: 1,
+      source: cartModule.aggregate,
+      evolve: (_doc, event) => ({ id: event.aggregateId }),
+    });
+    const config = defineConfig({ modules: { cart: cartModule, customer: customerModule }, projections: [audit, cartModule.readModel] });
+    assert.deepEqual(Object.keys(aggregatesOf(config)), ['cart', 'customer']);
+    assert.equal(aggregatesOf(config).cart, cartModule.aggregate);
+    assert.deepEqual(projectionsOf(config).map((p) => p.name), ['carts', 'customers', 'audit']);
+    assert.deepEqual(Object.keys(config.processes), []);
+    assert.deepEqual(config.activities({ log: quiet, env: {} }), {});
+  });
+
+  it('keeps a module’s extra projections beside its read model', () => {
+    const second = defineProjection<{ id: string }, typeof cartModule.aggregate.events>({
+      name: 'cart-ids',
+      version: 1,
+      source: cartModule.aggregate,
+      evolve: (_doc, event) => ({ id: event.aggregateId }),
+    });
+    const config = defineConfig({ modules: { cart: defineModule({ aggregate: cartModule.aggregate, readModel: cartModule.readModel, projections: [second] }) } });
+    assert.deepEqual(projectionsOf(config).map((p) => p.name), ['carts', 'cart-ids']);
+  });
+});
+
+describe('loading an app’s config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ledgerflow-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('loads the shop’s TypeScript config as it is', async () => {
+    const app = await loadApp(shopConfigPath);
+    assert.equal(app.path, shopConfigPath);
+    assert.deepEqual(Object.keys(app.config.modules).sort(), ['cart', 'customer', 'inventory', 'order']);
+    assert.deepEqual(Object.keys(app.config.processes), ['checkoutProcess']);
+    assert.deepEqual(Object.keys(app.config.activities({ log: quiet, env: {} })).sort(), ['chargePayment', 'refundPayment']);
+  });
+
+  it('says what is missing: no file, no default export, a file that throws', async () => {
+    await assert.rejects(
+      loadApp('nowhere.config.ts', dir),
+      (error: unknown) => error instanceof ConfigError && /no Ledgerflow config at .*nowhere\.config\.ts/.test(error.message) && /ledgerflow init/.test(error.message),
+    );
+    writeFileSync(join(dir, 'empty.config.ts'), 'export const x = 1;\n');
+    await assert.rejects(loadApp('empty.config.ts', dir), /must `export default defineConfig/);
+    writeFileSync(join(dir, 'broken.config.ts'), "throw new Error('boom');\n");
+    await assert.rejects(loadApp('broken.config.ts', dir), /broken\.config\.ts failed to load: boom/);
+  });
+
+  it('writes the workflow entry the worker bundles: the aggregate workflow and each process by name', async () => {
+    const app = await loadApp(shopConfigPath);
+    const entry = workflowEntryOf(app, dir);
+    const source = readFileSync(entry.workflowsPath, 'utf8');
+    assert.match(source, /export const aggregateWorkflow = aggregateWorkflowFor\(config\);/);
+    assert.match(source, /export const checkoutProcess = config\.processes\["checkoutProcess"\];/);
+    assert.ok(source.includes(JSON.stringify(shopConfigPath)));
+    assert.ok(entry.ignoreModules.includes('node:fs') && entry.ignoreModules.includes('fs'), 'Node built-ins stay out of the sandbox');
+  });
+
+  it('shares the config’s modules between workflows unless told not to (workflowBundle.shareModules)', async () => {
+    const app = await loadApp(shopConfigPath);
+    assert.equal(app.config.workflowBundle.shareModules, true);
+    assert.deepEqual(bundleOptionsOf(app).bundlerOptions.preloadModules, ['zod', shopConfigPath]);
+    const isolated = { ...app, config: defineConfig({ ...app.config, workflowBundle: { shareModules: false } }) };
+    assert.deepEqual(bundleOptionsOf(isolated).bundlerOptions.preloadModules, ['zod']);
+  });
+});
