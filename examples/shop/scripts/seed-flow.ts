@@ -1,7 +1,7 @@
 /**
  * The seed flow with a typed tRPC client. With `make up` running:
- *   npx tsx examples/seed-flow.ts
- * In your own app, import the type from the package instead: `import type { AppRouter } from 'ledgerflow'`.
+ *   npx tsx examples/shop/scripts/seed-flow.ts
+ * The `AppRouter` type is the shop's own, exported by its ledgerflow.config.ts (`RouterOf<typeof config>`).
  */
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../ledgerflow.config';

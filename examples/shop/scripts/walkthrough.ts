@@ -3,8 +3,8 @@
  * products, a cart, a checkout run by a process, the order in the customer's active orders,
  * shipped and completed — and the failure stories (out of stock, payment declined, inactive
  * customer). With `make up` running:
- *   npx tsx examples/shop.ts
- * In your own app, import the type from the package instead: `import type { AppRouter } from 'ledgerflow'`.
+ *   npx tsx examples/shop/scripts/walkthrough.ts
+ * The `AppRouter` type is the shop's own, exported by its ledgerflow.config.ts (`RouterOf<typeof config>`).
  */
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../ledgerflow.config';
