@@ -23,26 +23,19 @@ import { connectTemporalLazily } from '../infra/temporal';
 import { closeRedis, createRedis, type Redis } from '../infra/redis';
 import { createProjectionAdmin, UnknownProjectionError, type ProjectionAdmin } from '../projectors/admin';
 import { runMain } from './main';
+import { sleep, within } from '../infra/deadline';
 
 type Run = Extract<Invocation, { kind: 'run' }>;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Rejects with `message` unless `work` settles within `ms`. */
-function within<T>(ms: number, message: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
+const answerWithin = <T>(ms: number, message: string, work: Promise<T>): Promise<T> => within(ms, work, () => new Error(message));
 
 const print = (run: Run, value: unknown, text: () => string) => console.log(run.json ? JSON.stringify(value) : text());
 
 async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
   const redis = createRedis(url, 'ledgerflow-cli', undefined, { failFast: true });
   try {
-    await within(timeoutMs, `Redis at ${new URL(url).host} did not answer within ${timeoutMs / 1000}s: is it running?`, redis.connect());
+    await answerWithin(timeoutMs, `Redis at ${new URL(url).host} did not answer within ${timeoutMs / 1000}s: is it running?`, redis.connect());
     return redis;
   } catch (error) {
     redis.destroy();
@@ -64,7 +57,7 @@ function bounded(admin: ProjectionAdmin, ms: number, host: string): ProjectionAd
   const limit =
     <A extends unknown[], T>(call: (...args: A) => Promise<T>) =>
     (...args: A) =>
-      within(ms, message, call(...args));
+      answerWithin(ms, message, call(...args));
   return { ...admin, statuses: limit(admin.statuses), parked: limit(admin.parked), requestRedrive: limit(admin.requestRedrive), requestRebuild: limit(admin.requestRebuild) };
 }
 
@@ -128,7 +121,7 @@ async function send(app: AnyAppConfig, config: Config, run: Run) {
   const temporal = connectTemporalLazily(config);
   try {
     const unreachable = `Temporal at ${config.TEMPORAL_ADDRESS} did not answer within ${run.timeoutMs / 1000}s: is it running?`;
-    await within(run.timeoutMs, unreachable, temporal.connection.ensureConnected()).catch((error: unknown) => {
+    await answerWithin(run.timeoutMs, unreachable, temporal.connection.ensureConnected()).catch((error: unknown) => {
       throw new Error(error instanceof Error && error.message === unreachable ? unreachable : `Temporal at ${config.TEMPORAL_ADDRESS} is not reachable: is it running? (${String(error)})`);
     });
     const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
