@@ -49,7 +49,10 @@ export function createStatusReporter(ctx: ProjectionContext) {
       lastRate = { at: now, applied: totals.applied, eventsPerSecond: ((totals.applied - lastRate.applied) * 1000) / (now - lastRate.at) };
     }
     const checkpoint = live?.checkpoint ?? null;
-    const tail = ctx.streamTail();
+    // The follower's tail may be a moment behind what this projection already read; the stream's
+    // tail is never below an offset read from it.
+    const followed = ctx.streamTail();
+    const tail = followed === null || checkpoint === null ? followed : Math.max(followed, checkpoint);
     return {
       name: projection.name,
       owner: owning ? ctx.owner : null,
