@@ -1,0 +1,276 @@
+/**
+ * The aggregate actor without Temporal: the workflow's handlers and loops reduced to calls,
+ * decided by the engine's own decide step (as the decide activity does).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideStep } from '../../core/decider';
+import type { CommandEnvelope, CommandOutcome } from '../../core/envelopes';
+import { engineCodes } from '../../core/errors';
+import { aggregateLimits, type AggregateLimits } from '../../core/limits';
+import { AggregateActor, fitted } from '../../workflows/actor';
+import { cart, type CartState } from '../../examples/shop/domain/cart';
+
+const occurredAt = '2024-05-01T10:00:05.000Z';
+const address = { shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' } };
+
+const command = (commandId: string, type: string, payload: Record<string, unknown>): CommandEnvelope => ({
+  commandId,
+  aggregateType: 'cart',
+  aggregateId: 'c1',
+  type,
+  payload,
+  metadata: { correlationId: `corr-${commandId}`, issuedAt: '2024-05-01T10:00:00.000Z' },
+});
+const add = (commandId: string, itemId = commandId) => command(commandId, 'addItem', { itemId, quantity: 1, price: 2.5 });
+
+/** An actor of cart c1; `limits` lowers bounds (the engine's are literal constants, hence the cast). */
+const actorOf = (options: { limits?: Partial<Record<keyof AggregateLimits, number>>; recorded?: boolean } = {}) =>
+  new AggregateActor({ aggregate: cart, aggregateId: 'c1', recorded: options.recorded ?? true, limits: { ...aggregateLimits, ...options.limits } as AggregateLimits });
+
+/** One turn of the workflow's loop: the mailbox decided in one step and the decisions applied. */
+const decide = (actor: AggregateActor, lookedUp?: Parameters<typeof decideStep>[3]) => {
+  const step = actor.nextStep(occurredAt);
+  return actor.applyStep(step.commands, decideStep(cart, step, actor.limits, lookedUp));
+};
+
+const statusOf = (outcomes: CommandOutcome[]) => outcomes.map((o) => (o.status === 'accepted' ? `${o.commandId}@${o.version}` : `${o.commandId}:${o.rejection.code}`));
+
+describe('AggregateActor', () => {
+  describe('accepting and deciding', () => {
+    it('answers an update once its commands are decided, in mailbox order', () => {
+      const actor = actorOf();
+      const ticket = actor.submit([add('a'), add('b'), command('c', 'addItem', { itemId: 'x', quantity: -1, price: 1 })]);
+      assert.equal(ticket.done(), false);
+      assert.equal(actor.decidable(), true);
+      const applied = decide(actor);
+      assert.deepEqual(applied, { versionMoved: true, upsertVersion: false });
+      assert.equal(ticket.done(), true);
+      assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', 'b@2', `c:${engineCodes.INVALID_PAYLOAD}`]);
+      assert.equal(actor.snapshot.version, 2);
+      assert.deepEqual((actor.snapshot.state as CartState).items.map((l) => l.itemId), ['a', 'b']);
+      assert.equal(actor.decidable(), false);
+      assert.deepEqual(actor.buffers().mailbox, { commands: 0, bytes: 0 });
+      assert.equal(actor.buffers().remembered, 3);
+      assert.deepEqual(actor.recentEvents.map((e) => e.version), [1, 2]);
+      assert.match(actor.details(), /_version 2_$/);
+    });
+
+    it('follows the recorded events, whatever decide would say today', () => {
+      const actor = actorOf();
+      actor.accept([add('a')]);
+      const step = actor.nextStep(occurredAt);
+      const [decision] = decideStep(cart, step);
+      assert.ok(decision && 'events' in decision);
+      const events = decision.events.map((e) => ({ ...e, payload: { ...e.payload, itemId: 'from-history' } }));
+      actor.applyStep(step.commands, [{ events }]);
+      assert.deepEqual((actor.snapshot.state as CartState).items.map((l) => l.itemId), ['from-history']);
+    });
+
+    it('upserts the version search attribute when it crosses a step of 10, and every time for runs from before', () => {
+      const recorded = actorOf();
+      const legacy = actorOf({ recorded: false });
+      const upserts = { recorded: [] as boolean[], legacy: [] as boolean[] };
+      for (let i = 0; i < 11; i++) {
+        recorded.accept([add(`r${i}`)]);
+        legacy.accept([add(`l${i}`)]);
+        upserts.recorded.push(decide(recorded).upsertVersion);
+        upserts.legacy.push(decide(legacy).upsertVersion);
+      }
+      assert.deepEqual(upserts.recorded, [...Array(9).fill(false), true, false]);
+      assert.deepEqual(upserts.legacy, Array(11).fill(true));
+    });
+
+    it('waits, refusing nothing, when a lookup does not answer; decides again once resumed', () => {
+      const actor = actorOf();
+      const ticket = actor.submit([add('a'), add('b')]);
+      const applied = decide(actor, new Map([['b', { unavailable: 'customer did not answer' }]]));
+      assert.equal(applied.waiting?.reason, 'customer did not answer');
+      assert.equal(applied.waiting?.retryInMs, 500);
+      assert.equal(applied.waiting?.command?.commandId, 'b');
+      assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['b']);
+      assert.equal(actor.decidable(), false);
+      assert.equal(decide(actor, new Map([['b', { unavailable: 'still not' }]])).waiting?.retryInMs, 1000);
+      actor.resume();
+      assert.equal(actor.decidable(), true);
+      assert.equal(decide(actor).waiting, undefined);
+      assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', 'b@2']);
+    });
+  });
+
+  describe('dedupe by commandId', () => {
+    it('answers a decided command from memory and decides it only once', () => {
+      const actor = actorOf();
+      actor.submit([add('a')]);
+      decide(actor);
+      assert.equal(actor.refusal([add('a')]), undefined);
+      const retry = actor.submit([add('a')]);
+      assert.equal(retry.done(), true);
+      assert.deepEqual(statusOf(retry.outcomes()), ['a@1']);
+      assert.equal(actor.mailbox.length, 0);
+      assert.equal(actor.snapshot.version, 1);
+    });
+
+    it('joins a command to the mailbox once however often it arrives, and answers every update', () => {
+      const actor = actorOf();
+      const first = actor.submit([add('a')]);
+      const second = actor.submit([add('a'), add('b')]);
+      actor.accept([add('b')]);
+      assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['a', 'b']);
+      decide(actor);
+      assert.deepEqual(statusOf(first.outcomes()), ['a@1']);
+      assert.deepEqual(statusOf(second.outcomes()), ['a@1', 'b@2']);
+    });
+
+    it('forgets nothing decided within its window, and the oldest beyond it', () => {
+      const actor = actorOf({ limits: { dedupeWindow: 2 } });
+      actor.accept([add('a'), add('b'), add('c')]);
+      decide(actor);
+      assert.equal(actor.buffers().remembered, 2);
+      assert.equal(actor.submit([add('c')]).done(), true);
+      assert.equal(actor.submit([add('a')]).done(), false); // forgotten: decided afresh
+    });
+
+    it('does not remember a refusal that decided nothing (a bug in domain code): a retry is decided afresh', () => {
+      const actor = actorOf();
+      const ticket = actor.submit([add('a')]);
+      actor.applyStep(actor.nextStep(occurredAt).commands, [{ rejection: { kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: 'worker broke' } }]);
+      assert.deepEqual(statusOf(ticket.outcomes()), [`a:${engineCodes.DECIDE_FAILED}`]);
+      assert.equal(actor.buffers().remembered, 0);
+      assert.equal(actor.submit([add('a')]).done(), false);
+    });
+  });
+
+  describe('the update validator', () => {
+    it('refuses an empty, oversized or misaddressed update for good', () => {
+      const actor = actorOf({ limits: { commandsPerUpdate: 2 } });
+      assert.equal(actor.refusal([])?.type, 'INVALID_UPDATE');
+      assert.equal(actor.refusal([add('a'), add('b'), add('c')])?.type, 'INVALID_UPDATE');
+      const other = { ...add('a'), aggregateId: 'c2' };
+      assert.deepEqual(actor.refusal([other]), { type: 'INVALID_UPDATE', message: 'command a is not addressed to cart:c1', retryable: false });
+      assert.equal(actor.refusal([add('a')]), undefined);
+    });
+
+    it('refuses new commands while the mailbox is full, retryably', () => {
+      const actor = actorOf({ limits: { mailboxCommands: 2 } });
+      actor.accept([add('a'), add('b')]);
+      const refusal = actor.refusal([add('c')]);
+      assert.equal(refusal?.type, engineCodes.AGGREGATE_MAILBOX_FULL);
+      assert.equal(refusal?.retryable, true);
+      assert.equal(actor.refusal([add('a')]), undefined);
+    });
+  });
+
+  describe('the unpublished backlog', () => {
+    it('publishes in version order, in bounded batches, and not while draining for a hand-over', () => {
+      const actor = actorOf();
+      actor.accept([add('a'), add('b'), add('c')]);
+      decide(actor);
+      assert.equal(actor.publishable(), true);
+      const batch = actor.nextBatch();
+      assert.deepEqual(batch.map((e) => e.eventId), ['cart:c1:1', 'cart:c1:2', 'cart:c1:3']);
+      actor.published(batch.slice(0, 2));
+      assert.deepEqual(actor.buffers().backlog.events, 1);
+      actor.draining = true;
+      assert.equal(actor.publishable(), false);
+      actor.draining = false;
+      actor.published(actor.nextBatch());
+      assert.deepEqual(actor.buffers().backlog, { events: 0, bytes: 0 });
+      assert.equal(actor.publishable(), false);
+    });
+
+    it('refuses new commands once the backlog is full and decides nothing more until it drains', () => {
+      const actor = actorOf({ limits: { backlogEvents: 2 } });
+      actor.accept([add('a'), add('b'), add('c')]);
+      decide(actor); // the step stops at the bound: c waits
+      assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['c']);
+      assert.equal(actor.backlogFull(), true);
+      assert.equal(actor.decidable(), false);
+      const refusal = actor.refusal([add('d')]);
+      assert.equal(refusal?.type, engineCodes.AGGREGATE_BACKLOG_FULL);
+      assert.equal(refusal?.retryable, true);
+      assert.match(refusal!.message, /2 unpublished events/);
+      assert.equal(actor.refusal([add('a'), add('c')]), undefined); // known ones are still answered
+      actor.published(actor.nextBatch());
+      assert.equal(actor.decidable(), true);
+      assert.equal(actor.refusal([add('d')]), undefined);
+    });
+  });
+
+  describe('hand-over', () => {
+    it('refuses new commands once a hand-over is noted, and carries state, backlog, outcomes and starts to the next run', () => {
+      const actor = actorOf();
+      actor.accept([add('a'), command('co', 'checkout', address)]);
+      decide(actor);
+      assert.equal(actor.pendingStarts.length, 1);
+      assert.equal(actor.handOverReady(() => true), false); // noted only after something recorded
+      actor.noteHandOver(() => false);
+      assert.equal(actor.refusal([add('b')]), undefined);
+      actor.noteHandOver(() => true);
+      assert.equal(actor.handOverReady(() => false), true);
+      assert.equal(actor.refusal([add('b')])?.type, engineCodes.AGGREGATE_HANDING_OVER);
+      assert.equal(actor.refusal([add('a')]), undefined);
+
+      const handed = actor.handOver();
+      assert.deepEqual(Object.keys(handed), ['snapshot', 'mailbox', 'unpublished', 'recentOutcomes', 'recentEvents', 'pendingStarts']);
+      const next = new AggregateActor({ aggregate: cart, aggregateId: 'c1', recorded: true, carried: JSON.parse(JSON.stringify(handed)) });
+      assert.deepEqual(next.snapshot, actor.snapshot);
+      assert.deepEqual(next.buffers(), actor.buffers());
+      assert.deepEqual(next.pendingStarts, actor.pendingStarts);
+      const retry = next.submit([add('a')]);
+      assert.deepEqual(statusOf(retry.outcomes()), ['a@1']);
+      assert.equal(next.refusal([add('b')]), undefined);
+      assert.equal(next.finished(), false);
+    });
+
+    it('asks Temporal each time in runs from before recorded decisions', () => {
+      const actor = actorOf({ recorded: false });
+      assert.equal(actor.handOverReady(() => true), true);
+      actor.noteHandOver(() => true);
+      assert.equal(actor.handOverReady(() => false), false);
+      assert.equal(actor.finished(), false);
+    });
+
+    it('lets recent events, then the oldest outcomes go should a hand-over come near its budget', () => {
+      const actor = actorOf();
+      actor.accept(Array.from({ length: 20 }, (_, i) => add(`c${i}`)));
+      decide(actor);
+      const handed = actor.handOver();
+      assert.deepEqual(fitted(handed, 1_000_000), { carried: handed, trimmed: false });
+      const budget = JSON.stringify({ ...handed, recentEvents: [], recentOutcomes: handed.recentOutcomes.slice(15) }).length;
+      const { carried, trimmed } = fitted(handed, budget);
+      assert.equal(trimmed, true);
+      assert.deepEqual(carried.recentEvents, []);
+      assert.ok(carried.recentOutcomes.length < 20 && carried.recentOutcomes.length > 0);
+      assert.deepEqual(carried.recentOutcomes, handed.recentOutcomes.slice(-carried.recentOutcomes.length));
+    });
+  });
+
+  describe('ending', () => {
+    it('ends empty when no command was ever accepted, but not a carried run', () => {
+      const actor = actorOf();
+      assert.equal(actor.finished(), true);
+      assert.deepEqual(actor.end(), { end: 'empty' });
+      const carried = new AggregateActor({ aggregate: cart, aggregateId: 'c1', recorded: true, carried: actor.handOver() });
+      assert.equal(carried.finished(), false);
+    });
+
+    it('ends terminal once its events are published and its processes started', () => {
+      const actor = actorOf();
+      actor.accept([add('a'), command('co', 'checkout', address)]);
+      decide(actor);
+      const orderId = (actor.snapshot.state as CartState).pendingOrderId!;
+      actor.accept([command('done', 'completeCheckout', { orderId })]);
+      const applied = decide(actor);
+      assert.equal(applied.upsertVersion, true); // terminal: exact
+      assert.equal(actor.finished(), false);
+      actor.published(actor.nextBatch());
+      assert.equal(actor.finished(), false);
+      actor.pendingStarts.shift();
+      assert.equal(actor.finished(), true);
+      const end = actor.end();
+      assert.equal(end.end, 'terminal');
+      assert.deepEqual(end.end === 'terminal' && [end.version, end.code, end.recentOutcomes.map((o) => o.commandId)], [3, 'CART_CLOSED', ['a', 'co', 'done']]);
+    });
+  });
+});
