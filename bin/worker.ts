@@ -55,11 +55,10 @@ export function bundleOptionsOf(app: LoadedApp) {
   const fromSource = __filename.endsWith('.ts');
   const webpackConfigHook = (config: WebpackConfiguration): WebpackConfiguration =>
     fromSource ? { ...config, resolve: { ...config.resolve, conditionNames: ['ledgerflow-source', '...'] } } : config;
-  // The app's config and every module it imports (its aggregates, zod, its processes) are evaluated
-  // once per worker and shared by its workflows, not once per workflow: starting an aggregate then
-  // costs no module evaluation (new aggregates 24.7 -> 36.4 cmd/s here). Workflow state lives in
-  // the workflow functions; `workflowBundle.shareModules: false` isolates module state instead.
-  const preloadModules = app.config.workflowBundle.shareModules ? ['zod', app.path] : ['zod'];
+  // zod's own code is evaluated once per worker rather than once per workflow. Nothing more is
+  // shared: zod keeps global state it fills lazily (its config's memoizer), which Temporal's
+  // reusable VM freezes after the preload, so schemas built at preload broke replay (tried).
+  const preloadModules = ['zod'];
   return { workflowsPath, bundlerOptions: { ignoreModules, preloadModules, webpackConfigHook } };
 }
 

@@ -38,17 +38,7 @@ export interface AppConfig<M extends Readonly<Record<string, AnyModule>> = Reado
    * as they load (the config is bundled into Temporal's sandbox for your aggregates' `evolve`
    * and your processes; activities are never called there). Node's built-in modules are always left out.
    */
-  readonly workflowBundle: {
-    readonly ignoreModules: readonly string[];
-    /**
-     * Whether the config's modules are evaluated once per worker and shared by every workflow it
-     * runs (the default: starting an aggregate then evaluates nothing), or once per workflow run
-     * (false: module-level state is isolated per workflow, as Temporal does by default, at the cost
-     * of evaluating your domain, zod schemas included, at each start). Shared is safe for code that
-     * keeps no mutable state at module level, which decide/evolve and process workflows must not anyway.
-     */
-    readonly shareModules: boolean;
-  };
+  readonly workflowBundle: { readonly ignoreModules: readonly string[] };
   /**
    * What `ledgerflow dev` runs beside the engine's processes, by name: commands run in the app's
    * folder (a stand-in for a third-party service, say). Plain strings: the config also loads in
@@ -62,7 +52,7 @@ export interface AppConfigInput<M extends Readonly<Record<string, AnyModule>>> {
   processes?: Readonly<Record<string, ProcessWorkflow>>;
   activities?: (clients: ActivityClients) => ActivityFunctions;
   projections?: readonly AnyProjection[];
-  workflowBundle?: { ignoreModules?: readonly string[]; shareModules?: boolean };
+  workflowBundle?: { ignoreModules?: readonly string[] };
   dev?: { services?: Readonly<Record<string, readonly [string, ...string[]]>> };
 }
 
@@ -85,7 +75,7 @@ export function defineConfig<const M extends Readonly<Record<string, AnyModule>>
     processes: input.processes ?? {},
     activities: input.activities ?? (() => ({})),
     projections: input.projections ?? [],
-    workflowBundle: { ignoreModules: input.workflowBundle?.ignoreModules ?? [], shareModules: input.workflowBundle?.shareModules ?? true },
+    workflowBundle: { ignoreModules: input.workflowBundle?.ignoreModules ?? [] },
     dev: { services: input.dev?.services ?? {} },
   };
 }

@@ -86,11 +86,8 @@ describe('loading an app’s config', () => {
     assert.ok(entry.ignoreModules.includes('node:fs') && entry.ignoreModules.includes('fs'), 'Node built-ins stay out of the sandbox');
   });
 
-  it('shares the config’s modules between workflows unless told not to (workflowBundle.shareModules)', async () => {
+  it('bundles with zod loaded once per worker, and nothing else shared between workflows', async () => {
     const app = await loadApp(shopConfigPath);
-    assert.equal(app.config.workflowBundle.shareModules, true);
-    assert.deepEqual(bundleOptionsOf(app).bundlerOptions.preloadModules, ['zod', shopConfigPath]);
-    const isolated = { ...app, config: defineConfig({ ...app.config, workflowBundle: { shareModules: false } }) };
-    assert.deepEqual(bundleOptionsOf(isolated).bundlerOptions.preloadModules, ['zod']);
+    assert.deepEqual(bundleOptionsOf(app).bundlerOptions.preloadModules, ['zod']);
   });
 });
