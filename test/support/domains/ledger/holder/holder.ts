@@ -9,12 +9,14 @@ export const holderCommands = {
   /** Decides nothing when the name is unchanged. */
   rename: z.strictObject({ name }),
   suspend: z.strictObject({}),
+  reinstate: z.strictObject({}),
 };
 
 export const holderErrorCodes = {
   HOLDER_ALREADY_REGISTERED: 'HOLDER_ALREADY_REGISTERED',
   HOLDER_NOT_REGISTERED: 'HOLDER_NOT_REGISTERED',
   HOLDER_ALREADY_SUSPENDED: 'HOLDER_ALREADY_SUSPENDED',
+  HOLDER_NOT_SUSPENDED: 'HOLDER_NOT_SUSPENDED',
 } as const;
 
 function requireRegistered(state: HolderState) {
@@ -43,6 +45,10 @@ export const holder = defineAggregate({
         requireRegistered(state);
         if (state.status === 'suspended') throw new DomainError(holderErrorCodes.HOLDER_ALREADY_SUSPENDED, 'the holder is already suspended');
         return [{ type: 'HolderSuspended', payload: {} }];
+      case 'reinstate':
+        requireRegistered(state);
+        if (state.status !== 'suspended') throw new DomainError(holderErrorCodes.HOLDER_NOT_SUSPENDED, 'the holder is not suspended');
+        return [{ type: 'HolderReinstated', payload: {} }];
       default:
         return assertNever(command);
     }

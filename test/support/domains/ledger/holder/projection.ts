@@ -21,6 +21,8 @@ export const holderProjection = defineProjection<HolderReadModel, typeof holder.
         return { ...current, name: event.payload.name, version: event.version };
       case 'HolderSuspended':
         return { ...current, status: 'suspended', version: event.version };
+      case 'HolderReinstated':
+        return { ...current, status: 'active', version: event.version };
       default:
         return assertNever(event);
     }

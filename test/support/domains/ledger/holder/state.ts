@@ -6,6 +6,7 @@ export const holderEvents = {
   HolderRegistered: z.object({ name: z.string() }),
   HolderRenamed: z.object({ name: z.string() }),
   HolderSuspended: z.object({}),
+  HolderReinstated: z.object({}),
 };
 
 export type HolderEvent = MessageOf<typeof holderEvents>;
@@ -25,6 +26,8 @@ export function evolveHolder(state: HolderState, event: HolderEvent): HolderStat
       return { ...state, name: event.payload.name };
     case 'HolderSuspended':
       return { ...state, status: 'suspended' };
+    case 'HolderReinstated':
+      return { ...state, status: 'active' };
     default:
       return assertNever(event);
   }
