@@ -4,9 +4,9 @@
  * test schema evolution against events the account writes today.
  */
 import { z } from 'zod';
-import type { Upcasters } from '../../core/aggregate';
+import type { AnyAggregate, Upcasters } from '../../core/aggregate';
 import { defineProjection } from '../../core/projection';
-import { accountEvents } from './domains/ledger/account';
+import { account, accountEvents } from './domains/ledger/account';
 
 export const accountV2Events = {
   ...accountEvents,
@@ -16,6 +16,9 @@ export const accountV2Events = {
 const upcasters: Upcasters<typeof accountV2Events> = {
   Deposited: { 1: (payload) => ({ ...payload, currency: 'EUR' }) },
 };
+
+/** The account's decider with the new event schemas (its decide still writes schema-1 shapes: tests only). */
+export const accountV2 = { ...account, events: accountV2Events, upcasters } as AnyAggregate;
 
 /** Which currencies each account's deposits were made in, read through the upcaster. */
 export const currenciesProjection = defineProjection<{ accountId: string; currencies: string[]; version: number }, typeof accountV2Events>({
