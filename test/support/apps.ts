@@ -12,8 +12,8 @@ export const ledgerConfigPath = join(__dirname, 'domains', 'ledger.config.ts');
 export const loadLedger = (): Promise<LoadedApp> => loadApp(ledgerConfigPath);
 
 /**
- * A test release: of the ledger, buggy (a decide that throws) and bulky (an aggregate that grows);
- * of the shop (for the drills and the deploy test), stricter (new rules) and twice (decides twice).
+ * A test release: of the ledger, buggy (a decide that throws), stricter (new rules) and bulky
+ * (an aggregate that grows); of the shop's cart (for the drills), twice (decides twice).
  */
 export const loadTestApp = (name: 'buggy' | 'stricter' | 'twice' | 'bulky'): Promise<LoadedApp> => loadApp(join(__dirname, 'domains', `${name}.config.ts`));
 
