@@ -4,7 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../ledgerflow.config';
 import type { AggregateEnd } from '../../../workflows/definitions';
-import { address, registerCustomer, stock } from '../../../test/support/shop';
+import { address, registerCustomer, stock } from './support/shop';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
 
 describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)', { timeout: 120_000 }, () => {

@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../ledgerflow.config';
 import type { CartReadModel } from '../domain';
-import { address, registerCustomer, stock } from '../../../test/support/shop';
+import { address, registerCustomer, stock } from './support/shop';
 import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
 
 const root = join(__dirname, '..', '..', '..');
