@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 /** Sends `total` bytes as a request body, `chunk` at a time, until the server answers or hangs up. */
 function upload(url: string, total: number, options: { chunked?: boolean } = {}) {
@@ -40,9 +40,9 @@ function upload(url: string, total: number, options: { chunked?: boolean } = {})
 }
 
 describe('the API under hostile requests', { timeout: 180_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   before(async () => {
-    stack = await startTestStack({ worker: false, projector: false });
+    stack = await startLedgerStack({ worker: false, projector: false });
   });
   after(async () => {
     await stack?.stop();
@@ -50,7 +50,7 @@ describe('the API under hostile requests', { timeout: 180_000 }, () => {
 
   it('answers a 300 MB body 413 PAYLOAD_TOO_LARGE without reading it, and keeps serving', async () => {
     const rssBefore = process.memoryUsage().rss;
-    const answer = await upload(`${stack.api!.url}/trpc/cart.addItem`, 300 * 1024 * 1024);
+    const answer = await upload(`${stack.api!.url}/trpc/account.deposit`, 300 * 1024 * 1024);
     assert.equal(answer.status, 413);
     assert.equal((JSON.parse(answer.body) as { error: { data: { code: string } } }).error.data.code, 'PAYLOAD_TOO_LARGE');
     assert.ok(answer.sent < 100 * 1024 * 1024, `the server hung up after ${answer.sent} bytes, not 300 MB`);
@@ -61,7 +61,7 @@ describe('the API under hostile requests', { timeout: 180_000 }, () => {
   });
 
   it('cuts off a body sent without a length once it passes the limit (413)', async () => {
-    const answer = await upload(`${stack.api!.url}/trpc/cart.addItem`, 8 * 1024 * 1024, { chunked: true });
+    const answer = await upload(`${stack.api!.url}/trpc/account.deposit`, 8 * 1024 * 1024, { chunked: true });
     assert.equal(answer.status, 413);
   });
 

@@ -5,17 +5,15 @@ import type { ZodType } from 'zod';
 import type { Access } from '../../api/access';
 import { createLedgerflowClient } from '../../client/index';
 import { createRouter } from '../../api/router';
-import type { AppRouter } from '../../examples/shop/ledgerflow.config';
-import { shop } from '../support/apps';
+import ledger, { type LedgerRouter } from '../support/domains/ledger.config';
 
-const appRouter = createRouter(shop);
+const appRouter = createRouter(ledger);
 import { startApiServer } from '../../api/server';
 import type { ApiRole } from '../../core/config';
 import { createLogger } from '../../infra/logger';
 import type { Redis } from '../../infra/redis';
 import { projectionKeys } from '../../projectors/keys';
-import { address } from '../support/shop';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 const tokens: Record<ApiRole, string> = { admin: uniqueId('admin'), client: uniqueId('client'), metrics: uniqueId('metrics') };
 const roles = Object.keys(tokens) as ApiRole[];
@@ -42,20 +40,18 @@ const endpoints: [string, Access][] = [
 ];
 
 type ProcedureType = 'query' | 'mutation' | 'subscription';
-// At run time the router keeps its procedures flat, by path (`cart.addItem`), each with its input schemas.
+// At run time the router keeps its procedures flat, by path (`account.deposit`), each with its input schemas.
 const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: { type: ProcedureType; inputs: ZodType[] } }>).map(
   ([path, p]) => ({ path, type: p._def.type, inputs: p._def.inputs }),
 );
 
 /** Each aggregate's id field: a command for it addresses the workflow `<aggregate>:<id>`. */
-const idFields: Record<string, string> = { cart: 'cartId', customer: 'customerId', inventory: 'productId', order: 'orderId' };
+const idFields: Record<string, string> = { account: 'accountId', holder: 'holderId' };
 
 /** Ids of documents that exist, so a subscription let through streams one at once. */
 interface Existing {
-  cartId: string;
-  customerId: string;
-  productId: string;
-  orderId: string;
+  accountId: string;
+  holderId: string;
 }
 
 /**
@@ -66,38 +62,25 @@ interface Existing {
  */
 function validInputs(run: string, existing: Existing): Record<string, unknown> {
   const fresh = (path: string) => `${run}.${path}`;
-  const item = { itemId: 'book', quantity: 2, price: 3 };
+  const entry = { entryId: 'book', amount: 3 };
   return {
-    'cart.addItem': { cartId: fresh('cart.addItem'), ...item },
-    'cart.removeItem': { cartId: fresh('cart.removeItem'), itemId: 'book' },
-    'cart.changeQuantity': { cartId: fresh('cart.changeQuantity'), itemId: 'book', quantity: 3 },
-    'cart.checkout': { cartId: fresh('cart.checkout'), shippingAddress: address },
-    'cart.get': { cartId: existing.cartId },
-    'cart.onChange': { cartId: existing.cartId },
-    'cart.listOpen': { limit: 10 },
-    'customer.register': { customerId: fresh('customer.register'), name: 'Mallory', email: 'mallory@example.com' },
-    'customer.rename': { customerId: fresh('customer.rename'), name: 'Mallory' },
-    'customer.deactivate': { customerId: fresh('customer.deactivate') },
-    'customer.reactivate': { customerId: fresh('customer.reactivate') },
-    'customer.get': { customerId: existing.customerId },
-    'customer.onChange': { customerId: existing.customerId },
-    'inventory.receiveStock': { productId: fresh('inventory.receiveStock'), quantity: 5 },
-    'inventory.reserve': { productId: fresh('inventory.reserve'), orderId: existing.orderId, quantity: 1 },
-    'inventory.release': { productId: fresh('inventory.release'), orderId: existing.orderId },
-    'inventory.commit': { productId: fresh('inventory.commit'), orderId: existing.orderId },
-    'inventory.get': { productId: existing.productId },
-    'inventory.onChange': { productId: existing.productId },
-    'order.create': { orderId: fresh('order.create'), customerId: existing.customerId, items: [item], shippingAddress: address },
-    'order.ship': { orderId: fresh('order.ship') },
-    'order.complete': { orderId: fresh('order.complete') },
-    'order.cancel': { orderId: fresh('order.cancel'), reason: 'changed my mind' },
-    'order.get': { orderId: existing.orderId },
-    'order.onChange': { orderId: existing.orderId },
-    'order.activeForCustomer': { customerId: existing.customerId },
-    'order.byStatus': { status: 'created' },
-    'system.parked': { projection: 'carts' },
-    'system.redrive': { projection: 'carts' },
-    'system.rebuild': { projection: 'carts' },
+    'account.deposit': { accountId: fresh('account.deposit'), ...entry },
+    'account.withdraw': { accountId: fresh('account.withdraw'), ...entry },
+    'account.depositMany': { accountId: fresh('account.depositMany'), entries: [entry] },
+    'account.assign': { accountId: fresh('account.assign'), holderId: existing.holderId },
+    'account.close': { accountId: fresh('account.close') },
+    'account.get': { accountId: existing.accountId },
+    'account.onChange': { accountId: existing.accountId },
+    'account.byHolder': { holderId: existing.holderId },
+    'holder.register': { holderId: fresh('holder.register'), name: 'Mallory' },
+    'holder.rename': { holderId: fresh('holder.rename'), name: 'Mallory' },
+    'holder.suspend': { holderId: fresh('holder.suspend') },
+    'holder.reinstate': { holderId: fresh('holder.reinstate') },
+    'holder.get': { holderId: existing.holderId },
+    'holder.onChange': { holderId: existing.holderId },
+    'system.parked': { projection: 'accounts' },
+    'system.redrive': { projection: 'accounts' },
+    'system.rebuild': { projection: 'accounts' },
   };
 }
 
@@ -139,7 +122,7 @@ function redisChanges(before: Map<string, string>, after: Map<string, string>): 
 }
 
 /** Whether Temporal holds any run of the workflow (describe, not the lagging visibility index). */
-async function inTemporal(stack: TestStack, workflowId: string): Promise<string | null> {
+async function inTemporal(stack: LedgerStack, workflowId: string): Promise<string | null> {
   try {
     const { status, runId } = await stack.temporal.workflow.getHandle(workflowId).describe();
     return `${workflowId}: ${status.name} run ${runId}`;
@@ -213,10 +196,10 @@ async function callProcedure(
 const bearer = (token: string | undefined): Record<string, string> => (token === undefined ? {} : { authorization: `Bearer ${token}` });
 
 describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', { timeout: 240_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let api: string;
   before(async () => {
-    stack = await startTestStack({
+    stack = await startLedgerStack({
       env: {
         API_TOKENS: `admin:${tokens.admin},client:${tokens.client},metrics:${tokens.metrics}`,
         API_HOST: '127.0.0.1',
@@ -232,19 +215,18 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
   it('enumerates the router: commands, queries and subscriptions of every aggregate, and the system procedures', () => {
     const types = new Set(procedures.map((p) => p.type));
     assert.deepEqual([...types].sort(), ['mutation', 'query', 'subscription']);
-    for (const path of ['cart.addItem', 'cart.get', 'cart.onChange', 'system.health', 'system.projections', 'system.parked', 'system.redrive', 'system.rebuild']) {
+    for (const path of ['account.deposit', 'account.get', 'account.onChange', 'account.byHolder', 'holder.register', 'system.health', 'system.projections', 'system.parked', 'system.redrive', 'system.rebuild']) {
       assert.ok(procedures.some((p) => p.path === path), path);
     }
   });
 
   it('refuses every procedure, called with a valid input, a missing or wrong token (401) and a role that falls short (403), and changes nothing', async (t) => {
     // Documents for the queries and subscriptions to read: a subscription let through streams one at once.
-    const admin = createLedgerflowClient<AppRouter>({ url: api, token: tokens.admin });
-    const existing: Existing = { cartId: uniqueId('cart'), customerId: uniqueId('customer'), productId: uniqueId('product'), orderId: uniqueId('order') };
-    await admin.customer.register.mutate({ customerId: existing.customerId, name: 'Ada', email: 'ada@example.com', wait: 'projected' });
-    await admin.inventory.receiveStock.mutate({ productId: existing.productId, quantity: 5, wait: 'projected' });
-    await admin.cart.addItem.mutate({ cartId: existing.cartId, itemId: 'book', quantity: 1, price: 3, wait: 'projected' });
-    await admin.order.create.mutate({ orderId: existing.orderId, customerId: existing.customerId, items: [{ itemId: 'book', quantity: 1, price: 3 }], shippingAddress: address, wait: 'projected' });
+    const admin = createLedgerflowClient<LedgerRouter>({ url: api, token: tokens.admin });
+    const existing: Existing = { accountId: uniqueId('account'), holderId: uniqueId('holder') };
+    await admin.holder.register.mutate({ holderId: existing.holderId, name: 'Ada', wait: 'projected' });
+    await admin.account.deposit.mutate({ accountId: existing.accountId, entryId: 'book', amount: 3, wait: 'projected' });
+    await admin.account.assign.mutate({ accountId: existing.accountId, holderId: existing.holderId, wait: 'projected' });
 
     const inputs = validInputs(uniqueId('sweep'), existing);
     // Each input is one the procedure's own schema accepts: only authorization stands in the way.
@@ -264,7 +246,7 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     for (const workflowId of addressed) assert.equal(await inTemporal(stack, workflowId), null, `${workflowId} is unused before the sweep`);
 
     // With the projector stopped, what a call would have asked of it (a rebuild, a re-drive) stays in Redis to be seen.
-    const carts = projectionKeys(stack.config.REDIS_PREFIX, 'carts');
+    const accounts = projectionKeys(stack.config.REDIS_PREFIX, 'accounts');
     await stack.projector!.stop();
     try {
       const redisBefore = await redisState(stack.redis, stack.config.REDIS_PREFIX);
@@ -308,10 +290,10 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
       assert.equal(started.length, addressed.length, 'each allowed command started its workflow');
       const afterControl = await redisState(stack.redis, stack.config.REDIS_PREFIX);
       const changedKeys = [...new Set([...redisBefore.keys(), ...afterControl.keys()])].filter((key) => redisBefore.get(key) !== afterControl.get(key));
-      assert.deepEqual(changedKeys.sort(), [carts.rebuildRequested, carts.redriveRequested].sort(), 'the allowed rebuild and re-drive left their requests');
+      assert.deepEqual(changedKeys.sort(), [accounts.rebuildRequested, accounts.redriveRequested].sort(), 'the allowed rebuild and re-drive left their requests');
     } finally {
       // The requests the control left are withdrawn: this stack's projector carries on as it was.
-      await stack.redis.del([carts.rebuildRequested, carts.redriveRequested]);
+      await stack.redis.del([accounts.rebuildRequested, accounts.redriveRequested]);
       stack.startProjector();
     }
   });
@@ -339,21 +321,21 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
 
   it('accepts a subscription token in connectionParams (what httpSubscriptionLink sends), and only for subscriptions', async () => {
     const params = (token: string) => `?connectionParams=${encodeURIComponent(JSON.stringify({ token }))}`;
-    const subscribe = (token: string) => callProcedure(api, 'cart.onChange', 'subscription', {}, params(token));
+    const subscribe = (token: string) => callProcedure(api, 'account.onChange', 'subscription', {}, params(token));
     assert.deepEqual(await subscribe('not-a-token'), { status: 401, code: 'UNAUTHORIZED' });
     assert.deepEqual(await subscribe(tokens.metrics), { status: 403, code: 'FORBIDDEN' });
     // Past authorization: the empty input is what is refused now.
     assert.deepEqual(await subscribe(tokens.client), { status: 400, code: 'BAD_REQUEST' });
 
-    // A live stream with the token in connectionParams: the cart as it changes.
-    const cartId = uniqueId('params');
-    const input = `&input=${encodeURIComponent(JSON.stringify({ cartId }))}`;
-    const stream = fetch(`${api}/trpc/cart.onChange${params(tokens.client)}${input}`, { headers: { accept: 'text/event-stream' } });
+    // A live stream with the token in connectionParams: the account as it changes.
+    const accountId = uniqueId('params');
+    const input = `&input=${encodeURIComponent(JSON.stringify({ accountId }))}`;
+    const stream = fetch(`${api}/trpc/account.onChange${params(tokens.client)}${input}`, { headers: { accept: 'text/event-stream' } });
     const first = await firstEventWithin(stream, async () => {
-      const response = await fetch(`${api}/trpc/cart.addItem`, {
+      const response = await fetch(`${api}/trpc/account.deposit`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...bearer(tokens.client) },
-        body: JSON.stringify({ cartId, itemId: 'a', quantity: 1, price: 1 }),
+        body: JSON.stringify({ accountId, entryId: 'a', amount: 1 }),
       });
       assert.equal(response.status, 200);
     });
@@ -361,16 +343,16 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
 
     // Through tRPC's own httpSubscriptionLink (the client helper sets connectionParams: { token }).
     const viaLink = (token: string) =>
-      new Promise<{ data?: { cartId: string }; code?: string }>((resolve) => {
-        const subscription = createLedgerflowClient<AppRouter>({ url: api, token }).cart.onChange.subscribe(
-          { cartId },
+      new Promise<{ data?: { accountId: string }; code?: string }>((resolve) => {
+        const subscription = createLedgerflowClient<LedgerRouter>({ url: api, token }).account.onChange.subscribe(
+          { accountId },
           {
             onData: ({ data }) => (subscription.unsubscribe(), resolve({ data })),
             onError: (error) => (subscription.unsubscribe(), resolve({ code: error.data?.code })),
           },
         );
       });
-    assert.equal((await viaLink(tokens.client)).data?.cartId, cartId);
+    assert.equal((await viaLink(tokens.client)).data?.accountId, accountId);
     assert.equal((await viaLink(tokens.metrics)).code, 'FORBIDDEN');
     assert.equal((await viaLink('not-a-token')).code, 'UNAUTHORIZED');
 
@@ -383,7 +365,7 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
 
   it('answers CORS preflights for allowed origins only, without credentials', async () => {
     const preflight = (origin: string) =>
-      fetch(`${api}/trpc/cart.addItem`, {
+      fetch(`${api}/trpc/account.deposit`, {
         method: 'OPTIONS',
         headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, x-correlation-id' },
       });
@@ -407,7 +389,7 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     assert.equal(fromApp.headers.get('access-control-allow-origin'), appOrigin);
     const fromOther = await fetch(`${api}/trpc/system.projections`, { headers: { origin: 'https://evil.example.com', ...bearer(tokens.admin) } });
     assert.equal(fromOther.headers.get('access-control-allow-origin'), null);
-    const sse = await fetch(`${api}/trpc/cart.onChange?input=${encodeURIComponent(JSON.stringify({ cartId: 'x' }))}`, {
+    const sse = await fetch(`${api}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId: 'x' }))}`, {
       headers: { origin: appOrigin, accept: 'text/event-stream', ...bearer(tokens.client) },
     });
     assert.equal(sse.headers.get('access-control-allow-origin'), appOrigin, 'subscriptions too');
@@ -429,7 +411,7 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
         assert.ok(answer.code !== 'UNAUTHORIZED' && answer.code !== 'FORBIDDEN', `${path}: ${answer.code}`);
       }
       assert.equal((await fetch(`${open.url}/metrics`)).status, 200);
-      const preflight = await fetch(`${open.url}/trpc/cart.addItem`, { method: 'OPTIONS', headers: { origin: appOrigin, 'access-control-request-method': 'POST' } });
+      const preflight = await fetch(`${open.url}/trpc/account.deposit`, { method: 'OPTIONS', headers: { origin: appOrigin, 'access-control-request-method': 'POST' } });
       assert.equal(preflight.status, 403, 'no origin is allowed by default');
       assert.equal(preflight.headers.get('access-control-allow-origin'), null);
     } finally {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../support/browser';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 const token = uniqueId('client');
 
@@ -41,7 +41,7 @@ const mutate = (page: Page, api: string, path: string, input: unknown) =>
  */
 const subscribeInPage = `async ({ api, input, connectionToken }) => new Promise((resolve, reject) => {
   const params = 'connectionParams=' + encodeURIComponent(JSON.stringify({ token: connectionToken })) + '&input=' + encodeURIComponent(JSON.stringify(input));
-  const source = new EventSource(api + '/trpc/cart.onChange?' + params);
+  const source = new EventSource(api + '/trpc/account.onChange?' + params);
   const timer = setTimeout(() => { source.close(); reject(new Error('no message within 30 s')); }, 30000);
   const done = (value) => { clearTimeout(timer); source.close(); resolve(value); };
   source.addEventListener('message', (event) => done({ kind: 'data', id: event.lastEventId, data: JSON.parse(event.data) }));
@@ -52,16 +52,16 @@ const firstMessage = (page: Page, api: string, input: unknown, connectionToken: 
   page.evaluate(`(${subscribeInPage})(${JSON.stringify({ api, input, connectionToken })})`) as Promise<{ kind: 'data' | 'error'; id?: string; data: unknown }>;
 
 describe('a browser app on another origin', { timeout: 240_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let browser: TestBrowser;
   let app: Server;
   let appPort: number;
   before(async () => {
     // The app's page: served on its own port, so http://localhost:<port> is another origin than the API's http://127.0.0.1:<port>.
-    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>shop</title><p>shop'));
+    app = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>an app</title><p>an app'));
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     appPort = (app.address() as AddressInfo).port;
-    stack = await startTestStack({
+    stack = await startLedgerStack({
       env: { API_TOKENS: `client:${token}`, API_HOST: '127.0.0.1', API_CORS_ORIGINS: `http://localhost:${appPort}` },
     });
     browser = await launchBrowser();
@@ -77,30 +77,30 @@ describe('a browser app on another origin', { timeout: 240_000 }, () => {
     const page = await browser.context.newPage();
     await page.goto(`http://localhost:${appPort}/`);
 
-    const cartId = uniqueId('browser');
-    const added = await mutate(page, api, 'cart.addItem', { cartId, itemId: 'a', quantity: 2, price: 1.5, wait: 'projected' });
+    const accountId = uniqueId('browser');
+    const added = await mutate(page, api, 'account.deposit', { accountId, entryId: 'a', amount: 3, wait: 'projected' });
     assert.equal(added.ok, true, JSON.stringify(added));
     assert.equal((added.body as { result: { data: { version: number } } }).result.data.version, 1);
 
-    const message = await firstMessage(page, api, { cartId }, token);
+    const message = await firstMessage(page, api, { accountId }, token);
     assert.equal(message.kind, 'data');
     assert.equal(message.id, '1');
-    assert.equal((message.data as { cartId: string }).cartId, cartId);
+    assert.equal((message.data as { accountId: string }).accountId, accountId);
 
-    const refused = await firstMessage(page, api, { cartId }, 'not-a-token');
+    const refused = await firstMessage(page, api, { accountId }, 'not-a-token');
     assert.equal(refused.kind, 'error');
     assert.equal((refused.data as { data: { code: string } }).data.code, 'UNAUTHORIZED');
 
     // The same page on an origin not listed: the browser refuses the preflight, and the call never runs.
     const other = await browser.context.newPage();
     await other.goto(`http://127.0.0.1:${appPort}/`);
-    const blocked = await mutate(other, api, 'cart.addItem', { cartId, itemId: 'b', quantity: 1, price: 1 });
+    const blocked = await mutate(other, api, 'account.deposit', { accountId, entryId: 'b', amount: 1 });
     assert.equal(blocked.ok, false);
     assert.match(blocked.error ?? '', /Failed to fetch/);
-    const cart = (await (await fetch(`${api}/trpc/cart.get?input=${encodeURIComponent(JSON.stringify({ cartId }))}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
-      result: { data: { items: unknown[] } };
+    const account = (await (await fetch(`${api}/trpc/account.get?input=${encodeURIComponent(JSON.stringify({ accountId }))}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      result: { data: { entries: unknown[]; version: number } };
     };
-    assert.equal(cart.result.data.items.length, 1, 'nothing added from the other origin');
+    assert.deepEqual([account.result.data.entries.length, account.result.data.version], [1, 1], 'nothing deposited from the other origin');
     await Promise.all([page.close(), other.close()]);
   });
 });

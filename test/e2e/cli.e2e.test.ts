@@ -3,8 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
-import { publishCartFiller } from '../support/stream';
+import { envOf, eventually, freePort, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
+import { publishAccountFiller } from '../support/stream';
 
 const cli = join(__dirname, '..', '..', 'bin', 'ledgerflow.ts');
 
@@ -20,11 +20,11 @@ function run(env: NodeJS.ProcessEnv, ...args: string[]) {
 }
 
 describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let env: NodeJS.ProcessEnv;
   before(async () => {
-    stack = await startTestStack();
-    env = { ...envOf(stack.config), LOG_LEVEL: 'silent' };
+    stack = await startLedgerStack();
+    env = { ...envOf(stack.config, { LEDGERFLOW_CONFIG: stack.app.path }), LOG_LEVEL: 'silent' };
   });
   after(async () => {
     await stack?.stop();
@@ -44,14 +44,14 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
   });
 
   it('shows status, parked events and asks for a re-drive, exiting 0', async () => {
-    await stack.trpc.cart.addItem.mutate({ cartId: uniqueId('cli'), itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+    await stack.trpc.account.deposit.mutate({ accountId: uniqueId('cli'), entryId: 'a', amount: 1, wait: 'projected' });
     const status = await run(env, 'status');
     assert.equal(status.code, 0, status.err);
-    assert.match(status.out, /^carts {2}LIVE {2}generation \d+/m);
+    assert.match(status.out, /^accounts {2}LIVE {2}generation \d+/m);
     assert.match(status.out, /checkpoint \d+ {2}tail \d+ {2}lag \d+ events/);
-    const parked = await run(env, 'parked', 'carts');
+    const parked = await run(env, 'parked', 'accounts');
     assert.deepEqual([parked.code, parked.out.trim()], [0, 'no parked events']);
-    const redrive = await run(env, 'redrive', 'carts');
+    const redrive = await run(env, 'redrive', 'accounts');
     assert.equal(redrive.code, 0);
     assert.match(redrive.out, /re-drive of 0 parked event\(s\) requested/);
   });
@@ -60,34 +60,34 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
     const status = await run(env, 'status', '--json');
     assert.equal(status.code, 0, status.err);
     const statuses = JSON.parse(status.out) as { name: string; state: string; checkpoint: number | null }[];
-    assert.deepEqual(statuses.map((s) => s.name).sort(), ['carts', 'customers', 'inventory', 'orderSummaries']);
-    assert.equal(statuses.find((s) => s.name === 'carts')?.state, 'live');
-    const parked = await run(env, 'parked', 'carts', '--limit', '10', '--json');
+    assert.deepEqual(statuses.map((s) => s.name).sort(), ['accounts', 'holders']);
+    assert.equal(statuses.find((s) => s.name === 'accounts')?.state, 'live');
+    const parked = await run(env, 'parked', 'accounts', '--limit', '10', '--json');
     assert.deepEqual([parked.code, JSON.parse(parked.out)], [0, []]);
-    const redrive = await run(env, 'redrive', 'carts', '--json');
-    assert.deepEqual([redrive.code, JSON.parse(redrive.out)], [0, { projection: 'carts', parked: 0 }]);
+    const redrive = await run(env, 'redrive', 'accounts', '--json');
+    assert.deepEqual([redrive.code, JSON.parse(redrive.out)], [0, { projection: 'accounts', parked: 0 }]);
     const usage = await run(env, 'parked', '--json');
     assert.equal(usage.code, 2);
     assert.deepEqual(JSON.parse(usage.err), { error: 'parked needs <projection>', exitCode: 2 });
   });
 
   it('rebuilds a projection, showing its progress, and exits 0 once the new generation serves', async () => {
-    const before = (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts')!;
-    const rebuild = await run(env, 'rebuild', 'carts');
+    const before = (await stack.trpc.system.projections.query()).find((s) => s.name === 'accounts')!;
+    const rebuild = await run(env, 'rebuild', 'accounts');
     assert.equal(rebuild.code, 0, rebuild.err);
-    assert.match(rebuild.out, new RegExp(`rebuilt: carts now serves generation ${before.generation! + 1}`));
+    assert.match(rebuild.out, new RegExp(`rebuilt: accounts now serves generation ${before.generation! + 1}`));
     assert.doesNotMatch(rebuild.out, /\r|█/, 'no progress bar when stdout is not a terminal');
-    const json = await run(env, 'rebuild', 'carts', '--json');
+    const json = await run(env, 'rebuild', 'accounts', '--json');
     assert.equal(json.code, 0, json.err);
     const done = JSON.parse(json.out) as { projection: string; generation: number; previousGeneration: number };
-    assert.deepEqual([done.projection, done.generation, done.previousGeneration], ['carts', before.generation! + 2, before.generation! + 1]);
+    assert.deepEqual([done.projection, done.generation, done.previousGeneration], ['accounts', before.generation! + 2, before.generation! + 1]);
   });
 
   it('exits 2 for usage errors, naming the problem, before connecting to anything', async () => {
     const nowhere = { ...env, REDIS_URL: 'redis://127.0.0.1:1', TEMPORAL_ADDRESS: '127.0.0.1:1' };
     const unknown = await run(nowhere, 'parked', 'nope');
     assert.equal(unknown.code, 2);
-    assert.match(unknown.err, /no projection named 'nope' \(known: carts, customers, inventory, orderSummaries\)/);
+    assert.match(unknown.err, /no projection named 'nope' \(known: accounts, holders\)/);
     assert.match(unknown.err, /usage: ledgerflow parked <projection>/);
     const missing = await run(nowhere, 'rebuild');
     assert.equal(missing.code, 2);
@@ -105,26 +105,26 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
   });
 
   it('sends a command like any client (same id, same answer), exiting 1 when it is refused and 2 for a bad payload', async () => {
-    const customerId = uniqueId('cli-customer');
-    const args = ['send', 'customer', customerId, 'register', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }), '--command-id', `${customerId}-1`];
+    const holderId = uniqueId('cli-holder');
+    const args = ['send', 'holder', holderId, 'register', JSON.stringify({ name: 'Ada' }), '--command-id', `${holderId}-1`];
     const first = await run(env, ...args);
     assert.equal(first.code, 0, first.err);
     const outcome = JSON.parse(first.out) as { status: string; version: number; events: { type: string }[] };
-    assert.deepEqual([outcome.status, outcome.version, outcome.events[0]?.type], ['accepted', 1, 'CustomerRegistered']);
+    assert.deepEqual([outcome.status, outcome.version, outcome.events[0]?.type], ['accepted', 1, 'HolderRegistered']);
     const again = await run(env, ...args);
     assert.deepEqual(JSON.parse(again.out), outcome, 'the same commandId answers the same outcome');
-    const twice = await run(env, 'send', 'customer', customerId, 'register', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }));
+    const twice = await run(env, 'send', 'holder', holderId, 'register', JSON.stringify({ name: 'Ada' }));
     assert.equal(twice.code, 1);
-    assert.match(twice.out, /CUSTOMER_ALREADY_REGISTERED/);
-    const bad = await run(env, 'send', 'customer', customerId, 'register', JSON.stringify({ name: 'Ada', email: 'nope' }));
+    assert.match(twice.out, /HOLDER_ALREADY_REGISTERED/);
+    const bad = await run(env, 'send', 'holder', holderId, 'register', JSON.stringify({ name: '' }));
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /invalid customer.register payload/);
+    assert.match(bad.err, /invalid holder.register payload/);
     assert.equal((await run(env, 'send', 'basket', 'b1', 'add')).code, 2);
-    const json = await run(env, 'send', 'customer', customerId, 'rename', JSON.stringify({ name: 'Ada King' }), '--json');
+    const json = await run(env, 'send', 'holder', holderId, 'rename', JSON.stringify({ name: 'Ada King' }), '--json');
     assert.equal(json.code, 0, json.err);
     assert.equal(json.out.trim().split('\n').length, 1, 'one line of JSON');
     assert.deepEqual((JSON.parse(json.out) as { version: number }).version, 2);
-    const doc = await stack.trpc.customer.get.query({ customerId, minVersion: 2 });
+    const doc = await stack.trpc.holder.get.query({ holderId, minVersion: 2 });
     assert.equal(doc.name, 'Ada King');
   });
 
@@ -133,7 +133,7 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
     const down = await run({ ...env, REDIS_URL: nowhere }, 'status');
     assert.equal(down.code, 1);
     assert.match(down.err, /Redis at 127\.0\.0\.1:\d+ did not answer within 5s: is it running\?/);
-    const soon = await run({ ...env, REDIS_URL: nowhere }, 'parked', 'carts', '--timeout', '1', '--json');
+    const soon = await run({ ...env, REDIS_URL: nowhere }, 'parked', 'accounts', '--timeout', '1', '--json');
     assert.equal(soon.code, 1);
     assert.match((JSON.parse(soon.err) as { error: string }).error, /Redis at 127\.0\.0\.1:\d+ did not answer within 1s/);
 
@@ -154,7 +154,7 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
 
   it('exits 1 with a message, rather than hanging, when Temporal is not reachable', async () => {
     const nowhere = `127.0.0.1:${await freePort()}`;
-    const down = await run({ ...env, TEMPORAL_ADDRESS: nowhere }, 'send', 'customer', uniqueId('cli-nowhere'), 'register', JSON.stringify({ name: 'Ada', email: 'ada@example.com' }));
+    const down = await run({ ...env, TEMPORAL_ADDRESS: nowhere }, 'send', 'holder', uniqueId('cli-nowhere'), 'register', JSON.stringify({ name: 'Ada' }));
     assert.equal(down.code, 1);
     assert.match(down.err, new RegExp(`Temporal at ${nowhere.replace(/\./g, '\\.')} (did not answer within 5s|is not reachable): is it running\\?`));
   });
@@ -184,14 +184,14 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
       'script(1) is missing: it gives the CLI a terminal here; install util-linux’s script with `apt-get install bsdutils` (make test does, through scripts/install-test-tools.sh)',
     );
     // Enough events that the rebuild outlasts a few of the CLI's one-second polls.
-    await publishCartFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 30_000, 1000);
+    await publishAccountFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 30_000, 1000);
     await eventually(async () => {
-      const carts = (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts');
+      const accounts = (await stack.trpc.system.projections.query()).find((s) => s.name === 'accounts');
       // Offsets start at 0: the last of 30,000 events is at 29,999 or later.
-      return carts && carts.tail !== null && carts.tail >= 29_999 && carts.checkpoint === carts.tail ? true : undefined;
-    }, 120_000, 'carts caught up');
+      return accounts && accounts.tail !== null && accounts.tail >= 29_999 && accounts.checkpoint === accounts.tail ? true : undefined;
+    }, 120_000, 'accounts caught up');
 
-    const command = `${process.execPath} --import tsx ${cli} rebuild carts`;
+    const command = `${process.execPath} --import tsx ${cli} rebuild accounts`;
     const tty = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -200,6 +200,6 @@ describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
     });
     assert.equal(tty.code, 0, tty.out);
     assert.match(tty.out, /\r\[[█░]{24}\] +\d+\.\d%  \d+\/\d+ events/, tty.out);
-    assert.match(tty.out, /rebuilt: carts now serves generation \d+/);
+    assert.match(tty.out, /rebuilt: accounts now serves generation \d+/);
   });
 });

@@ -4,7 +4,8 @@ import { startApiServer, type ApiServer } from '../../api/server';
 import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import { createLogger } from '../../infra/logger';
 import { versionQuery } from '../../workflows/definitions';
-import { freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import type { AccountState } from '../support/domains/ledger/account';
+import { freePort, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 import { loadTestApp } from '../support/apps';
 
 type ErrorBody = { error: { message: string; data: { code: string; httpStatus: number; domainCode: string | null; commandId: string | null; retryable: boolean } } };
@@ -15,10 +16,10 @@ const post = async (url: string, procedure: string, input: unknown) => {
 };
 
 describe('what the API answers when something fails', { timeout: 180_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let worker: AggregateWorker | undefined;
   before(async () => {
-    stack = await startTestStack({ worker: false, projector: false });
+    stack = await startLedgerStack({ worker: false, projector: false });
     worker = await createAggregateWorker(await loadTestApp('buggy'), stack.config);
     void worker.run();
   });
@@ -28,20 +29,20 @@ describe('what the API answers when something fails', { timeout: 180_000 }, () =
   });
 
   it('answers a bug in decide with 500 DECIDE_FAILED naming the command, and changes nothing', async () => {
-    const cartId = uniqueId('bug');
-    assert.equal((await post(stack.api!.url, 'cart.addItem', { cartId, itemId: 'fine', quantity: 1, price: 1 })).status, 200);
-    const failed = await post(stack.api!.url, 'cart.addItem', { cartId, itemId: 'bug', quantity: 1, price: 1, commandId: `${cartId}-bug` });
+    const accountId = uniqueId('bug');
+    assert.equal((await post(stack.api!.url, 'account.deposit', { accountId, entryId: 'fine', amount: 1 })).status, 200);
+    const failed = await post(stack.api!.url, 'account.deposit', { accountId, entryId: 'bug', amount: 1, commandId: `${accountId}-bug` });
     assert.equal(failed.status, 500);
     assert.equal(failed.body.error.data.code, 'INTERNAL_SERVER_ERROR');
     assert.equal(failed.body.error.data.domainCode, 'DECIDE_FAILED');
-    assert.equal(failed.body.error.data.commandId, `${cartId}-bug`);
+    assert.equal(failed.body.error.data.commandId, `${accountId}-bug`);
     assert.match(failed.body.error.message, /TypeError/);
-    const handle = stack.temporal.workflow.getHandle(`cart:${cartId}`);
+    const handle = stack.temporal.workflow.getHandle(`account:${accountId}`);
     assert.equal(await handle.query(versionQuery), 1, 'nothing changed');
-    const state = (await handle.query('state')) as { items: { itemId: string }[] };
-    assert.deepEqual(state.items.map((i) => i.itemId), ['fine']);
+    const state = (await handle.query('state')) as AccountState;
+    assert.deepEqual(state, { status: 'open', balanceCents: 100, holderId: null }, 'only the first deposit');
     // The aggregate goes on: the next command is decided at the next version.
-    const next = await post(stack.api!.url, 'cart.addItem', { cartId, itemId: 'also-fine', quantity: 1, price: 1 });
+    const next = await post(stack.api!.url, 'account.deposit', { accountId, entryId: 'also-fine', amount: 1 });
     assert.equal(next.body.result?.data.version, 2);
   });
 
@@ -56,13 +57,13 @@ describe('what the API answers when something fails', { timeout: 180_000 }, () =
     });
 
     it('starts anyway, and answers a command 503 TEMPORAL_UNAVAILABLE naming it, retryable', async () => {
-      const cartId = uniqueId('away');
-      const answer = await post(api.url, 'cart.addItem', { cartId, itemId: 'a', quantity: 1, price: 1, commandId: `${cartId}-1` });
+      const accountId = uniqueId('away');
+      const answer = await post(api.url, 'account.deposit', { accountId, entryId: 'a', amount: 1, commandId: `${accountId}-1` });
       assert.equal(answer.status, 503, JSON.stringify(answer.body));
       assert.equal(answer.body.error.data.code, 'SERVICE_UNAVAILABLE');
       assert.equal(answer.body.error.data.retryable, true);
       assert.equal(answer.body.error.data.domainCode, 'TEMPORAL_UNAVAILABLE');
-      assert.equal(answer.body.error.data.commandId, `${cartId}-1`);
+      assert.equal(answer.body.error.data.commandId, `${accountId}-1`);
       const health = await fetch(`${api.url}/health`);
       assert.equal(health.status, 503);
       assert.equal(((await health.json()) as { checks: { temporal: { ok: boolean } } }).checks.temporal.ok, false);

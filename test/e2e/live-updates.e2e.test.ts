@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { CartReadModel } from '../../examples/shop/domain';
-import { address } from '../support/shop';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import type { AccountReadModel } from '../support/domains/ledger/account';
+import { eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 interface SseEvent {
   id: string | null;
   data: unknown;
 }
 
-/** Reads server-sent events from `cart.onChange` with plain fetch, as any HTTP client could. */
-async function subscribeToCart(url: string, input: Record<string, unknown>, headers: Record<string, string> = {}) {
+/** Reads server-sent events from `account.onChange` with plain fetch, as any HTTP client could. */
+async function subscribeToAccount(url: string, input: Record<string, unknown>, headers: Record<string, string> = {}) {
   const controller = new AbortController();
-  const response = await fetch(`${url}/trpc/cart.onChange?input=${encodeURIComponent(JSON.stringify(input))}`, {
+  const response = await fetch(`${url}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify(input))}`, {
     headers: { accept: 'text/event-stream', ...headers },
     signal: controller.signal,
   });
@@ -58,60 +57,60 @@ async function subscribeToCart(url: string, input: Record<string, unknown>, head
   };
 }
 
-describe('live updates: cart.onChange over server-sent events', { timeout: 120_000 }, () => {
-  let stack: TestStack;
+describe('live updates: account.onChange over server-sent events', { timeout: 120_000 }, () => {
+  let stack: LedgerStack;
   before(async () => {
-    stack = await startTestStack();
+    stack = await startLedgerStack();
   });
   after(async () => {
     await stack?.stop();
   });
 
-  it('sends the cart at each newer version, tracked by version, and resumes after a reconnect without going back', async () => {
-    const cartId = uniqueId('live');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
+  it('sends the account at each newer version, tracked by version, and resumes after a reconnect without going back', async () => {
+    const accountId = uniqueId('live');
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 1, wait: 'projected' });
 
-    const first = await subscribeToCart(stack.api!.url, { cartId });
+    const first = await subscribeToAccount(stack.api!.url, { accountId });
     const [initial] = await first.next(1);
     assert.equal(initial!.id, '1');
-    assert.equal((initial!.data as CartReadModel).version, 1);
+    assert.equal((initial!.data as AccountReadModel).version, 1);
 
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'b', quantity: 2, price: 3 });
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'b', amount: 6 });
     const [, update] = await first.next(2);
     assert.equal(update!.id, '2');
-    assert.equal((update!.data as CartReadModel).totalPrice, 7);
+    assert.equal((update!.data as AccountReadModel).balance, 7);
     await first.close();
 
-    // While disconnected the cart changes twice; the client resumes from the last id it saw.
-    await stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'b', quantity: 3 });
-    await stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'a', wait: 'projected' });
-    const resumed = await subscribeToCart(stack.api!.url, { cartId, lastEventId: '2' });
+    // While disconnected the account changes twice; the client resumes from the last id it saw.
+    await stack.trpc.account.withdraw.mutate({ accountId, entryId: 'c', amount: 3 });
+    await stack.trpc.account.withdraw.mutate({ accountId, entryId: 'd', amount: 4, wait: 'projected' });
+    const resumed = await subscribeToAccount(stack.api!.url, { accountId, lastEventId: '2' });
     const [caughtUp] = await resumed.next(1);
     assert.equal(caughtUp!.id, '4');
-    assert.deepEqual((caughtUp!.data as CartReadModel).items, [{ itemId: 'b', quantity: 3, price: 3 }]);
+    assert.deepEqual([(caughtUp!.data as AccountReadModel).balance, (caughtUp!.data as AccountReadModel).entries.map((e) => e.entryId)], [0, ['a', 'b', 'c', 'd']]);
     await resumed.close();
 
     // Reconnecting already up to date sends nothing old.
-    const current = await subscribeToCart(stack.api!.url, { cartId, lastEventId: '4' });
-    await stack.trpc.cart.checkout.mutate({ cartId, shippingAddress: address });
-    const [afterCheckout] = await current.next(1);
-    assert.equal(afterCheckout!.id, '5');
-    assert.equal((afterCheckout!.data as CartReadModel).status, 'checking_out');
+    const current = await subscribeToAccount(stack.api!.url, { accountId, lastEventId: '4' });
+    await stack.trpc.account.close.mutate({ accountId });
+    const [afterClose] = await current.next(1);
+    assert.equal(afterClose!.id, '5');
+    assert.equal((afterClose!.data as AccountReadModel).status, 'closed');
     await current.close();
   });
 
-  it('sends the cart again when a rebuild switches the generation queries read', async () => {
-    const cartId = uniqueId('switch');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
-    const before = (await stack.trpc.system.projections.query()).find((p) => p.name === 'carts')!;
-    const watching = await subscribeToCart(stack.api!.url, { cartId });
+  it('sends the account again when a rebuild switches the generation queries read', async () => {
+    const accountId = uniqueId('switch');
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 1, wait: 'projected' });
+    const before = (await stack.trpc.system.projections.query()).find((p) => p.name === 'accounts')!;
+    const watching = await subscribeToAccount(stack.api!.url, { accountId });
     await watching.next(1);
-    await stack.trpc.system.rebuild.mutate({ projection: 'carts' });
+    await stack.trpc.system.rebuild.mutate({ projection: 'accounts' });
     const [, again] = await watching.next(2, 60_000);
     assert.equal(again!.id, '1', 'the same version, read from the new generation');
     // (The owner's status is refreshed each tick, so it may trail the switch a moment.)
     await eventually(async () => {
-      const after = (await stack.trpc.system.projections.query()).find((p) => p.name === 'carts')!;
+      const after = (await stack.trpc.system.projections.query()).find((p) => p.name === 'accounts')!;
       return after.generation === before.generation! + 1 ? true : undefined;
     }, 30_000, 'the new generation serves');
     await watching.close();

@@ -1,7 +1,7 @@
 /**
  * An app that keeps its own tRPC router, context and authentication, and mounts Ledgerflow's
  * router inside it on its own HTTP server (tRPC's standalone adapter): the app's procedures and
- * the shop's commands and queries answer from one endpoint, and the app's user reaches each
+ * the ledger's commands and queries answer from one endpoint, and the app's user reaches each
  * command's metadata.
  */
 import assert from 'node:assert/strict';
@@ -12,8 +12,8 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { createLedgerflowContext, createRouter, type ApiContext } from 'ledgerflow/server';
 import { createLogger } from '../../infra/logger';
-import { shop } from '../support/apps';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import ledger from '../support/domains/ledger.config';
+import { startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 /** The app's own context: its signed-in user, beside everything Ledgerflow's procedures need. */
 type AppContext = ApiContext & { user: string | null };
@@ -26,14 +26,14 @@ function appRouterOf() {
   });
   return t.router({
     whoami: signedIn.query(({ ctx }) => ({ user: ctx.user })),
-    // Ledgerflow's router, nested under the app's: `shop.cart.addItem`, `shop.cart.get`, ...
-    shop: createRouter(shop),
+    // Ledgerflow's router, nested under the app's: `ledger.account.deposit`, `ledger.account.get`, ...
+    ledger: createRouter(ledger),
   });
 }
 type OwnRouter = ReturnType<typeof appRouterOf>;
 
 describe('Ledgerflow’s router mounted in an app’s own tRPC router and server', { timeout: 300_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let server: ReturnType<typeof createHTTPServer>;
   let ledgerflow: ReturnType<typeof createLedgerflowContext>;
   let url: string;
@@ -41,8 +41,8 @@ describe('Ledgerflow’s router mounted in an app’s own tRPC router and server
     createTRPCClient<OwnRouter>({ links: [httpLink({ url, headers: () => (user ? { 'x-user': user } : {}) })] });
 
   before(async () => {
-    stack = await startTestStack({ api: false });
-    ledgerflow = createLedgerflowContext(shop, stack.config, createLogger('own-router', 'silent'));
+    stack = await startLedgerStack({ api: false });
+    ledgerflow = createLedgerflowContext(ledger, stack.config, createLogger('own-router', 'silent'));
     server = createHTTPServer({
       router: appRouterOf(),
       // The app authenticates (here: a header) and hands Ledgerflow the user; API_TOKENS is unset, so Ledgerflow adds no check of its own.
@@ -66,20 +66,20 @@ describe('Ledgerflow’s router mounted in an app’s own tRPC router and server
     assert.ok(refused instanceof TRPCClientError && refused.data?.code === 'UNAUTHORIZED');
   });
 
-  it('runs the shop’s commands and queries under the app’s router, with the app’s user on each command', async () => {
-    const cartId = uniqueId('own');
+  it('runs the ledger’s commands and queries under the app’s router, with the app’s user on each command', async () => {
+    const accountId = uniqueId('own');
     const ada = clientFor('ada');
-    const added = await ada.shop.cart.addItem.mutate({ cartId, itemId: 'tea', quantity: 2, price: 3.5 });
+    const added = await ada.ledger.account.deposit.mutate({ accountId, entryId: 'tea', amount: 7 });
     assert.equal(added.version, 1);
-    assert.equal(added.events[0]?.type, 'ItemAddedToCart');
-    const cart = await ada.shop.cart.get.query({ cartId, minVersion: 1 });
-    assert.deepEqual(cart.items, [{ itemId: 'tea', quantity: 2, price: 3.5 }]);
-    assert.equal(cart.totalPrice, 7);
+    assert.equal(added.events[0]?.type, 'Deposited');
+    const account = await ada.ledger.account.get.query({ accountId, minVersion: 1 });
+    assert.deepEqual(account.entries, [{ entryId: 'tea', amount: 7 }]);
+    assert.equal(account.balance, 7);
     // Bad input keeps Ledgerflow's typed error under the app's router.
-    const bad = await ada.shop.cart.addItem.mutate({ cartId, itemId: 'tea', quantity: 0, price: 3.5 }).catch((error: unknown) => error);
+    const bad = await ada.ledger.account.deposit.mutate({ accountId, entryId: 'tea', amount: 0 }).catch((error: unknown) => error);
     assert.ok(bad instanceof TRPCClientError && bad.data?.code === 'BAD_REQUEST');
     // The user the app authenticated is in the command's metadata, as the workflow recorded it.
-    const history = await stack.temporal.workflow.getHandle(`cart:${cartId}`).fetchHistory();
+    const history = await stack.temporal.workflow.getHandle(`account:${accountId}`).fetchHistory();
     const submitted = (history.events ?? []).flatMap((event) => {
       const payload = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads?.[0]?.data;
       return payload ? (JSON.parse(Buffer.from(payload).toString('utf8')) as { commandId: string; metadata: { userId?: string } }[]) : [];

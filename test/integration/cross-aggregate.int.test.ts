@@ -4,101 +4,99 @@ import { createCommandBus } from '../../commands/bus';
 import { buildCommand } from '../../commands/envelope';
 import type { CommandOutcome } from '../../core/envelopes';
 import type { AggregateEnd } from '../../workflows/definitions';
-import { address } from '../support/shop';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 /**
- * An order is decided against its customer's state at that moment (read from the customer's
- * workflow, not a read model). A deactivation racing order creations resolves by which is
- * decided first: an order created before the deactivation saw an active customer (and names the
- * customer version it saw); any order decided after it is refused. Orders in flight while the
- * deactivation is must go both ways over the rounds, or the race was never run.
+ * An account's `assign` is decided against its holder's state at that moment (read from the
+ * holder's workflow, not a read model). A suspension racing assignments of new accounts resolves
+ * by which is decided first: an account assigned before the suspension saw an active holder (and
+ * names the holder version it saw); any decided after it is refused. Assignments in flight while
+ * the suspension is must go both ways over the rounds, or the race was never run.
  */
 describe('a rule across aggregates, decided on current state', { timeout: 480_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   before(async () => {
-    stack = await startTestStack({ api: false, projector: false });
+    stack = await startLedgerStack({ api: false, projector: false });
   });
   after(async () => {
     await stack?.stop();
   });
 
-  it('serialises a deactivation racing order creations: every order is decided on the customer as it was then', async (t) => {
+  it('serialises a suspension racing assignments: every assignment is decided on the holder as it was then', async (t) => {
     const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE, timeoutMs: 60_000 });
     const send = (aggregateType: string, aggregateId: string, type: string, payload: Record<string, unknown>) =>
       bus.submit(buildCommand({ aggregateType, aggregateId, type, payload }));
-    const create = (orderId: string, customerId: string) =>
-      send('order', orderId, 'create', { customerId, items: [{ itemId: 'book', quantity: 1, price: 9.5 }], shippingAddress: address });
-    const createdAgainst = (outcome: CommandOutcome) =>
-      outcome.status === 'accepted' ? (outcome.events[0]!.payload as { customerVersion: number }).customerVersion : null;
+    const assign = (accountId: string, holderId: string) => send('account', accountId, 'assign', { holderId });
+    const assignedAgainst = (outcome: CommandOutcome) =>
+      outcome.status === 'accepted' ? (outcome.events[0]!.payload as { holderVersion: number }).holderVersion : null;
 
-    /** Each lane sends orders one after another; the deactivation goes out in the middle of that stream. */
+    /** Each lane assigns new accounts one after another; the suspension goes out in the middle of that stream. */
     const lanes = 4;
     const [minRounds, maxRounds] = [3, 15];
     const tally = { accepted: 0, refused: 0, racingAccepted: 0, racingRefused: 0, rounds: 0 };
     while (tally.rounds < minRounds || (tally.rounds < maxRounds && (tally.racingAccepted === 0 || tally.racingRefused === 0))) {
       const round = tally.rounds++;
-      const customerId = uniqueId('racer');
-      assert.equal((await send('customer', customerId, 'register', { name: 'Grace', email: 'grace@example.com' })).status, 'accepted');
-      // A logical clock orders what the test saw: which orders overlapped the deactivation's round trip.
+      const holderId = uniqueId('racer');
+      assert.equal((await send('holder', holderId, 'register', { name: 'Grace' })).status, 'accepted');
+      // A logical clock orders what the test saw: which assignments overlapped the suspension's round trip.
       let tick = 0;
-      const deactivation: { sentAt?: number; answeredAt?: number; outcome?: CommandOutcome } = {};
-      const orders: { orderId: string; sentAt: number; answeredAt: number; outcome: CommandOutcome }[] = [];
+      const suspension: { sentAt?: number; answeredAt?: number; outcome?: CommandOutcome } = {};
+      const assignments: { accountId: string; sentAt: number; answeredAt: number; outcome: CommandOutcome }[] = [];
       const lane = async (l: number) => {
-        // Until the lane has sent one order after the deactivation was answered (bounded, should that never come).
+        // Until the lane has sent one assignment after the suspension was answered (bounded, should that never come).
         for (let i = 0; i < 200; i++) {
-          const orderId = uniqueId(`r${round}l${l}o${i}`);
+          const accountId = uniqueId(`r${round}l${l}a${i}`);
           const sentAt = ++tick;
-          const outcome = await create(orderId, customerId);
-          orders.push({ orderId, sentAt, answeredAt: ++tick, outcome });
-          if (deactivation.answeredAt !== undefined && sentAt > deactivation.answeredAt) return;
+          const outcome = await assign(accountId, holderId);
+          assignments.push({ accountId, sentAt, answeredAt: ++tick, outcome });
+          if (suspension.answeredAt !== undefined && sentAt > suspension.answeredAt) return;
         }
       };
-      const deactivate = async () => {
-        // In the middle of the stream: once as many orders as lanes have been answered, with the lanes' next ones in flight.
-        await eventually(async () => (orders.length >= lanes ? true : undefined), 120_000, 'the stream of orders flowing');
-        deactivation.sentAt = ++tick;
-        deactivation.outcome = await send('customer', customerId, 'deactivate', {});
-        deactivation.answeredAt = ++tick;
+      const suspend = async () => {
+        // In the middle of the stream: once as many assignments as lanes have been answered, with the lanes' next ones in flight.
+        await eventually(async () => (assignments.length >= lanes ? true : undefined), 120_000, 'the stream of assignments flowing');
+        suspension.sentAt = ++tick;
+        suspension.outcome = await send('holder', holderId, 'suspend', {});
+        suspension.answeredAt = ++tick;
       };
-      await Promise.all([deactivate(), ...Array.from({ length: lanes }, (_, l) => lane(l))]);
-      const { sentAt: deactivationSent, answeredAt: deactivationAnswered, outcome: deactivated } = deactivation as Required<typeof deactivation>;
-      assert.equal(deactivated.status, 'accepted');
-      assert.equal(deactivated.version, 2);
+      await Promise.all([suspend(), ...Array.from({ length: lanes }, (_, l) => lane(l))]);
+      const { sentAt: suspensionSent, answeredAt: suspensionAnswered, outcome: suspended } = suspension as Required<typeof suspension>;
+      assert.equal(suspended.status, 'accepted');
+      assert.equal(suspended.version, 2);
 
-      for (const order of orders) {
-        const { outcome } = order;
+      for (const assignment of assignments) {
+        const { outcome } = assignment;
         if (outcome.status === 'accepted') {
-          assert.equal(createdAgainst(outcome), 1, `${order.orderId}: created against the customer before its deactivation (version 1)`);
+          assert.equal(assignedAgainst(outcome), 1, `${assignment.accountId}: assigned against the holder before its suspension (version 1)`);
           tally.accepted += 1;
         } else {
-          assert.equal(outcome.rejection.code, 'CUSTOMER_INACTIVE', order.orderId);
+          assert.equal(outcome.rejection.code, 'HOLDER_SUSPENDED', assignment.accountId);
           tally.refused += 1;
         }
-        // Answered before the deactivation was sent: the customer was active. Sent after it was answered: inactive.
-        if (order.answeredAt < deactivationSent) assert.equal(outcome.status, 'accepted', `${order.orderId} was decided before the deactivation was sent`);
-        else if (order.sentAt > deactivationAnswered) assert.equal(outcome.status, 'rejected', `${order.orderId} was sent after the deactivation was answered`);
+        // Answered before the suspension was sent: the holder was active. Sent after it was answered: suspended.
+        if (assignment.answeredAt < suspensionSent) assert.equal(outcome.status, 'accepted', `${assignment.accountId} was decided before the suspension was sent`);
+        else if (assignment.sentAt > suspensionAnswered) assert.equal(outcome.status, 'rejected', `${assignment.accountId} was sent after the suspension was answered`);
         else if (outcome.status === 'accepted') tally.racingAccepted += 1;
         else tally.racingRefused += 1;
       }
-      // Reactivated, orders are taken again, against the new state.
-      await send('customer', customerId, 'reactivate', {});
-      assert.equal(createdAgainst(await create(uniqueId('again'), customerId)), 3);
+      // Reinstated, assignments are taken again, against the new state.
+      await send('holder', holderId, 'reinstate', {});
+      assert.equal(assignedAgainst(await assign(uniqueId('again'), holderId)), 3);
     }
     t.diagnostic(
-      `${tally.rounds} round(s), ${tally.accepted + tally.refused} orders: ${tally.accepted} accepted, ${tally.refused} refused CUSTOMER_INACTIVE; ` +
-        `of those in flight with the deactivation, ${tally.racingAccepted} decided before it and ${tally.racingRefused} after it`,
+      `${tally.rounds} round(s), ${tally.accepted + tally.refused} assignments: ${tally.accepted} accepted, ${tally.refused} refused HOLDER_SUSPENDED; ` +
+        `of those in flight with the suspension, ${tally.racingAccepted} decided before it and ${tally.racingRefused} after it`,
     );
-    assert.ok(tally.racingAccepted > 0, 'some orders in flight with the deactivation were accepted against the active customer');
-    assert.ok(tally.racingRefused > 0, 'some orders in flight with the deactivation were refused CUSTOMER_INACTIVE');
+    assert.ok(tally.racingAccepted > 0, 'some assignments in flight with the suspension were accepted against the active holder');
+    assert.ok(tally.racingRefused > 0, 'some assignments in flight with the suspension were refused HOLDER_SUSPENDED');
   });
 
-  it('refuses an order for a customer that never registered, leaving no running workflow; the id can be used afresh', async () => {
+  it('refuses an assignment to a holder that never registered, leaving no running workflow; the id can be used afresh', async () => {
     const bus = createCommandBus(stack.temporal, { taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
-    const orderId = uniqueId('orphan');
-    const workflowId = `order:${orderId}`;
-    const outcome = await bus.submit(buildCommand({ aggregateType: 'order', aggregateId: orderId, type: 'create', payload: { customerId: uniqueId('nobody'), items: [{ itemId: 'x', quantity: 1, price: 1 }], shippingAddress: address } }));
-    assert.equal(outcome.status === 'rejected' && outcome.rejection.code, 'CUSTOMER_NOT_FOUND');
+    const accountId = uniqueId('orphan');
+    const workflowId = `account:${accountId}`;
+    const outcome = await bus.submit(buildCommand({ aggregateType: 'account', aggregateId: accountId, type: 'assign', payload: { holderId: uniqueId('nobody') } }));
+    assert.equal(outcome.status === 'rejected' && outcome.rejection.code, 'HOLDER_NOT_FOUND');
 
     // What Temporal holds for that id: one run, ended empty (not the lagging visibility index).
     const refused = stack.temporal.workflow.getHandle(workflowId);
@@ -108,9 +106,9 @@ describe('a rule across aggregates, decided on current state', { timeout: 480_00
     assert.equal(emptyRun.status.name, 'COMPLETED');
 
     // A later command for the id starts a new run (not the empty one reopened) and is decided on its own.
-    const customerId = uniqueId('known');
-    assert.equal((await bus.submit(buildCommand({ aggregateType: 'customer', aggregateId: customerId, type: 'register', payload: { name: 'Ada', email: 'ada@example.com' } }))).status, 'accepted');
-    const created = await bus.submit(buildCommand({ aggregateType: 'order', aggregateId: orderId, type: 'create', payload: { customerId, items: [{ itemId: 'x', quantity: 1, price: 1 }], shippingAddress: address } }));
+    const holderId = uniqueId('known');
+    assert.equal((await bus.submit(buildCommand({ aggregateType: 'holder', aggregateId: holderId, type: 'register', payload: { name: 'Ada' } }))).status, 'accepted');
+    const created = await bus.submit(buildCommand({ aggregateType: 'account', aggregateId: accountId, type: 'assign', payload: { holderId } }));
     assert.equal(created.status, 'accepted');
     const latest = await stack.temporal.workflow.getHandle(workflowId).describe();
     assert.equal(latest.status.name, 'RUNNING');

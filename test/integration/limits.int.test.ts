@@ -9,7 +9,7 @@ import { aggregateLimits as limits } from '../../core/limits';
 import { aggregateWorkflowType, buffersQuery, submitUpdate, type AggregateWorkflow } from '../../workflows/definitions';
 import { eventsInLog, versionsUpTo } from '../support/event-log';
 import { ownRabbit, type OwnRabbit } from '../support/rabbit-server';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 import { readStream } from '../support/stream';
 import { loadTestApp } from '../support/apps';
 
@@ -19,11 +19,11 @@ import { loadTestApp } from '../support/apps';
  */
 describe('an aggregate at its bounds (a broker node of the test’s own)', { timeout: 300_000 }, () => {
   let broker: OwnRabbit;
-  let stack: TestStack;
+  let stack: LedgerStack;
   let worker: AggregateWorker | undefined;
   before(async () => {
     broker = await ownRabbit();
-    stack = await startTestStack({ worker: false, api: false, projector: false, env: { RABBITMQ_URL: broker.url } });
+    stack = await startLedgerStack({ worker: false, api: false, projector: false, env: { RABBITMQ_URL: broker.url } });
     worker = await createAggregateWorker(await loadTestApp('bulky'), stack.config);
     void worker.run();
   });

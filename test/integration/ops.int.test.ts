@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { temporalSdkSeries } from '../../infra/metrics';
 import { dashboardQueries, seriesOf } from '../support/dashboard';
-import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { envOf, eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
 
@@ -20,8 +20,8 @@ interface Role {
   metricsUrl: string;
 }
 
-async function startRole(stack: TestStack, name: 'worker' | 'projector'): Promise<Role> {
-  const env = { ...envOf(stack.config), WORKER_METRICS_PORT: '0', PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'info' };
+async function startRole(stack: LedgerStack, name: 'worker' | 'projector'): Promise<Role> {
+  const env = { ...envOf(stack.config, { LEDGERFLOW_CONFIG: stack.app.path }), WORKER_METRICS_PORT: '0', PROJECTOR_METRICS_PORT: '0', LOG_LEVEL: 'info' };
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', `${name}.ts`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, any>[] = [];
   const raw: string[] = [];
@@ -73,12 +73,12 @@ const sample = (metrics: string, series: string): number | undefined => {
 };
 
 describe('operations: /metrics, /health and logs of the worker and the projector', { timeout: 300_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let worker: Role | undefined;
   let projector: Role | undefined;
 
   before(async () => {
-    stack = await startTestStack({ worker: false, projector: false });
+    stack = await startLedgerStack({ worker: false, projector: false });
     [worker, projector] = await Promise.all([startRole(stack, 'worker'), startRole(stack, 'projector')]);
   });
   after(async () => {
@@ -102,16 +102,16 @@ describe('operations: /metrics, /health and logs of the worker and the projector
   });
 
   it('counts decisions, publishing and applied events, with the Temporal SDK’s series and unprefixed Node metrics', async () => {
-    const cartId = uniqueId('ops');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 2, wait: 'projected' });
-    await stack.trpc.cart.removeItem.mutate({ cartId, itemId: 'nope' }).catch(() => undefined);
+    const accountId = uniqueId('ops');
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 2, wait: 'projected' });
+    await stack.trpc.account.withdraw.mutate({ accountId, entryId: 'too-much', amount: 3 }).catch(() => undefined);
 
     const workerMetrics = await eventually(async () => {
       const metrics = await text(worker!.metricsUrl);
-      return sample(metrics, 'ledgerflow_worker_commands_decided_total{aggregate="cart",outcome="rejected"}') === 1 ? metrics : undefined;
+      return sample(metrics, 'ledgerflow_worker_commands_decided_total{aggregate="account",outcome="rejected"}') === 1 ? metrics : undefined;
     }, 30_000, 'worker counted the decisions');
-    assert.equal(sample(workerMetrics, 'ledgerflow_worker_commands_decided_total{aggregate="cart",outcome="accepted"}'), 1);
-    assert.equal(sample(workerMetrics, 'ledgerflow_worker_events_published_total{aggregate="cart"}'), 1);
+    assert.equal(sample(workerMetrics, 'ledgerflow_worker_commands_decided_total{aggregate="account",outcome="accepted"}'), 1);
+    assert.equal(sample(workerMetrics, 'ledgerflow_worker_events_published_total{aggregate="account"}'), 1);
     assert.equal(sample(workerMetrics, 'ledgerflow_worker_publish_backlog_aggregates'), 0);
     assert.ok(sample(workerMetrics, 'process_cpu_seconds_total')! > 0);
     assert.match(workerMetrics, /^nodejs_eventloop_lag_p99_seconds /m);
@@ -119,11 +119,11 @@ describe('operations: /metrics, /health and logs of the worker and the projector
 
     const projectorMetrics = await eventually(async () => {
       const metrics = await text(projector!.metricsUrl);
-      return (sample(metrics, 'ledgerflow_projector_events_applied_total{projection="carts"}') ?? 0) >= 1 ? metrics : undefined;
+      return (sample(metrics, 'ledgerflow_projector_events_applied_total{projection="accounts"}') ?? 0) >= 1 ? metrics : undefined;
     }, 30_000, 'projector counted the applied event');
-    assert.match(projectorMetrics, /^ledgerflow_projector_batch_duration_seconds_count\{projection="carts"\} [1-9]/m);
-    assert.equal(sample(projectorMetrics, 'ledgerflow_projector_owned{projection="carts"}'), 1);
-    assert.notEqual(sample(projectorMetrics, 'ledgerflow_projector_lag_events{projection="carts"}'), undefined);
+    assert.match(projectorMetrics, /^ledgerflow_projector_batch_duration_seconds_count\{projection="accounts"\} [1-9]/m);
+    assert.equal(sample(projectorMetrics, 'ledgerflow_projector_owned{projection="accounts"}'), 1);
+    assert.notEqual(sample(projectorMetrics, 'ledgerflow_projector_lag_events{projection="accounts"}'), undefined);
     assert.match(projectorMetrics, /^process_cpu_seconds_total /m);
 
     const apiMetrics = await text(`${stack.api!.url}/metrics`);

@@ -21,7 +21,7 @@ import { connectTemporal } from '../../infra/temporal';
 import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev-server';
 import { searchAttributeKeys } from '../../workflows/definitions';
 import { envOf, freePort, isolatedNames, uniqueId } from '../support/stack';
-import { loadShop } from '../support/apps';
+import { ledgerConfigPath, loadLedger } from '../support/apps';
 
 const root = join(__dirname, '..', '..');
 const attributeNames = searchAttributeKeys.map((k) => k.name);
@@ -30,7 +30,7 @@ const attributeNames = searchAttributeKeys.map((k) => k.name);
 function runWorkerProcess(config: Config): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], {
-      env: { ...envOf(config), WORKER_METRICS_PORT: '0' },
+      env: { ...envOf(config, { LEDGERFLOW_CONFIG: ledgerConfigPath }), WORKER_METRICS_PORT: '0' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -49,7 +49,7 @@ function runWorkerProcess(config: Config): Promise<{ code: number | null; output
 /** Runs `ledgerflow setup <args> --json` as a user would; resolves with its exit code and report. */
 function runSetupCommand(config: Config, args: string[]): Promise<{ code: number | null; report: SetupReport; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'ledgerflow.ts'), 'setup', ...args, '--json'], { env: envOf(config), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'ledgerflow.ts'), 'setup', ...args, '--json'], { env: envOf(config, { LEDGERFLOW_CONFIG: ledgerConfigPath }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -110,7 +110,7 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
     for (const name of attributeNames) assert.ok(output.includes(name), `names ${name}:\n${output}`);
     assert.match(output, /ledgerflow setup/);
     // The factory, as tests and embedders use it, refuses the same way.
-    await assert.rejects(createAggregateWorker(await loadShop(), config), (error: unknown) => error instanceof ClusterNotReadyError && /ledgerflow setup/.test(error.message));
+    await assert.rejects(createAggregateWorker(await loadLedger(), config), (error: unknown) => error instanceof ClusterNotReadyError && /ledgerflow setup/.test(error.message));
   });
 
   it('`ledgerflow setup --dry-run` says what it would change, changes nothing, and exits 1', async () => {
@@ -169,11 +169,11 @@ describe('ledgerflow setup on a cluster without Ledgerflow', { timeout: 300_000 
   });
 
   it('then the worker starts and processes a command', async () => {
-    worker = await createAggregateWorker(await loadShop(), config);
+    worker = await createAggregateWorker(await loadLedger(), config);
     void worker.run();
     const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: 60_000 });
     const outcome = await bus.submit(
-      buildCommand({ aggregateType: 'cart', aggregateId: uniqueId('cart'), type: 'addItem', payload: { itemId: 'book', quantity: 1, price: 12.5 } }),
+      buildCommand({ aggregateType: 'account', aggregateId: uniqueId('account'), type: 'deposit', payload: { entryId: 'book', amount: 12.5 } }),
     );
     assert.equal(outcome.status, 'accepted', JSON.stringify(outcome));
     assert.equal((outcome as { version: number }).version, 1);

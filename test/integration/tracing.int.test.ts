@@ -16,7 +16,7 @@ import type { EventEnvelope } from '../../core/envelopes';
 import { workerTracing, workflowTracingModule } from '../../infra/temporal-tracing';
 import { startTracing } from '../../infra/tracing-sdk';
 import { historiesDir, recordScenarios } from '../support/histories';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { eventually, startLedgerStack, startTestStack, uniqueId, type LedgerStack, type TestStack } from '../support/stack';
 import { readStream } from '../support/stream';
 import { bundleOptionsOf } from '../../bin/worker';
 import { loadShop } from '../support/apps';
@@ -28,10 +28,10 @@ const idOf = (span: ReadableSpan) => span.spanContext().spanId;
 const traceOf = (span: ReadableSpan) => span.spanContext().traceId;
 
 describe('tracing: one command from the tRPC call to the read model', { timeout: 180_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   before(async () => {
     assert.ok(startTracing('ledgerflow-test', { exporter }), 'tracing installed');
-    stack = await startTestStack();
+    stack = await startLedgerStack();
   });
   after(async () => {
     await stack?.stop();
@@ -51,12 +51,12 @@ describe('tracing: one command from the tRPC call to the read model', { timeout:
   };
 
   it('follows a new aggregate’s first command through every hop', async () => {
-    const cartId = uniqueId('trace');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 2.5, wait: 'projected' });
-    const published = await eventually(async () => spansFor(cartId)[0], 30_000, 'the publish span');
+    const accountId = uniqueId('trace');
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 2.5, wait: 'projected' });
+    const published = await eventually(async () => spansFor(accountId)[0], 30_000, 'the publish span');
     const traceId = traceOf(published);
-    const spans = await traceWhere(traceId, (all) => ['project carts', 'StartActivity:publishEvents', 'RunActivity:publishEvents', 'trpc cart.addItem'].every((name) => all.some((s) => s.name === name)));
-    const api = one(spans, 'trpc cart.addItem');
+    const spans = await traceWhere(traceId, (all) => ['project accounts', 'StartActivity:publishEvents', 'RunActivity:publishEvents', 'trpc account.deposit'].every((name) => all.some((s) => s.name === name)));
+    const api = one(spans, 'trpc account.deposit');
 
     assert.equal(api.kind, SpanKind.SERVER);
     const update = one(spans, 'UpdateWithStartWorkflow:submit');
@@ -68,44 +68,54 @@ describe('tracing: one command from the tRPC call to the read model', { timeout:
     const activity = one(spans, 'RunActivity:publishEvents');
     assert.equal(parentOf(activity), idOf(scheduled!), 'the publish activity under the workflow’s schedule');
 
-    const publish = one(spans, 'publish cart.ItemAddedToCart');
+    const publish = one(spans, 'publish account.Deposited');
     assert.equal(publish.kind, SpanKind.PRODUCER);
     assert.equal(parentOf(publish), idOf(api), 'the event is published in its command’s trace');
     assert.ok(publish.links.some((l) => l.context.spanId === idOf(activity)), 'linked to the activity that published it');
-    assert.equal(publish.attributes['messaging.message.id'], `cart:${cartId}:1`);
+    assert.equal(publish.attributes['messaging.message.id'], `account:${accountId}:1`);
 
-    const projected = one(spans, 'project carts');
+    const projected = one(spans, 'project accounts');
     assert.equal(parentOf(projected), idOf(publish), 'the projection continues from the message’s traceparent');
-    const batch = exporter.getFinishedSpans().find((s) => s.name === 'project carts batch' && projected.links.some((l) => l.context.spanId === idOf(s)));
+    const batch = exporter.getFinishedSpans().find((s) => s.name === 'project accounts batch' && projected.links.some((l) => l.context.spanId === idOf(s)));
     assert.ok(batch, 'the batch span that applied it');
     assert.ok(batch!.links.some((l) => l.context.spanId === idOf(publish)), 'the batch links every event it applied');
 
     // The message carried the producer span's context across RabbitMQ.
-    const mine = (ms: AsyncMessage[]) => ms.filter((m) => (m.body as EventEnvelope).aggregateId === cartId);
+    const mine = (ms: AsyncMessage[]) => ms.filter((m) => (m.body as EventEnvelope).aggregateId === accountId);
     const [message] = mine(await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => mine(ms).length >= 1));
     assert.equal(message!.headers?.traceparent, `00-${traceId}-${idOf(publish)}-01`);
   });
 
   it('gives a later command of the same aggregate a trace of its own', async () => {
-    const cartId = uniqueId('trace2');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 2.5, wait: 'projected' });
+    const accountId = uniqueId('trace2');
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 2.5, wait: 'projected' });
     exporter.reset();
-    await stack.trpc.cart.changeQuantity.mutate({ cartId, itemId: 'a', quantity: 3, wait: 'projected' });
-    const api = await eventually(async () => exporter.getFinishedSpans().find((s) => s.name === 'trpc cart.changeQuantity'), 30_000, 'the API span');
-    const spans = await traceWhere(traceOf(api), (all) => all.some((s) => s.name === 'project carts'));
+    await stack.trpc.account.withdraw.mutate({ accountId, entryId: 'b', amount: 1, wait: 'projected' });
+    const api = await eventually(async () => exporter.getFinishedSpans().find((s) => s.name === 'trpc account.withdraw'), 30_000, 'the API span');
+    const spans = await traceWhere(traceOf(api), (all) => all.some((s) => s.name === 'project accounts'));
     const update = one(spans, 'UpdateWithStartWorkflow:submit');
     assert.equal(parentOf(update), idOf(api));
     assert.equal(parentOf(one(spans, 'HandleUpdate:submit')), idOf(update));
-    const publish = one(spans, 'publish cart.ItemQuantityChanged');
+    const publish = one(spans, 'publish account.Withdrawn');
     assert.equal(parentOf(publish), idOf(api));
-    assert.equal(parentOf(one(spans, 'project carts')), idOf(publish));
+    assert.equal(parentOf(one(spans, 'project accounts')), idOf(publish));
   });
 
-  function spansFor(cartId: string) {
-    return exporter.getFinishedSpans().filter((s) => s.attributes['messaging.message.id'] === `cart:${cartId}:1`);
+  function spansFor(accountId: string) {
+    return exporter.getFinishedSpans().filter((s) => s.attributes['messaging.message.id'] === `account:${accountId}:1`);
   }
 
-  describe('replay with and without the tracing interceptors', () => {
+  // The histories replayed are the shop's (its recorded fixtures, and its scenarios recorded
+  // traced): they cover the checkout process, which the ledger has none of.
+  describe('replay with and without the tracing interceptors (the shop’s histories)', () => {
+    let shopStack: TestStack;
+    before(async () => {
+      shopStack = await startTestStack();
+    });
+    after(async () => {
+      await shopStack?.stop();
+    });
+
     async function replay(histories: Record<string, History>, traced: boolean) {
       const tracing = workerTracing()!;
       const options = {
@@ -128,7 +138,7 @@ describe('tracing: one command from the tRPC call to the read model', { timeout:
     });
 
     it('replays histories recorded traced both with the interceptors and without them (tracing turned off)', async () => {
-      const histories = await recordScenarios(stack);
+      const histories = await recordScenarios(shopStack);
       assert.deepEqual(await replay(histories, true), []);
       assert.deepEqual(await replay(histories, false), []);
     });

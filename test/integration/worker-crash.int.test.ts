@@ -3,16 +3,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EventEnvelope } from '../../core/envelopes';
-import { cartProjection } from '../../examples/shop/domain';
-import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { accountProjection } from '../support/domains/ledger/account';
+import { envOf, eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 import { untilAnswered } from '../support/retry';
 import { readStream } from '../support/stream';
 
 const root = join(__dirname, '..', '..');
 
 /** The worker as its own process, so the test can kill it like a crash would. */
-function spawnWorker(stack: TestStack): ChildProcess {
-  const env = envOf(stack.config);
+function spawnWorker(stack: LedgerStack): ChildProcess {
+  const env = envOf(stack.config, { LEDGERFLOW_CONFIG: stack.app.path });
   return spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], { env, stdio: 'ignore' });
 }
 
@@ -20,10 +20,10 @@ const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
 describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let worker: ChildProcess | undefined;
   before(async () => {
-    stack = await startTestStack({ worker: false });
+    stack = await startLedgerStack({ worker: false });
   });
   after(async () => {
     worker?.kill('SIGKILL');
@@ -32,27 +32,27 @@ describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, ()
   });
 
   it('applies every command exactly once across a SIGKILL and restart of the only worker', async () => {
-    const carts = Array.from({ length: 8 }, () => uniqueId('crash'));
-    const perCart = 15;
-    const queuedCart = uniqueId('queued');
+    const accounts = Array.from({ length: 8 }, () => uniqueId('crash'));
+    const perAccount = 15;
+    const queuedAccount = uniqueId('queued');
     const queued = 30;
-    const firstQueuedId = `${queuedCart}-first`;
+    const firstQueuedId = `${queuedAccount}-first`;
     worker = spawnWorker(stack);
 
     let processed = 0;
-    const senders = carts.map(async (cartId) => {
-      for (let i = 1; i <= perCart; i++) {
+    const senders = accounts.map(async (accountId) => {
+      for (let i = 1; i <= perAccount; i++) {
         // With the worker down a command times out (503, retryable, naming its id): the sender retries it.
-        const commandId = `${cartId}-${i}`;
-        const result = await untilAnswered(commandId, () => stack.trpc.cart.addItem.mutate({ cartId, itemId: `item-${i}`, quantity: 1, price: 1.25, commandId }));
-        assert.equal(result.version, i, `${cartId} command ${i} decided once, in order`);
+        const commandId = `${accountId}-${i}`;
+        const result = await untilAnswered(commandId, () => stack.trpc.account.deposit.mutate({ accountId, entryId: `entry-${i}`, amount: 1.25, commandId }));
+        assert.equal(result.version, i, `${accountId} command ${i} decided once, in order`);
         processed += 1;
       }
     });
     const signals = (async () => {
       for (let i = 1; i <= queued; i++) {
-        const commandId = i === 1 ? firstQueuedId : `${queuedCart}-${i}`;
-        await untilAnswered(commandId, () => stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: `q-${i}`, quantity: 1, price: 0.1, wait: 'none', commandId }));
+        const commandId = i === 1 ? firstQueuedId : `${queuedAccount}-${i}`;
+        await untilAnswered(commandId, () => stack.trpc.account.deposit.mutate({ accountId: queuedAccount, entryId: `q-${i}`, amount: 0.1, wait: 'none', commandId }));
       }
     })();
 
@@ -65,27 +65,28 @@ describe('a worker killed mid-stream loses no command', { timeout: 180_000 }, ()
     worker = spawnWorker(stack);
 
     await Promise.all([...senders, signals]);
-    assert.ok(processedAtKill < carts.length * perCart, 'the kill happened mid-stream');
+    assert.ok(processedAtKill < accounts.length * perAccount, 'the kill happened mid-stream');
 
     // A retry of a command decided before the kill is answered from the aggregate's memory.
-    const again = await stack.trpc.cart.addItem.mutate({ cartId: queuedCart, itemId: 'q-1', quantity: 1, price: 0.1, commandId: firstQueuedId });
+    const again = await stack.trpc.account.deposit.mutate({ accountId: queuedAccount, entryId: 'q-1', amount: 0.1, commandId: firstQueuedId });
     assert.equal(again.version, 1);
 
     // Every read model complete, and the log holds each version once (first sightings) in order.
-    for (const cartId of [...carts, queuedCart]) {
-      const expected = cartId === queuedCart ? queued : perCart;
+    for (const accountId of [...accounts, queuedAccount]) {
+      const expected = accountId === queuedAccount ? queued : perAccount;
       const doc = await eventually(async () => {
-        const d = await stack.readModels.get(cartProjection, cartId);
+        const d = await stack.readModels.get(accountProjection, accountId);
         return d?.version === expected ? d : undefined;
-      }, 30_000, `${cartId} projected to version ${expected}`);
-      assert.equal(doc.items.length, expected);
-      assert.ok(doc.items.every((item) => item.quantity === 1), `${cartId}: no item applied twice`);
+      }, 30_000, `${accountId} projected to version ${expected}`);
+      assert.equal(doc.entries.length, expected);
+      assert.equal(new Set(doc.entries.map((e) => e.entryId)).size, expected, `${accountId}: no entry applied twice`);
+      assert.equal(doc.balance, accountId === queuedAccount ? 3 : 18.75, `${accountId}: the balance counts each deposit once`);
     }
-    const messages = await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => new Set(ms.map((m) => m.messageId)).size >= carts.length * perCart + queued, 30_000);
-    for (const cartId of carts) {
-      const versions = messages.map((m) => m.body as EventEnvelope).filter((e) => e.aggregateId === cartId).map((e) => e.version);
+    const messages = await readStream(stack.rabbit, stack.config.EVENTS_STREAM, (ms) => new Set(ms.map((m) => m.messageId)).size >= accounts.length * perAccount + queued, 30_000);
+    for (const accountId of accounts) {
+      const versions = messages.map((m) => m.body as EventEnvelope).filter((e) => e.aggregateId === accountId).map((e) => e.version);
       const firstSightings = versions.filter((v, i) => versions.indexOf(v) === i);
-      assert.deepEqual(firstSightings, Array.from({ length: perCart }, (_, i) => i + 1), `${cartId}: versions gapless and in order`);
+      assert.deepEqual(firstSightings, Array.from({ length: perAccount }, (_, i) => i + 1), `${accountId}: versions gapless and in order`);
     }
   });
 });

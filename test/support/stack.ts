@@ -6,13 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createTRPCClient, httpLink } from '@trpc/client';
+import type { AnyTRPCRouter } from '@trpc/server';
 import type { AppRouter } from '../../examples/shop/ledgerflow.config';
+import type { LedgerRouter } from './domains/ledger.config';
 import { startApiServer, type ApiServer } from '../../api/server';
 import { createAggregateWorker, type AggregateWorker } from '../../bin/worker';
 import { loadConfig, type Config } from '../../core/config';
 import { projectionsOf } from '../../core/app';
 import type { LoadedApp } from '../../infra/app-loader';
-import { loadShop, shopConfigPath } from './apps';
+import { loadLedger, loadShop, shopConfigPath } from './apps';
 import { createLogger } from '../../infra/logger';
 import { freePort } from '../../infra/net';
 import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
@@ -67,7 +69,7 @@ export interface TestStackOptions {
   projectorOptions?: ProjectorOptions;
 }
 
-export interface TestStack {
+export interface TestStack<Router extends AnyTRPCRouter = AppRouter> {
   app: LoadedApp;
   config: Config;
   /** The stand-in payment gateway the checkout process charges (its behavior can be changed). */
@@ -80,10 +82,17 @@ export interface TestStack {
   worker?: AggregateWorker;
   projector?: Projector;
   api?: ApiServer;
-  trpc: ReturnType<typeof createTRPCClient<AppRouter>>;
+  trpc: ReturnType<typeof createTRPCClient<Router>>;
   startWorker(): Promise<AggregateWorker>;
   startProjector(options?: ProjectorOptions): Projector;
   stop(): Promise<void>;
+}
+
+/** A stack running the engine's own test domain (the ledger); `trpc` is typed by its router. */
+export type LedgerStack = TestStack<LedgerRouter>;
+
+export async function startLedgerStack(options: Omit<TestStackOptions, 'app'> = {}): Promise<LedgerStack> {
+  return (await startTestStack({ ...options, app: await loadLedger() })) as unknown as LedgerStack;
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -162,7 +171,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
 
 /**
  * The stack's configuration as environment variables, for a process of its own (worker,
- * projector, API, CLI): the shop's config unless `extra` names another LEDGERFLOW_CONFIG.
+ * projector, API, CLI): the shop's config unless `extra` names another LEDGERFLOW_CONFIG
+ * (`{ LEDGERFLOW_CONFIG: stack.app.path }` for the stack's own app).
  */
 export function envOf(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const item = (value: unknown) => (typeof value === 'object' && value !== null && 'role' in value && 'token' in value ? `${value.role}:${value.token}` : String(value));

@@ -1,18 +1,18 @@
-/** The cart with a bug a release might ship: adding the item `bug` throws a TypeError in decide. */
+/** The account with a bug a release might ship: a deposit with entry `bug` throws a TypeError in decide. */
 import { defineAggregate, defineConfig, defineModule } from 'ledgerflow';
-import shop from '../../../examples/shop/ledgerflow.config';
-import { cart } from '../../../examples/shop/domain';
+import ledger from './ledger.config';
+import { account } from './ledger/account';
 
-export const buggyCart = defineAggregate({
-  ...cart,
+export const buggyAccount = defineAggregate({
+  ...account,
   decide(state, command, context) {
-    if (command.type === 'addItem' && command.payload.itemId === 'bug') {
-      const missing = undefined as unknown as { price: number };
-      return [{ type: 'ItemAddedToCart', payload: { itemId: 'bug', quantity: 1, unitPriceCents: missing.price } }];
+    if (command.type === 'deposit' && command.payload.entryId === 'bug') {
+      const missing = undefined as unknown as { cents: number };
+      return [{ type: 'Deposited', payload: { entryId: 'bug', amountCents: missing.cents } }];
     }
-    return cart.decide(state, command, context);
+    return account.decide(state, command, context);
   },
 });
 
-/** The shop with this cart in place of its own. */
-export default defineConfig({ ...shop, modules: { ...shop.modules, cart: defineModule({ aggregate: buggyCart, readModel: shop.modules.cart.readModel, queries: shop.modules.cart.queries }) } });
+/** The engine's test domain with this account in place of its own. */
+export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: buggyAccount, readModel: ledger.modules.account.readModel, queries: ledger.modules.account.queries }) } });

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { defineAggregate, defineConfig, defineModule, defineProjection } from 'ledgerflow';
-import shop from '../../../examples/shop/ledgerflow.config';
+import ledger from './ledger.config';
 
 const bytes = z.number().int().min(1).max(64 * 1024);
 
@@ -40,5 +40,5 @@ const bulkyProjection = defineProjection<{ bulkyId: string; chunks: number; vers
   evolve: (current, event) => ({ bulkyId: event.aggregateId, chunks: (current?.chunks ?? 0) + (event.type === 'Grown' ? 1 : 0), version: event.version }),
 });
 
-/** The shop with the bulky aggregate beside its own. */
-export default defineConfig({ ...shop, modules: { ...shop.modules, bulky: defineModule({ aggregate: bulky, readModel: bulkyProjection }) } });
+/** The engine's test domain with the bulky aggregate beside its own. */
+export default defineConfig({ ...ledger, modules: { ...ledger.modules, bulky: defineModule({ aggregate: bulky, readModel: bulkyProjection }) } });

@@ -1,23 +1,20 @@
 /**
- * The reference domain as the next release might ship it: the cart's rules got stricter (at
- * most 5 of an item, no more than 3 lines). Used to deploy a changed `decide` under running
- * aggregates.
+ * The ledger as the next release might ship it: the account's rules got stricter (a deposit
+ * of at most 5.00, and a withdrawal may not take the balance below 10.00). Used to deploy a
+ * changed `decide` under running aggregates.
  */
-import { defineAggregate, defineConfig, defineModule, DomainError } from 'ledgerflow';
-import shop from '../../../examples/shop/ledgerflow.config';
-import { cart } from '../../../examples/shop/domain';
+import { defineAggregate, defineConfig, defineModule, DomainError, toCents } from 'ledgerflow';
+import ledger from './ledger.config';
+import { account } from './ledger/account';
 
-export const stricterCart = defineAggregate({
-  ...cart,
+export const stricterAccount = defineAggregate({
+  ...account,
   decide(state, command, context) {
-    if (command.type === 'addItem') {
-      const line = state.items.find((l) => l.itemId === command.payload.itemId);
-      if ((line?.quantity ?? 0) + command.payload.quantity > 5) throw new DomainError('QUANTITY_LIMIT', 'at most 5 of an item (new rule)');
-      if (!line && state.items.length >= 3) throw new DomainError('CART_FULL', 'at most 3 lines (new rule)');
-    }
-    return cart.decide(state, command, context);
+    if (command.type === 'deposit' && toCents(command.payload.amount) > 500) throw new DomainError('DEPOSIT_LIMIT', 'at most 5.00 a deposit (new rule)');
+    if (command.type === 'withdraw' && state.balanceCents - toCents(command.payload.amount) < 1000) throw new DomainError('MINIMUM_BALANCE', 'the balance stays at 10.00 or more (new rule)');
+    return account.decide(state, command, context);
   },
 });
 
-/** The shop with this cart in place of its own. */
-export default defineConfig({ ...shop, modules: { ...shop.modules, cart: defineModule({ aggregate: stricterCart, readModel: shop.modules.cart.readModel, queries: shop.modules.cart.queries }) } });
+/** The ledger with this account in place of its own. */
+export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: stricterAccount, readModel: ledger.modules.account.readModel, queries: ledger.modules.account.queries }) } });

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../examples/shop/ledgerflow.config';
-import type { AggregateEnd } from '../../workflows/definitions';
-import { address, registerCustomer, stock } from '../support/shop';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import type { AppRouter } from '../ledgerflow.config';
+import type { AggregateEnd } from '../../../workflows/definitions';
+import { address, registerCustomer, stock } from './support/shop';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
 
 describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)', { timeout: 120_000 }, () => {
   let stack: TestStack;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { createRedis } from '../../infra/redis';
-import { ownRedis, type OwnRedis } from '../support/redis-server';
-import { address, registerCustomer, stock } from '../support/shop';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { createRedis } from '../../../infra/redis';
+import { ownRedis, type OwnRedis } from '../../../test/support/redis-server';
+import { address, registerCustomer, stock } from './support/shop';
+import { eventually, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
 
 /** Read models fed by several aggregates, through the API, and what survives a rebuild or a Redis loss. */
 describe('read models across aggregates (a redis-server of the test’s own)', { timeout: 300_000 }, () => {

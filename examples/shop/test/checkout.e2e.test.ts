@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../examples/shop/ledgerflow.config';
-import type { CartReadModel } from '../../examples/shop/domain';
-import { address, registerCustomer, stock } from '../support/shop';
-import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../support/stack';
+import type { AppRouter } from '../ledgerflow.config';
+import type { CartReadModel } from '../domain';
+import { address, registerCustomer, stock } from './support/shop';
+import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
 
-const root = join(__dirname, '..', '..');
+const root = join(__dirname, '..', '..', '..');
 
 /** The worker as a process of its own, as deployed, so the test can kill it like a crash would. */
 async function spawnWorker(stack: TestStack) {

@@ -1,5 +1,5 @@
 /** Setting up the reference domain's story through the API: a registered customer, stocked products. */
-import type { TestStack } from './stack';
+import type { TestStack } from '../../../../test/support/stack';
 
 export const address = { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' };
 

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestStack, uniqueId, type TestStack } from '../support/stack';
+import { startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
 
 /** Runs an example from examples/ against the test stack, as the README tells a user to. */
 function example(stack: TestStack, file: string, ...args: string[]) {
   return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'examples', 'shop', 'scripts', file), ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'scripts', file), ...args], {
       env: { ...process.env, LEDGERFLOW_URL: `${stack.api!.url}/trpc` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
