@@ -463,7 +463,9 @@ describe('the two packages, packed and installed into apps outside the repositor
     for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/server.js', 'package/dist/bin/ledgerflow.js', 'package/dist/bin/worker.js', 'package/dist/bin/projector.js', 'package/dist/bin/api.js', 'package/dist/workflows/aggregate.js']) {
       assert.ok(engine.includes(file), `${file} is not in the ledgerflow tarball`);
     }
-    assert.deepEqual(engine.filter((f) => f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts'))), []);
+    // Compiled code only, but for the starter's templates, which `ledgerflow init` copies as TypeScript.
+    assert.deepEqual(engine.filter((f) => f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith('package/templates/app/'))), []);
+    assert.ok(engine.includes('package/templates/app/ledgerflow.config.ts'), 'the starter ships');
     assert.deepEqual(engine.filter((f) => /^package\/(examples|test|client\/)/.test(f)), []);
     const installed = join(app, 'node_modules', 'ledgerflow');
     assert.match(readFileSync(join(installed, 'dist', 'bin', 'ledgerflow.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
