@@ -19,6 +19,14 @@ export interface LoadedApp {
 const isAppConfig = (value: unknown): value is AnyAppConfig =>
   typeof value === 'object' && value !== null && 'modules' in value && 'processes' in value && 'workflowBundle' in value;
 
+/**
+ * tsx loads TypeScript without a build, registered once for the whole process (not namespaced),
+ * so the app and the engine share one copy of every module they both import. Once: each
+ * `register()` wraps Node's resolver again.
+ */
+let typeScriptLoader: Promise<void> | undefined;
+const loadTypeScript = () => (typeScriptLoader ??= import('tsx/cjs/api').then(({ register }) => void register()));
+
 /** Loads `path` (default `./ledgerflow.config.ts`): its default export must be `defineConfig(...)`. */
 export async function loadApp(path: string = defaultConfigFile, cwd: string = process.cwd()): Promise<LoadedApp> {
   const file = resolve(cwd, path);
@@ -27,10 +35,7 @@ export async function loadApp(path: string = defaultConfigFile, cwd: string = pr
   }
   let loaded: unknown;
   try {
-    // tsx loads TypeScript without a build. Registered for the whole process (not namespaced), so
-    // the app and the engine share one copy of every module they both import.
-    const { register } = await import('tsx/cjs/api');
-    register();
+    await loadTypeScript();
     loaded = require(file);
   } catch (error) {
     throw new ConfigError(`${file} failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
