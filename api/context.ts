@@ -15,6 +15,7 @@ import { connectTemporalLazily } from '../infra/temporal';
 import { createProjectionAdmin, type ProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
 import type { ApiContext } from './trpc';
+import { sleep } from '../infra/deadline';
 
 /** Who is asking, as the app's own authentication found it. */
 export interface RequestIdentity {
@@ -63,7 +64,7 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
     async close() {
       // Commands whose callers hung up are still being delivered: let them settle (each has a deadline).
       for (let waited = 0; bus.queued > 0 && waited < config.COMMAND_TIMEOUT_MS + 1000; waited += 50) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50);
       }
       await Promise.allSettled([closeRedis(redis), closeRedis(subscriber), rabbit.close(), temporal.connection.close()]);
     },

@@ -13,6 +13,7 @@ import type { Config } from '../core/config';
 import type { LoadedApp } from '../infra/app-loader';
 import { checkServices, describeDown } from '../infra/preflight';
 import { startTemporalDevServer, temporalCliPath, temporalCliVersion, type DevServer } from '../infra/temporal-dev-server';
+import { sleep } from '../infra/deadline';
 
 interface Service {
   name: string;
@@ -118,7 +119,7 @@ export async function runDev(app: LoadedApp, config: Config, env: NodeJS.Process
   const apiUrl = `http://127.0.0.1:${config.API_PORT}`;
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && !(await fetch(`${apiUrl}/health`).then((r) => r.ok, () => false))) {
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
   }
   const rabbitConsole = `http://${new URL(config.RABBITMQ_URL).hostname}:15672`;
   const [firstModule] = Object.keys(app.config.modules);

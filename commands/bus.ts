@@ -23,6 +23,7 @@ import { aggregateLimits, jsonBytes } from '../core/limits';
 import type { Logger } from '../infra/logger';
 import { answerOf, rejectedOutcome } from '../core/outcomes';
 import { AggregateId, AggregateType, AggregateVersion, aggregateWorkflowType, submitUpdate, type AggregateEnd, type AggregateWorkflow } from '../workflows/definitions';
+import { sleep } from '../infra/deadline';
 
 /** `processed`: answer once decided; `accepted`: once durably in the aggregate's mailbox. */
 export type Delivery = 'processed' | 'accepted';
@@ -149,7 +150,7 @@ export function createCommandBus(client: Client, options: CommandBusOptions) {
       // Other API processes hold the workflow's 10 in-flight updates, or the aggregate is handing
       // over to a new run: try again in a moment, within the deadline.
       if ((isGrpcCode(error, 8) || refusedAs(error, engineCodes.AGGREGATE_HANDING_OVER)) && Date.now() + 100 < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80));
+        await sleep(20 + Math.random() * 80);
         return deliver(workflowId, open, reuse, attempt);
       }
       if (isClosedWorkflow(error) && attempt < 2) {

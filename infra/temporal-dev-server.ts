@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import { searchAttributeKeys } from '../workflows/definitions';
+import { sleep } from './deadline';
 
 export const temporalCliVersion = 'v1.5.1';
 
@@ -122,7 +123,7 @@ async function startDevServerOnce(options: DevServerOptions): Promise<DevServer>
         await stop();
         throw new Error(`temporal dev server did not answer on ${address} within 60s: ${String(error)}\n${output.join('')}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(250);
     }
   }
 }
