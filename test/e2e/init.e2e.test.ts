@@ -12,12 +12,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../core/config';
-import { createLogger } from '../../infra/logger';
 import { freePort } from '../../infra/net';
-import { connectRabbit } from '../../infra/rabbit';
-import { closeRedis, createRedis } from '../../infra/redis';
 import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev-server';
-import { deleteKeys, isolatedNames, uniqueId } from '../support/stack';
+import { isolatedNames, removeRunDataOf, uniqueId } from '../support/stack';
 
 const repo = join(__dirname, '..', '..');
 const tsx = join(repo, 'node_modules', '.bin', 'tsx');
@@ -261,15 +258,7 @@ describe('ledgerflow init: a starter app on the packed packages', { timeout: min
     after(async () => {
       if (dev?.pid && groupAlive(dev.pid)) process.kill(-dev.pid, 'SIGKILL');
       await temporal?.stop();
-      const config = loadConfig(env);
-      const rabbit = connectRabbit(config, 'init-e2e-cleanup', createLogger('test', 'warn'));
-      await rabbit.queueDelete({ queue: config.EVENTS_STREAM }).catch(() => {});
-      await rabbit.exchangeDelete({ exchange: config.EVENTS_EXCHANGE }).catch(() => {});
-      await rabbit.close();
-      const redis = createRedis(config.REDIS_URL, 'init-e2e-cleanup');
-      await redis.connect();
-      await deleteKeys(redis, `${config.REDIS_PREFIX}:*`);
-      await closeRedis(redis);
+      await removeRunDataOf(loadConfig(env));
     });
 
     it('serves the README’s commands and queries and the typed client’s; Ctrl-C stops it all', async () => {

@@ -22,11 +22,8 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Connection, Client } from '@temporalio/client';
 import { loadConfig } from '../../core/config';
-import { createLogger } from '../../infra/logger';
-import { connectRabbit } from '../../infra/rabbit';
-import { closeRedis, createRedis } from '../../infra/redis';
 import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev-server';
-import { deleteKeys, eventually, freePort, isolatedNames, uniqueId } from '../support/stack';
+import { eventually, freePort, isolatedNames, removeRunDataOf, uniqueId } from '../support/stack';
 
 const repo = join(__dirname, '..', '..');
 const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -445,15 +442,7 @@ describe('the two packages, packed and installed into apps outside the repositor
       }
     }
     await temporalServer?.stop();
-    const config = loadConfig({ ...names });
-    const rabbit = connectRabbit(config, 'package-test-cleanup', createLogger('test', 'silent'));
-    await rabbit.queueDelete({ queue: names.EVENTS_STREAM }).catch(() => {});
-    await rabbit.exchangeDelete({ exchange: names.EVENTS_EXCHANGE }).catch(() => {});
-    await rabbit.close();
-    const redis = createRedis(config.REDIS_URL, 'package-test-cleanup');
-    await redis.connect();
-    await deleteKeys(redis, `${names.REDIS_PREFIX}:*`);
-    await closeRedis(redis);
+    await removeRunDataOf(loadConfig({ ...names }));
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

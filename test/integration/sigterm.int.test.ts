@@ -24,7 +24,7 @@ import { projectionKeys } from '../../projectors/keys';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 import { describeBetween, runFor, startLoad, tallyBetween, type Load } from '../drills/support/load';
 import { account, assertAccounted, describeReport } from '../drills/support/verify';
-import { deleteKeys, envOf, eventually, freePort, isolatedNames, listening, uniqueId } from '../support/stack';
+import { envOf, eventually, freePort, isolatedNames, listening, removeRunData, uniqueId } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
 type RoleName = 'worker' | 'projector' | 'api';
@@ -130,13 +130,9 @@ describe('SIGTERM under load drains each process without losing or doubling work
     }
     await temporal?.connection.close();
     await server?.stop();
-    await rabbit?.queueDelete({ queue: config.EVENTS_STREAM }).catch(() => {});
-    await rabbit?.exchangeDelete({ exchange: config.EVENTS_EXCHANGE }).catch(() => {});
+    await removeRunData(rabbit, redis, config);
     await rabbit?.close();
-    if (redis) {
-      await deleteKeys(redis, `${config.REDIS_PREFIX}:*`);
-      await closeRedis(redis);
-    }
+    if (redis) await closeRedis(redis);
   });
 
   it('SIGTERMs the worker, the projector and the API in turn; every acknowledged command is applied once', async () => {

@@ -147,10 +147,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await stack.worker?.shutdown();
       await temporal.connection.close();
       await temporalServer.stop();
-      await rabbit.queueDelete({ queue: config.EVENTS_STREAM }).catch(() => {});
-      await rabbit.exchangeDelete({ exchange: config.EVENTS_EXCHANGE }).catch(() => {});
+      await removeRunData(rabbit, redis, config);
       await rabbit.close();
-      await deleteKeys(redis, `${config.REDIS_PREFIX}:*`);
       await Promise.allSettled([closeRedis(redis), closeRedis(projectorRedis), payments.close()]);
     },
   };
@@ -178,6 +176,26 @@ export function envOf(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.Pro
   const item = (value: unknown) => (typeof value === 'object' && value !== null && 'role' in value && 'token' in value ? `${value.role}:${value.token}` : String(value));
   const vars = Object.entries(config).map(([key, value]) => [key, Array.isArray(value) ? value.map(item).join(',') : String(value ?? '')]);
   return { ...process.env, LEDGERFLOW_CONFIG: shopConfigPath, ...Object.fromEntries(vars), ...extra };
+}
+
+/** Deletes what a test run leaves in RabbitMQ and Redis: its stream, its exchange and its keys. */
+export async function removeRunData(rabbit: Connection | undefined, redis: Redis | undefined, names: Pick<Config, 'EVENTS_STREAM' | 'EVENTS_EXCHANGE' | 'REDIS_PREFIX'>): Promise<void> {
+  await rabbit?.queueDelete({ queue: names.EVENTS_STREAM }).catch(() => {});
+  await rabbit?.exchangeDelete({ exchange: names.EVENTS_EXCHANGE }).catch(() => {});
+  if (redis) await deleteKeys(redis, `${names.REDIS_PREFIX}:*`);
+}
+
+/** The same with connections of its own, for a run whose processes had theirs. */
+export async function removeRunDataOf(config: Config): Promise<void> {
+  const rabbit = connectRabbit(config, 'test-cleanup', createLogger('test', 'silent'));
+  const redis = createRedis(config.REDIS_URL, 'test-cleanup');
+  try {
+    await redis.connect();
+    await removeRunData(rabbit, redis, config);
+  } finally {
+    await rabbit.close();
+    await closeRedis(redis);
+  }
 }
 
 export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
