@@ -1,5 +1,6 @@
 /** The aggregate worker: runs every aggregate workflow and the publish activity. */
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
 
 type WebpackConfiguration = Parameters<NonNullable<NonNullable<WorkerOptions['bundlerOptions']>['webpackConfigHook']>>[0];
@@ -53,8 +54,22 @@ export function bundleOptionsOf(app: LoadedApp) {
   const { workflowsPath, ignoreModules } = workflowEntryOf(app);
   // Run from source (tsx, this repository's tests), `ledgerflow` resolves to its sources, as it does for Node.
   const fromSource = __filename.endsWith('.ts');
-  const webpackConfigHook = (config: WebpackConfiguration): WebpackConfiguration =>
-    fromSource ? { ...config, resolve: { ...config.resolve, conditionNames: ['ledgerflow-source', '...'] } } : config;
+  // One zod in the bundle: the app's. Without the alias a compiled engine's require('zod') and
+  // the app's import of it resolve to zod's CommonJS and ES builds, two copies, one of them
+  // evaluated again for every workflow (preloadModules shares one).
+  // Its ES build: smaller in the bundle than the CommonJS one.
+  // (An app without zod of its own gets the engine's.)
+  const zodPackage = require.resolve('zod/package.json', { paths: [dirname(app.path), __dirname] });
+  const zodModule = (require(zodPackage) as { module?: string }).module;
+  const zod = zodModule ? join(dirname(zodPackage), zodModule) : require.resolve('zod', { paths: [dirname(app.path), __dirname] });
+  const webpackConfigHook = (config: WebpackConfiguration): WebpackConfiguration => ({
+    ...config,
+    resolve: {
+      ...config.resolve,
+      alias: { ...(config.resolve?.alias as Record<string, string> | undefined), zod$: zod },
+      ...(fromSource && { conditionNames: ['ledgerflow-source', '...'] }),
+    },
+  });
   // zod's own code is evaluated once per worker rather than once per workflow. Nothing more is
   // shared: zod keeps global state it fills lazily (its config's memoizer), which Temporal's
   // reusable VM freezes after the preload, so schemas built at preload broke replay (tried).
