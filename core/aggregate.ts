@@ -83,9 +83,10 @@ export interface AggregateDefinition<
   readonly upcasters: Upcasters<Events>;
   /**
    * The other aggregates a command's decision reads, by a name `decide` finds them under in
-   * `context.lookups` (e.g. an order's customer). Read when the command is decided.
+   * `context.lookups` (e.g. an order's customer). Read when the command is decided. A name
+   * whose reference is `undefined` is not looked up (so `cond ? { a: ref } : {}` type-checks).
    */
-  readonly lookups: (command: MessageOf<Commands>) => Readonly<Record<string, AggregateRef>>;
+  readonly lookups: (command: MessageOf<Commands>) => Readonly<Record<string, AggregateRef | undefined>>;
   /** Processes this aggregate starts when it decides these events (e.g. a checkout). */
   readonly processes: { readonly [K in keyof Events]?: (event: DecidedFact<z.output<Events[K]>>) => ProcessStart };
   /** Commands only processes send: the API does not offer them. */

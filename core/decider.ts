@@ -167,7 +167,8 @@ export function lookupsNeeded(aggregate: AnyAggregate, command: CommandEnvelope)
   const parsed = schema?.safeParse(command.payload);
   if (!parsed?.success) return {};
   try {
-    return aggregate.lookups({ type: command.type, payload: parsed.data });
+    const named = aggregate.lookups({ type: command.type, payload: parsed.data });
+    return Object.fromEntries(Object.entries(named).filter((entry): entry is [string, AggregateRef] => entry[1] !== undefined));
   } catch {
     return {}; // decide will refuse the command as it sees fit
   }

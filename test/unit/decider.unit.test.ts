@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideCommand, replay, type Snapshot } from '../../core/decider';
+import { z } from 'zod';
+import { defineAggregate } from '../../core/aggregate';
+import { decideCommand, lookupsNeeded, replay, type Snapshot } from '../../core/decider';
 import type { CommandEnvelope, CommandOutcome } from '../../core/envelopes';
 import { account, type AccountState } from '../support/domains/ledger/account';
 
@@ -270,5 +272,31 @@ describe('replay', () => {
     const events = decisions.flatMap((decision) => decision.events);
     assert.deepEqual(replay(account, events), decisions.at(-1)?.snapshot);
     assert.equal(account.isTerminal(replay<AccountState>(account, events).state), true);
+  });
+});
+
+describe('lookupsNeeded', () => {
+  // Written as an app writes it, with no annotation: `cond ? { name: ref } : {}` type-checks.
+  const transfer = defineAggregate({
+    name: 'transfer',
+    idField: 'transferId',
+    events: { Sent: z.object({ to: z.string() }) },
+    initialState: () => ({ sent: 0 }),
+    evolve: (state) => ({ sent: state.sent + 1 }),
+    commands: { send: z.object({ to: z.string(), via: z.string().optional() }), ping: z.object({}) },
+    errorCodes: [],
+    lookups: (command) =>
+      command.type === 'send' ? { to: { aggregateType: 'account', aggregateId: command.payload.to }, via: command.payload.via === undefined ? undefined : { aggregateType: 'account', aggregateId: command.payload.via } } : {},
+    decide: (_state, command) => (command.type === 'send' ? [{ type: 'Sent', payload: { to: command.payload.to } }] : []),
+  });
+
+  it('names the aggregates a command reads, leaving out names without a reference', () => {
+    assert.deepEqual(lookupsNeeded(transfer, command('send', { to: 'a2' }, { aggregateType: 'transfer' })), { to: { aggregateType: 'account', aggregateId: 'a2' } });
+    assert.deepEqual(Object.keys(lookupsNeeded(transfer, command('send', { to: 'a2', via: 'a3' }, { aggregateType: 'transfer' }))), ['to', 'via']);
+    assert.deepEqual(lookupsNeeded(transfer, command('ping', {}, { aggregateType: 'transfer' })), {});
+  });
+
+  it('needs none for a payload its schema refuses (decide refuses the command)', () => {
+    assert.deepEqual(lookupsNeeded(transfer, command('send', { to: 42 }, { aggregateType: 'transfer' })), {});
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertNever, defineAggregate, type AggregateRef, type LookedUp, DomainError, cents, decimalAmount, toCents } from 'ledgerflow';
+import { assertNever, defineAggregate, type LookedUp, DomainError, cents, decimalAmount, toCents } from 'ledgerflow';
 import { describeOrder, evolveOrder, initialOrder, isOrderTerminal, orderEvents, type OrderState } from './state';
 import { shippingAddress } from '../address';
 import type { CustomerState } from '../customer/state';
@@ -49,7 +49,7 @@ export const order = defineAggregate({
   commands: orderCommands,
   errorCodes: Object.values(orderErrorCodes),
   // Creating an order reads the customer aggregate's current state, not a read model.
-  lookups: (command): Record<string, AggregateRef> =>
+  lookups: (command) =>
     command.type === 'create' ? { customer: { aggregateType: 'customer', aggregateId: command.payload.customerId } } : {},
 
   decide(state, command, { lookups }) {
