@@ -54,11 +54,9 @@ export function bundleOptionsOf(app: LoadedApp) {
   const { workflowsPath, ignoreModules } = workflowEntryOf(app);
   // Run from source (tsx, this repository's tests), `ledgerflow` resolves to its sources, as it does for Node.
   const fromSource = __filename.endsWith('.ts');
-  // One zod in the bundle: the app's. Without the alias a compiled engine's require('zod') and
-  // the app's import of it resolve to zod's CommonJS and ES builds, two copies, one of them
-  // evaluated again for every workflow (preloadModules shares one).
-  // Its ES build: smaller in the bundle than the CommonJS one.
-  // (An app without zod of its own gets the engine's.)
+  // One zod in the bundle, the app's ES build (the engine's if the app has none). Without the
+  // alias a compiled engine's require('zod') and the app's import resolve to zod's CommonJS and
+  // ES builds: two copies, and the one not preloaded evaluated again for every workflow.
   const zodPackage = require.resolve('zod/package.json', { paths: [dirname(app.path), __dirname] });
   const zodModule = (require(zodPackage) as { module?: string }).module;
   const zod = zodModule ? join(dirname(zodPackage), zodModule) : require.resolve('zod', { paths: [dirname(app.path), __dirname] });
@@ -70,10 +68,10 @@ export function bundleOptionsOf(app: LoadedApp) {
       ...(fromSource && { conditionNames: ['ledgerflow-source', '...'] }),
     },
   });
-  // zod's own code is evaluated once per worker rather than once per workflow. Nothing more is
-  // shared: zod keeps global state it fills lazily (its config's memoizer), which Temporal's
-  // reusable VM freezes after the preload, so schemas built at preload broke replay (tried).
-  const preloadModules = ['zod'];
+  // zod's code is evaluated once per worker rather than once per workflow (workflows/zod-preload.ts).
+  // Nothing more is shared: Temporal freezes what is preloaded, and zod schemas fill parts of
+  // themselves lazily, so an app's schemas built at preload broke replay (tried).
+  const preloadModules = [require.resolve('../workflows/zod-preload')];
   return { workflowsPath, bundlerOptions: { ignoreModules, preloadModules, webpackConfigHook } };
 }
 
