@@ -1,0 +1,42 @@
+/**
+ * The workflow bundle built from an app: zod preloaded once per worker, and one copy of it.
+ * Without a preload that really requires zod, every new workflow evaluates zod again (webpack
+ * once dropped the preload's require because zod declares no side effects); a compiled engine
+ * once bundled zod's CommonJS build beside the app's ES one.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { LoadedApp } from '../../infra/app-loader';
+import * as fromSource from '../../bin/worker';
+import { loadLedger } from '../support/apps';
+
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+const compiledWorker = join(__dirname, '..', '..', 'dist', 'bin', 'worker.js');
+
+async function bundleOf(app: LoadedApp, worker: typeof fromSource) {
+  const { workflowsPath, bundlerOptions } = worker.bundleOptionsOf(app);
+  const { code } = await bundleWorkflowCode({ workflowsPath, ...bundlerOptions, logger: quiet });
+  return code;
+}
+
+function assertZodOnceAndPreloaded(code: string) {
+  const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+  assert.match(preload, /__webpack_require__\([^)]*zod-preload/, 'the preload requires the zod warm-up module');
+  const zodFiles = [...new Set(code.match(/"[^"\n]*node_modules\/zod\/[^"\n]+\.c?js"/g))];
+  assert.ok(zodFiles.length > 0, 'zod is in the bundle');
+  const stems = zodFiles.map((file) => file.replace(/.*node_modules\/zod\//, '').replace(/\.c?js"$/, ''));
+  assert.deepEqual(stems.filter((stem, i) => stems.indexOf(stem) !== i), [], 'each file of zod once (not its CommonJS and ES builds both)');
+}
+
+describe('the workflow bundle of an app', () => {
+  it('preloads zod and holds one copy of it (engine from source)', async () => {
+    assertZodOnceAndPreloaded(await bundleOf(await loadLedger(), fromSource));
+  });
+
+  it('preloads zod and holds one copy of it (compiled engine, as installed apps run it)', { skip: !existsSync(compiledWorker) && 'needs npm run build' }, async () => {
+    assertZodOnceAndPreloaded(await bundleOf(await loadLedger(), require(compiledWorker) as typeof fromSource));
+  });
+});
