@@ -1,47 +1,36 @@
+/**
+ * The determinism check an app runs before it deploys: the shop's recorded histories (and the
+ * ones this run records) replay with its current workflow code, so a release that would break
+ * running aggregates or checkouts fails here, not in production.
+ */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import type { History } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
-import { bundleOptionsOf } from '../../bin/worker';
-import { loadShop } from '../support/apps';
-import { historiesDir, recordScenarios } from '../support/histories';
-import { startTestStack, type TestStack } from '../support/stack';
+import { readHistories, replayHistories } from 'ledgerflow/testing/replay';
+import { historiesDir, recordingStack, recordScenarios } from '../scripts/record-histories';
+import { shopConfigPath, startShopStack, type ShopStack } from './support/shop';
 
-/** The shop's workflows, bundled from its config as its worker bundles them. */
-async function replayAll(histories: Record<string, History>) {
-  const replayOptions = bundleOptionsOf(await loadShop());
-  const failures: string[] = [];
-  const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
-  for await (const result of Worker.runReplayHistories(replayOptions, iterable)) {
-    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-  }
-  return failures;
-}
-
-describe('determinism guard: replaying aggregate histories with the current workflow code', { timeout: 180_000 }, () => {
-  it('replays every recorded history in test/fixtures/histories', async () => {
-    const files = (readdirSync(historiesDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.json'));
-    assert.ok(files.length >= 2, 'recorded histories are present (npm run record:histories)');
-    const histories = Object.fromEntries(files.map((f) => [f, historyFromJSON(JSON.parse(readFileSync(join(historiesDir, f), 'utf8')))]));
-    assert.deepEqual(await replayAll(histories), []);
+describe('determinism: replaying the shop’s workflow histories with the current workflow code', { timeout: 300_000 }, () => {
+  it('replays every recorded history in test/histories', async () => {
+    const histories = readHistories(historiesDir);
+    assert.ok(Object.keys(histories).length >= 2, 'recorded histories are present (npm run record:histories)');
+    assert.ok(Object.keys(histories).some((name) => name.includes('checkout')), 'a checkout process is among them');
+    assert.deepEqual(await replayHistories(shopConfigPath, histories), []);
   });
 
   describe('histories produced now', () => {
-    let stack: TestStack;
+    let stack: ShopStack;
     before(async () => {
-      stack = await startTestStack({ api: false, projector: false });
+      stack = await startShopStack(recordingStack);
     });
     after(async () => {
       await stack?.stop();
     });
 
-    it('replays the histories this run produces, continue-as-new runs included', async () => {
+    it('replays the histories this run produces, a checkout and continue-as-new runs included', async () => {
       const histories = await recordScenarios(stack);
       assert.ok(Object.keys(histories).filter((name) => name.startsWith('continue-as-new')).length >= 2, 'the aggregate continued as new');
-      assert.deepEqual(await replayAll(histories), []);
+      assert.ok(histories.checkout, 'the checkout process completed');
+      assert.deepEqual(await replayHistories(stack.app, histories), []);
     });
   });
 });
