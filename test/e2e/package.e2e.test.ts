@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Connection, Client } from '@temporalio/client';
 import { loadConfig } from '../../core/config';
+import { closeRedis, createRedis } from '../../infra/redis';
 import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev-server';
 import { eventually, freePort, isolatedNames, removeRunDataOf, uniqueId } from '../support/stack';
 
@@ -305,6 +306,33 @@ main().catch((error) => {
   process.exit(1);
 });
 `,
+  'stack-check.ts': `
+import { startTestStack } from 'ledgerflow/testing/stack';
+import { replayHistories } from 'ledgerflow/testing/replay';
+import type { AppRouter } from './ledgerflow.config';
+
+// An e2e test of the app on its own stack (against the Temporal server TEMPORAL_ADDRESS names), and the replay check.
+async function main() {
+  const stack = await startTestStack<AppRouter>({ temporal: process.env.TEMPORAL_ADDRESS });
+  try {
+    const memberId = \`stack-\${process.pid}\`;
+    await stack.trpc.member.join.mutate({ memberId, name: 'Grace', wait: 'projected' });
+    // @ts-expect-error the stack's client is typed by the app's router
+    await stack.trpc.member.join.mutate({ memberId, name: 42 }).catch(() => undefined);
+    const card = await stack.trpc.member.get.query({ memberId });
+    const history = await stack.temporal.workflow.getHandle(\`member:\${memberId}\`).fetchHistory();
+    const failures = await replayHistories(stack.app, { member: history });
+    console.log(JSON.stringify({ card, failures, taskQueue: stack.settings.TEMPORAL_TASK_QUEUE, prefix: stack.settings.REDIS_PREFIX }));
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
+`,
 };
 
 /** The client-only app: a router type it declares itself, a typed call, a browser entry. */
@@ -449,7 +477,7 @@ describe('the two packages, packed and installed into apps outside the repositor
   it('packs the engine with the build its bins need and the client with no dependencies', () => {
     const list = (tarball: string) => execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
     const engine = list(engineTarball);
-    for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/server.js', 'package/dist/bin/ledgerflow.js', 'package/dist/bin/worker.js', 'package/dist/bin/projector.js', 'package/dist/bin/api.js', 'package/dist/workflows/aggregate.js']) {
+    for (const file of ['package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/server.js', 'package/dist/testing/given.js', 'package/dist/testing/stack.js', 'package/dist/testing/stack.d.ts', 'package/dist/testing/replay.js', 'package/dist/bin/ledgerflow.js', 'package/dist/bin/worker.js', 'package/dist/bin/projector.js', 'package/dist/bin/api.js', 'package/dist/workflows/aggregate.js']) {
       assert.ok(engine.includes(file), `${file} is not in the ledgerflow tarball`);
     }
     // Compiled code only, but for the starter's templates, which `ledgerflow init` copies as TypeScript.
@@ -466,7 +494,7 @@ describe('the two packages, packed and installed into apps outside the repositor
   });
 
   it('type-checks the app strictly through its own AppRouter, a wrong input being a compile error', async () => {
-    writeFileSync(join(app, 'tsconfig.json'), strictTsconfig(['ledgerflow.config.ts', 'scenario.ts']));
+    writeFileSync(join(app, 'tsconfig.json'), strictTsconfig(['ledgerflow.config.ts', 'scenario.ts', 'stack-check.ts']));
     const check = await timed('tsc of the app', () => run(process.execPath, [tsc, '-p', 'tsconfig.json'], app));
     assert.equal(check.code, 0, `the app does not type-check:\n${check.out}${check.err}`);
 
@@ -543,6 +571,22 @@ describe('the two packages, packed and installed into apps outside the repositor
       }
     } finally {
       await connection.close();
+    }
+  });
+
+  it('runs an e2e test of the app on ledgerflow/testing/stack from the installed package, its own names removed after, and replays its history', async () => {
+    const result = await timed('the app on its own test stack', () => run(process.execPath, ['--import', 'tsx', 'stack-check.ts'], app, env));
+    assert.equal(result.code, 0, `the stack check failed:\n${result.out}\n${result.err}`);
+    const report = JSON.parse(result.out.trim().split('\n').pop()!) as { card: { name: string; status: string; version: number }; failures: unknown[]; taskQueue: string; prefix: string };
+    assert.deepEqual([report.card.name, report.card.status, report.card.version], ['Grace', 'active', 1]);
+    assert.deepEqual(report.failures, [], 'its history replays with its workflow code');
+    assert.notEqual(report.taskQueue, names.TEMPORAL_TASK_QUEUE, 'names of its own, not those of the dev stack');
+    const redis = createRedis(loadConfig({}).REDIS_URL, 'package-e2e-check');
+    await redis.connect();
+    try {
+      assert.deepEqual(await redis.keys(`${report.prefix}:*`), [], 'stop() removed its read models');
+    } finally {
+      await closeRedis(redis);
     }
   });
 

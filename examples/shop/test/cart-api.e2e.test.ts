@@ -3,14 +3,13 @@ import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../ledgerflow.config';
-import type { AggregateEnd } from '../../../workflows/definitions';
-import { address, registerCustomer, stock } from './support/shop';
-import { eventually, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
+import { eventually, uniqueId } from 'ledgerflow/testing/stack';
+import { address, registerCustomer, startShopStack, stock, type ShopStack } from './support/shop';
 
 describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)', { timeout: 120_000 }, () => {
-  let stack: TestStack;
+  let stack: ShopStack;
   before(async () => {
-    stack = await startTestStack();
+    stack = await startShopStack();
   });
   after(async () => {
     await stack?.stop();
@@ -29,7 +28,7 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
   const neverStarted = (cartId: string) => assert.rejects(describeCart(cartId), WorkflowNotFoundError, `no workflow cart:${cartId}`);
   const keysNaming = async (id: string) => {
     const keys: string[] = [];
-    for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:*${id}*`, COUNT: 500 })) keys.push(...batch);
+    for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.settings.REDIS_PREFIX}:*${id}*`, COUNT: 500 })) keys.push(...batch);
     return keys;
   };
 
@@ -100,7 +99,7 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
       const description = await describeCart(cartId);
       return description.status.name === 'COMPLETED' ? description : undefined;
     }, 30_000, 'the refused cart’s workflow completed');
-    assert.deepEqual(await stack.temporal.workflow.getHandle(`cart:${cartId}`, emptyRun.runId).result(), { end: 'empty' } satisfies AggregateEnd);
+    assert.deepEqual(await stack.temporal.workflow.getHandle(`cart:${cartId}`, emptyRun.runId).result(), { end: 'empty' });
 
     const added = await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 2, price: 5 });
     assert.equal(added.version, 1);
@@ -135,7 +134,7 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
 
   it('speaks plain JSON to any HTTP client', async () => {
     const cartId = uniqueId('curl');
-    const post = await fetch(`${stack.api!.url}/trpc/cart.addItem`, {
+    const post = await fetch(`${stack.url}/trpc/cart.addItem`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ cartId, itemId: 'product-abc', quantity: 1, price: 19.99, wait: 'projected' }),
@@ -144,19 +143,19 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     const body = (await post.json()) as { result: { data: { version: number } } };
     assert.equal(body.result.data.version, 1);
 
-    const get = await fetch(`${stack.api!.url}/trpc/cart.get?input=${encodeURIComponent(JSON.stringify({ cartId }))}`);
+    const get = await fetch(`${stack.url}/trpc/cart.get?input=${encodeURIComponent(JSON.stringify({ cartId }))}`);
     assert.equal(get.status, 200);
     const cart = (await get.json()) as { result: { data: { totalPrice: number; items: unknown[] } } };
     assert.equal(cart.result.data.totalPrice, 19.99);
 
-    const malformed = await fetch(`${stack.api!.url}/trpc/cart.addItem`, {
+    const malformed = await fetch(`${stack.url}/trpc/cart.addItem`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"cartId": ',
     });
     assert.equal(malformed.status, 400);
 
-    const health = await fetch(`${stack.api!.url}/health`);
+    const health = await fetch(`${stack.url}/health`);
     assert.equal(health.status, 200);
     const report = (await health.json()) as { ok: boolean; checks: Record<string, { ok: boolean }> };
     assert.deepEqual(

@@ -4,41 +4,17 @@
  * or compensates, leaving no reservation behind and telling the cart why.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../ledgerflow.config';
 import type { CartReadModel } from '../domain';
-import { address, registerCustomer, stock } from './support/shop';
-import { envOf, eventually, freePort, startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
-
-const root = join(__dirname, '..', '..', '..');
-
-/** The worker as a process of its own, as deployed, so the test can kill it like a crash would. */
-async function spawnWorker(stack: TestStack) {
-  const metricsPort = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], {
-    env: { ...envOf(stack.config), PAYMENT_GATEWAY_URL: stack.payments.url, WORKER_METRICS_PORT: String(metricsPort) },
-    stdio: 'ignore',
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = () =>
-    eventually(async () => {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the worker process exited (${child.exitCode ?? child.signalCode})`);
-      return (await fetch(`http://127.0.0.1:${metricsPort}/health/ready`).catch(() => undefined))?.ok ? true : undefined;
-    }, 120_000, 'worker process ready');
-  const kill = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
-  };
-  return { child: child as ChildProcess, ready, kill };
-}
+import { eventually, uniqueId } from 'ledgerflow/testing/stack';
+import { address, registerCustomer, startShopStack, stock, type ShopStack } from './support/shop';
 
 describe('checkout as a process (typed client, real services)', { timeout: 480_000 }, () => {
-  let stack: TestStack;
+  let stack: ShopStack;
   before(async () => {
-    stack = await startTestStack();
+    stack = await startShopStack();
   });
   after(async () => {
     await stack?.stop();
@@ -201,12 +177,10 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
   it('rides out a failing gateway and a worker SIGKILLed while its charge is open: paid once, stock committed once; the cart is locked meanwhile', async (t) => {
     const item = uniqueId('lamp');
     const customerId = await shopper([{ product: item, quantity: 1, price: 30 }], { [item]: 2 });
-    // From here the only worker is a process of its own, which the test can crash.
-    await stack.worker!.shutdown();
-    stack.worker = undefined;
-    let worker = await spawnWorker(stack);
+    // From here the only worker is a process of its own (`ledgerflow worker`), which the test can crash.
+    await stack.stopWorker();
+    let worker = await stack.spawnWorker();
     try {
-      await worker.ready();
       // Two 503s first (the process retries them), then a charge that takes its time.
       Object.assign(stack.payments.behavior, { delayMs: 3000, failNext: 2 });
       const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
@@ -225,7 +199,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
       assert.equal(inFlightAnswer, 201, 'the gateway captured the open charge, with no worker alive to hear it');
 
       // A new worker takes over: the charge activity's attempt timed out with its worker, so it is sent again, same key.
-      worker = await spawnWorker(stack);
+      worker = await stack.spawnWorker();
       const cart = await eventually(async () => {
         const now = await stack.trpc.cart.get.query({ cartId: customerId });
         return now.version > started.version! ? now : undefined;

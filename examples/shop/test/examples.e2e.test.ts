@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startTestStack, uniqueId, type TestStack } from '../../../test/support/stack';
+import { uniqueId, type TestStack } from 'ledgerflow/testing/stack';
+import type { AppRouter } from '../ledgerflow.config';
+import { startShopStack } from './support/shop';
 
 /** Runs an example from examples/ against the test stack, as the README tells a user to. */
-function example(stack: TestStack, file: string, ...args: string[]) {
+function example(stack: TestStack<AppRouter>, file: string, ...args: string[]) {
   return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'scripts', file), ...args], {
-      env: { ...process.env, LEDGERFLOW_URL: `${stack.api!.url}/trpc` },
+      env: { ...process.env, LEDGERFLOW_URL: `${stack.url}/trpc` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -20,9 +22,9 @@ function example(stack: TestStack, file: string, ...args: string[]) {
 }
 
 describe('the README’s examples, run against a stack', { timeout: 300_000 }, () => {
-  let stack: TestStack;
+  let stack: TestStack<AppRouter>;
   before(async () => {
-    stack = await startTestStack();
+    stack = await startShopStack();
   });
   after(async () => {
     await stack?.stop();
