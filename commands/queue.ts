@@ -54,7 +54,11 @@ export function createCommandQueue(options: CommandQueueOptions) {
         }
         continue;
       }
-      await send(workflowId, takeBatch(queue));
+      const batch = takeBatch(queue);
+      await send(workflowId, batch).catch((error: unknown) => {
+        for (const w of batch) w.fail(error);
+        throw error;
+      });
     }
     queues.delete(workflowId);
   }
@@ -94,7 +98,7 @@ export function createCommandQueue(options: CommandQueueOptions) {
       const fresh = [waiting];
       queues.set(workflowId, fresh);
       drain(workflowId, fresh).catch((error: unknown) => {
-        // Not expected (send settles every command): fail what is left rather than leave it waiting.
+        // Not expected (send settles every command): fail what is left, in flight or waiting, rather than leave it waiting.
         queues.delete(workflowId);
         for (const w of fresh.splice(0)) w.fail(error);
       });
