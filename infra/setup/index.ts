@@ -14,13 +14,13 @@
 import { Connection as TemporalConnection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { Connection as RabbitConnection } from 'rabbitmq-client';
-import type { Config } from '../core/config';
-import { searchAttributeKeys } from '../workflows/definitions';
-import type { Logger } from './logger';
-import { connectRabbit, declarations, topologyOf, type EventTopology } from './rabbit';
-import { closeRedis, createRedis } from './redis';
-import { cliSearchAttributeType } from './temporal-dev-server';
-import { sleep, within } from './deadline';
+import type { Config } from '../../core/config';
+import { searchAttributeKeys } from '../../workflows/definitions';
+import type { Logger } from '../logger';
+import { connectRabbit, declarations, topologyOf, type EventTopology } from '../rabbit';
+import { closeRedis, createRedis } from '../redis';
+import { cliSearchAttributeType } from '../temporal-dev-server';
+import { sleep, within } from '../deadline';
 
 export interface SetupReport {
   /** What was found in order, one line each. */
