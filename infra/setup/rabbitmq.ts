@@ -4,9 +4,9 @@
  */
 import type { Connection as RabbitConnection } from 'rabbitmq-client';
 import type { Config } from '../../core/config';
-import { sleep } from '../deadline';
+import { sleep, within } from '../deadline';
 import { connectRabbit, declarations, topologyOf, type EventTopology } from '../rabbit';
-import { answerMs, answerWithin, message, SetupProblem, visibleMs, type SetupOptions, type SetupReport } from './report';
+import { answerMs, noAnswer, message, SetupProblem, visibleMs, type SetupOptions, type SetupReport } from './report';
 
 /** True when the entity exists; a passive declare of a missing one is refused with 404 (NOT_FOUND). */
 async function exists(declare: () => Promise<unknown>): Promise<boolean> {
@@ -25,7 +25,7 @@ export async function setupRabbit(config: Config, report: SetupReport, { dryRun,
   const api = managementApi(config);
   const rabbit = connectRabbit(config, 'setup', log);
   try {
-    await answerWithin(answerMs, `RabbitMQ at ${where}`, rabbit.onConnect(answerMs, true));
+    await within(answerMs, rabbit.onConnect(answerMs, true), noAnswer(`RabbitMQ at ${where}`));
     await setupExchange(rabbit, topology, report, dryRun);
     const stream = await setupStream(rabbit, api, topology, report, dryRun);
     if (stream !== 'created') await setupRetention(api, stream, topology, report, dryRun);

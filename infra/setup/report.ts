@@ -1,6 +1,5 @@
 /** What every service's setup shares: the report it adds to, and how it says what it cannot fix. */
 import type { Logger } from '../logger';
-import { within } from '../deadline';
 
 export interface SetupReport {
   /** What was found in order, one line each. */
@@ -27,8 +26,7 @@ export class SetupProblem extends Error {
   override readonly name = 'SetupProblem';
 }
 
-/** A service's call that must answer within `ms`, or a SetupProblem naming it. */
-export const answerWithin = <T>(ms: number, what: string, work: Promise<T>): Promise<T> =>
-  within(ms, work, () => new SetupProblem(`${what} did not answer within ${ms / 1000}s`));
+/** What setup reports for a service's call that did not answer within `answerMs` (see `within`). */
+export const noAnswer = (what: string) => new SetupProblem(`${what} did not answer within ${answerMs / 1000}s`);
 
 export const message = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -7,10 +7,10 @@ import { Connection as TemporalConnection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
 import type { Config } from '../../core/config';
 import { searchAttributeKeys } from '../../workflows/definitions';
-import { sleep } from '../deadline';
+import { sleep, within } from '../deadline';
 import type { Logger } from '../logger';
 import { cliSearchAttributeType } from '../temporal-dev-server';
-import { answerMs, answerWithin, message, SetupProblem, visibleMs, type SetupOptions, type SetupReport } from './report';
+import { answerMs, noAnswer, message, SetupProblem, visibleMs, type SetupOptions, type SetupReport } from './report';
 
 /** temporal.api.enums.v1.IndexedValueType by the SDK's type names. */
 const indexedValueType: Record<SearchAttributeType, number> = { TEXT: 1, KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5, DATETIME: 6, KEYWORD_LIST: 7 };
@@ -88,16 +88,16 @@ export async function assertSearchAttributes(
 
 export async function setupTemporal(config: Config, report: SetupReport, { dryRun, log }: SetupOptions) {
   const namespace = config.TEMPORAL_NAMESPACE;
-  const connection = await answerWithin(answerMs, `Temporal at ${config.TEMPORAL_ADDRESS}`, TemporalConnection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: answerMs }));
+  const connection = await within(answerMs, TemporalConnection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: answerMs }), noAnswer(`Temporal at ${config.TEMPORAL_ADDRESS}`));
   try {
     try {
-      await answerWithin(answerMs, `Temporal at ${config.TEMPORAL_ADDRESS}`, connection.workflowService.describeNamespace({ namespace }));
+      await within(answerMs, connection.workflowService.describeNamespace({ namespace }), noAnswer(`Temporal at ${config.TEMPORAL_ADDRESS}`));
     } catch (error) {
       throw new SetupProblem(`namespace '${namespace}' not found at ${config.TEMPORAL_ADDRESS} (${message(error)}); create it first: temporal operator namespace create --namespace ${namespace} --retention 30d`);
     }
     report.checked.push(`Temporal namespace '${namespace}' at ${config.TEMPORAL_ADDRESS}`);
 
-    const gaps = await answerWithin(answerMs, 'listing search attributes', searchAttributeGaps(connection.operatorService, namespace));
+    const gaps = await within(answerMs, searchAttributeGaps(connection.operatorService, namespace), noAnswer('listing search attributes'));
     const missing = new Set(gaps.missing.map((k) => k.name));
     for (const key of searchAttributeKeys) {
       if (!missing.has(key.name) && !gaps.mistyped.some((m) => m.key.name === key.name)) report.checked.push(`Temporal search attribute ${key.name} (${cliType(key)}) is registered`);
