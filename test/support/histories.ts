@@ -5,11 +5,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import { createCommandBus } from '../../commands/bus';
+import { refusedAs } from '../../commands/failures';
+import { engineCodes } from '../../core/errors';
 import type { CommandEnvelope } from '../../core/envelopes';
 import { aggregateWorkflowType, submitUpdate, versionQuery, type AggregateWorkflow } from '../../workflows/definitions';
 import { eventually, uniqueId, type TestStack } from './stack';
@@ -80,7 +81,7 @@ export async function recordScenarios(stack: TestStack): Promise<Record<string, 
             }),
           })
           .catch((error: unknown) => {
-            if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === 'AGGREGATE_HANDING_OVER') return undefined;
+            if (refusedAs(error, engineCodes.AGGREGATE_HANDING_OVER)) return undefined;
             throw error;
           }),
       30_000,
