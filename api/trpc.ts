@@ -1,5 +1,4 @@
 import { initTRPC, TRPCError } from '@trpc/server';
-import { isGrpcServiceError } from '@temporalio/client';
 import { ClientClosedError, ClientOfflineError, SocketClosedUnexpectedlyError } from 'redis';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
@@ -8,6 +7,7 @@ import type { Redis } from '../infra/redis';
 import type { ProjectionAdmin } from '../projectors/admin';
 import type { ReadModels, VersionWaiter } from '../projectors/store';
 import type { CommandBus } from '../commands/bus';
+import { anyCause, temporalAway } from '../commands/failures';
 import { refusal, type Access } from './access';
 import { commandFacts, RejectionError } from './errors';
 
@@ -79,12 +79,12 @@ const requires = (access: Access) =>
 /** A service being away is a 503 the caller may retry, not a 500. */
 const unavailable = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.code === 'INTERNAL_SERVER_ERROR' && isUnavailable(result.error.cause)) {
-    const { commandId } = commandFacts(result.error.cause);
-    const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
-    throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${unavailableService(result.error.cause)} is unavailable; ${advice}`, cause: result.error.cause });
-  }
-  return result;
+  if (result.ok || result.error.code !== 'INTERNAL_SERVER_ERROR') return result;
+  const away = unavailableService(result.error.cause);
+  if (!away) return result;
+  const { commandId } = commandFacts(result.error.cause);
+  const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
+  throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${away} is unavailable; ${advice}`, cause: result.error.cause });
 });
 
 /** Commands, queries and subscriptions: a client or admin token (none needed when API_TOKENS is unset). */
@@ -94,17 +94,8 @@ export const adminProcedure = t.procedure.use(requires('admin')).use(unavailable
 
 const redisDown = (error: unknown): boolean =>
   error instanceof ClientOfflineError || error instanceof ClientClosedError || error instanceof SocketClosedUnexpectedlyError;
-const temporalDown = (error: unknown) => isGrpcServiceError(error) && (error.code === 14 || error.code === 4); // UNAVAILABLE, DEADLINE_EXCEEDED
-const isUnavailable = (error: unknown): boolean =>
-  redisDown(error) || temporalDown(error) || (error instanceof Error && error.cause !== undefined && error.cause !== error && isUnavailable(error.cause));
-const unavailableService = (error: unknown): string => {
-  let current: unknown = error;
-  while (current instanceof Error) {
-    if (redisDown(current)) return 'Redis';
-    current = current.cause;
-  }
-  return 'Temporal';
-};
+/** The service an error (or one in its cause chain) says is away, or null for another failure. */
+const unavailableService = (error: unknown): 'Redis' | 'Temporal' | null => (anyCause(error, redisDown) ? 'Redis' : temporalAway(error) ? 'Temporal' : null);
 
 /** `invalid input: quantity: must be at least 1; price: ...` rather than zod's JSON dump. */
 function summarize(errors: FieldErrors): string {

@@ -27,15 +27,12 @@ import { sleep, within } from '../infra/deadline';
 
 type Run = Extract<Invocation, { kind: 'run' }>;
 
-/** Rejects with `message` unless `work` settles within `ms`. */
-const answerWithin = <T>(ms: number, message: string, work: Promise<T>): Promise<T> => within(ms, work, () => new Error(message));
-
 const print = (run: Run, value: unknown, text: () => string) => console.log(run.json ? JSON.stringify(value) : text());
 
 async function connectRedis(url: string, timeoutMs: number): Promise<Redis> {
   const redis = createRedis(url, 'ledgerflow-cli', undefined, { failFast: true });
   try {
-    await answerWithin(timeoutMs, `Redis at ${new URL(url).host} did not answer within ${timeoutMs / 1000}s: is it running?`, redis.connect());
+    await within(timeoutMs, redis.connect(), new Error(`Redis at ${new URL(url).host} did not answer within ${timeoutMs / 1000}s: is it running?`));
     return redis;
   } catch (error) {
     redis.destroy();
@@ -57,7 +54,7 @@ function bounded(admin: ProjectionAdmin, ms: number, host: string): ProjectionAd
   const limit =
     <A extends unknown[], T>(call: (...args: A) => Promise<T>) =>
     (...args: A) =>
-      answerWithin(ms, message, call(...args));
+      within(ms, call(...args), new Error(message));
   return { ...admin, statuses: limit(admin.statuses), parked: limit(admin.parked), requestRedrive: limit(admin.requestRedrive), requestRebuild: limit(admin.requestRebuild) };
 }
 
@@ -121,7 +118,7 @@ async function send(app: AnyAppConfig, config: Config, run: Run) {
   const temporal = connectTemporalLazily(config);
   try {
     const unreachable = `Temporal at ${config.TEMPORAL_ADDRESS} did not answer within ${run.timeoutMs / 1000}s: is it running?`;
-    await answerWithin(run.timeoutMs, unreachable, temporal.connection.ensureConnected()).catch((error: unknown) => {
+    await within(run.timeoutMs, temporal.connection.ensureConnected(), new Error(unreachable)).catch((error: unknown) => {
       throw new Error(error instanceof Error && error.message === unreachable ? unreachable : `Temporal at ${config.TEMPORAL_ADDRESS} is not reachable: is it running? (${String(error)})`);
     });
     const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });

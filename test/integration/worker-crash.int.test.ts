@@ -12,7 +12,8 @@ const root = join(__dirname, '..', '..');
 
 /** The worker as its own process, so the test can kill it like a crash would. */
 function spawnWorker(stack: LedgerStack): ChildProcess {
-  const env = envOf(stack.config, { LEDGERFLOW_CONFIG: stack.app.path });
+  // Its metrics on a port of its own: another worker on this machine may hold the default 9464.
+  const env = envOf(stack.config, { LEDGERFLOW_CONFIG: stack.app.path, WORKER_METRICS_PORT: '0' });
   return spawn(process.execPath, ['--import', 'tsx', join(root, 'bin', 'worker.ts')], { env, stdio: 'ignore' });
 }
 
