@@ -1,10 +1,11 @@
 /**
  * `ledgerflow/server`: the processes that run an app's domain, as functions an app composes
  * (the `ledgerflow` CLI runs the same): the aggregate worker, the projector, and the API as a
- * server or as a tRPC router to merge into an app's own.
+ * server, as a Fastify plugin for an app's own server, or as a tRPC router to merge into an app's own.
  */
 export { createRouter, procedurePathsOf, type RouterOf } from './api/router';
 export { startApiServer, type ApiServer, type ApiServerOptions } from './api/server';
+export { ledgerflowFastify, type LedgerflowFastifyOptions } from './api/fastify';
 export { createLedgerflowContext, type LedgerflowContext, type RequestIdentity } from './api/context';
 export type { ApiContext } from './api/trpc';
 export { createAggregateWorker, bundleOptionsOf, type AggregateWorker, type AggregateWorkerOptions } from './bin/worker';

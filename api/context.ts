@@ -1,8 +1,9 @@
 /**
  * What Ledgerflow's procedures reach, built once per process from an app's config: the
- * connections, the command bus, the read models. `startApiServer` serves it; an app that mounts
- * `createRouter(config)` in its own tRPC router or HTTP server builds it with
- * `createLedgerflowContext` and hands `context(request)` to tRPC with its own context fields.
+ * connections, the command bus, the read models. `startApiServer` serves it; an app that
+ * registers `ledgerflowFastify` on its own Fastify server hands it to the plugin, and one that
+ * mounts `createRouter(config)` in its own tRPC router builds it with `createLedgerflowContext`
+ * and hands `context(request)` to tRPC with its own context fields.
  */
 import { createCommandBus, type CommandBus } from '../commands/bus';
 import { projectionsOf, type AnyAppConfig } from '../core/app';

@@ -3,8 +3,9 @@
  * GET /health/live (the process answers) and GET /health/ready (connected and running: 503
  * with the failing checks otherwise). `/health` answers as `/health/ready`.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger';
 
@@ -27,45 +28,33 @@ export interface OpsServer {
   close(): Promise<void>;
 }
 
-const json = (body: unknown) => JSON.stringify(body);
-
 export async function startOpsServer({ port, host, registry, ready, moreMetrics, log }: OpsServerOptions): Promise<OpsServer> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const respond = async () => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      if (path === '/metrics') {
-        const own = await registry.metrics();
-        const more = moreMetrics ? await moreMetrics().catch((err: unknown) => (log.debug({ err }, 'extra metrics not available'), '')) : '';
-        return res.writeHead(200, { 'content-type': registry.contentType }).end(more ? `${own}\n${more}` : own);
-      }
-      if (path === '/health/live') return res.writeHead(200, { 'content-type': 'application/json' }).end(json({ ok: true }));
-      if (path === '/health/ready' || path === '/health') {
-        const checks = await ready();
-        const ok = Object.values(checks).every(Boolean);
-        return res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(json({ ok, checks }));
-      }
-      return res.writeHead(404, { 'content-type': 'application/json' }).end(json({ error: 'not found', see: ['/metrics', '/health/live', '/health/ready'] }));
-    };
-    respond().catch((err: unknown) => {
-      log.error({ err, url: req.url }, 'operations request failed');
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
+  // Nothing but GET: no body is ever read.
+  const app = Fastify({ bodyLimit: 1024, forceCloseConnections: true });
+  app.get('/metrics', async (_request, reply) => {
+    const own = await registry.metrics();
+    const more = moreMetrics ? await moreMetrics().catch((err: unknown) => (log.debug({ err }, 'extra metrics not available'), '')) : '';
+    return reply.type(registry.contentType).send(more ? `${own}\n${more}` : own);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
+  app.get('/health/live', async () => ({ ok: true }));
+  const readiness = async (_request: FastifyRequest, reply: FastifyReply) => {
+    const checks = await ready();
+    const ok = Object.values(checks).every(Boolean);
+    return reply.code(ok ? 200 : 503).send({ ok, checks });
+  };
+  app.get('/health/ready', readiness);
+  app.get('/health', readiness);
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found', see: ['/metrics', '/health/live', '/health/ready'] }));
+  app.setErrorHandler((err, request, reply) => {
+    log.error({ err, url: request.url }, 'operations request failed');
+    return reply.code(500).send({ error: 'internal error' });
   });
-  const address = server.address() as AddressInfo;
+  await app.listen({ port, host });
+  const address = app.server.address() as AddressInfo;
   return {
-    server,
+    server: app.server,
     url: `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => app.close(),
   };
 }
 

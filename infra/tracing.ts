@@ -56,15 +56,16 @@ export function activeTraceIds(): Record<string, string> {
 }
 
 /**
- * Runs an HTTP request's handling in a server span `trpc <procedure>`, continuing the caller's
- * trace when the request carries a traceparent; the span ends when the response is sent.
+ * Runs the rest of an HTTP request's handling (`next`, called at once) in a server span
+ * `trpc <procedure>`, continuing the caller's trace when the request carries a traceparent; the
+ * span ends when the response is sent. Everything `next` starts, synchronously or not, is in it.
  */
-export function traceRequest(req: IncomingMessage, res: ServerResponse, procedure: string, handle: () => Promise<void>): Promise<void> {
-  if (!installed) return handle();
+export function traceRequest(req: IncomingMessage, res: ServerResponse, procedure: string, next: () => void): void {
+  if (!installed) return next();
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
   const span = tracer().startSpan(
     `trpc ${procedure}`,
-    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'trpc', 'rpc.method': procedure, 'http.request.method': req.method ?? 'GET', 'url.path': `/trpc/${procedure}` } },
+    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'trpc', 'rpc.method': procedure, 'http.request.method': req.method ?? 'GET', 'url.path': (req.url ?? '/').split('?')[0]! } },
     parent,
   );
   res.once('close', () => {
@@ -72,5 +73,5 @@ export function traceRequest(req: IncomingMessage, res: ServerResponse, procedur
     if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
   });
-  return context.with(trace.setSpan(parent, span), handle);
+  context.with(trace.setSpan(parent, span), next);
 }

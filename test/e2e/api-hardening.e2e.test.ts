@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
+import { startApiServer } from '../../api/server';
+import { createLogger } from '../../infra/logger';
+import { eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 /** Sends `total` bytes as a request body, `chunk` at a time, until the server answers or hangs up. */
 function upload(url: string, total: number, options: { chunked?: boolean } = {}) {
@@ -76,5 +79,50 @@ describe('the API under hostile requests', { timeout: 180_000 }, () => {
     const text = await (await fetch(`${stack.api!.url}/metrics`)).text();
     assert.match(text, /ledgerflow_api_requests_total\{path="unknown",code="NOT_FOUND"\} 201/);
     assert.doesNotMatch(text, /random-/);
+  });
+
+  it('on close(): refuses a call that arrives meanwhile 503 retryable naming its commandId, and ends live subscriptions', async () => {
+    const api = await startApiServer(stack.app.config, { ...stack.config, API_PORT: 0 }, createLogger('draining', 'silent'));
+    let closing: Promise<void> | undefined;
+    try {
+      const stream = await fetch(`${api.url}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId: uniqueId('drain') }))}`, {
+        headers: { accept: 'text/event-stream' },
+      });
+      assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
+      const streamEnded = (async () => {
+        try {
+          for await (const _ of stream.body!) void _;
+        } catch {
+          // a stream cut off ends too
+        }
+      })();
+      // A command whose headers arrived before close() and whose body arrives after it.
+      const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      let answer = '';
+      socket.on('data', (data: Buffer) => (answer += data.toString()));
+      const socketClosed = new Promise((resolve) => socket.once('close', resolve));
+      const received = new Promise((resolve) => api.server.on('request', (req: { method?: string }) => req.method === 'POST' && resolve(undefined)));
+      const commandId = uniqueId('cmd');
+      const body = JSON.stringify({ accountId: uniqueId('drain'), entryId: 'late', amount: 1, commandId });
+      socket.write(`POST /trpc/account.deposit HTTP/1.1\r\nhost: api\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+      // Once the server has the request's headers: it is in flight.
+      await received;
+      closing = api.close();
+      await streamEnded;
+      socket.write(body);
+      await socketClosed;
+      const [head = '', json = ''] = answer.split('\r\n\r\n');
+      assert.match(head, /^HTTP\/1\.1 503 /);
+      assert.match(head, /\r\nconnection: close/i);
+      const refused = JSON.parse(json) as { error: { data: { code: string; retryable: boolean; commandId: string } } };
+      assert.deepEqual(
+        [refused.error.data.code, refused.error.data.retryable, refused.error.data.commandId],
+        ['SERVICE_UNAVAILABLE', true, commandId],
+      );
+      await eventually(async () => (await fetch(`${api.url}/health`).then(() => false, () => true)) || undefined, 30_000, 'the server stops listening');
+    } finally {
+      await (closing ?? api.close());
+    }
   });
 });

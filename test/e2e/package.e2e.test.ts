@@ -539,6 +539,22 @@ describe('the two packages, packed and installed into apps outside the repositor
     assert.deepEqual(report.after.map((b: { bookId: string }) => b.bookId), [ids.OTHER_BOOK_ID]);
   });
 
+  it('serves the projection console from the installed package: its page, style and script, as they are in the repository', async () => {
+    const installed = join(app, 'node_modules', 'ledgerflow', 'dist', 'api', 'console');
+    for (const [path, file, type] of [
+      ['/console', 'index.html', /^text\/html/],
+      ['/console/console.css', 'console.css', /^text\/css/],
+      ['/console/console.js', 'console.js', /^text\/javascript/],
+    ] as const) {
+      assert.ok(existsSync(join(installed, file)), `${file} ships in the package`);
+      const response = await fetch(`${apiUrl}${path}`);
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get('content-type') ?? '', type, path);
+      assert.match(response.headers.get('content-security-policy') ?? '', /script-src 'self'/, path);
+      assert.equal(await response.text(), readFileSync(join(repo, 'api', 'console', file), 'utf8'), `${path} is the repository's ${file}`);
+    }
+  });
+
   it('rebuilds the books projection with `ledgerflow rebuild` and serves the same documents from the new generation', async () => {
     assert.ok(devOutput.includes('Ledgerflow is up'), 'needs the previous test');
     const before = await run(process.execPath, ['--import', 'tsx', 'scenario.ts', 'read'], app, env);

@@ -5,8 +5,9 @@
  * failing (at start, from the environment, or at runtime with PUT /behavior) to exercise the
  * process's retries and compensation.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
 import { z } from 'zod';
 
 export const gatewayBehavior = z.object({
@@ -51,23 +52,10 @@ export interface PaymentGateway {
   close(): Promise<void>;
 }
 
-async function body(req: IncomingMessage): Promise<unknown> {
-  let text = '';
-  for await (const chunk of req) {
-    text += String(chunk);
-    if (text.length > 64 * 1024) throw new Error('body too large');
-  }
-  return text ? JSON.parse(text) : {};
-}
-
-const send = (res: ServerResponse, status: number, payload: unknown) =>
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
-
 export async function startPaymentGateway(options: { port?: number; host?: string; behavior?: Partial<GatewayBehavior> } = {}): Promise<PaymentGateway> {
   const behavior: GatewayBehavior = { declineAboveCents: 100_000, delayMs: 0, failNext: 0, ...options.behavior };
   const charges = new Map<string, Charge>();
   const chargeRequests: ReceivedCharge[] = [];
-  const chargeRequestOf = new WeakMap<ServerResponse, ReceivedCharge>();
   let counter = 0;
 
   const failing = () => {
@@ -75,90 +63,79 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
     behavior.failNext -= 1;
     return true;
   };
+  const delay = () => (behavior.delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, behavior.delayMs)) : undefined);
 
-  const received = (req: IncomingMessage): ReceivedCharge => {
-    const seen: ReceivedCharge = { idempotencyKey: String(req.headers['idempotency-key'] ?? '') };
+  /** A charge's answer: status and body. */
+  const charge = (key: unknown, body: unknown): [number, unknown] => {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 200) return [400, { error: 'an Idempotency-Key header is required' }];
+    const parsed = chargeRequest.safeParse(body);
+    if (!parsed.success) return [400, { error: z.flattenError(parsed.error) }];
+    const known = charges.get(key);
+    if (known) return [known.status === 'declined' ? 402 : 200, known];
+    if (failing()) return [503, { error: 'the gateway is unavailable (simulated)' }];
+    const declined = parsed.data.amountCents > behavior.declineAboveCents;
+    const made: Charge = {
+      chargeId: `ch_${++counter}`,
+      idempotencyKey: key,
+      amountCents: parsed.data.amountCents,
+      customerId: parsed.data.customerId,
+      status: declined ? 'declined' : 'captured',
+      ...(declined ? { reason: `amount above the limit of ${behavior.declineAboveCents} cents` } : {}),
+    };
+    charges.set(key, made);
+    if (charges.size > chargesKept) charges.delete(charges.keys().next().value!);
+    return [declined ? 402 : 201, made];
+  };
+
+  // Fastify reads each request in full (JSON, up to 64 KB) before its handler: like a real
+  // gateway, one received is carried out even if its caller goes away during the delay.
+  const server = Fastify({ bodyLimit: 64 * 1024, forceCloseConnections: true });
+
+  server.get('/health', async () => ({ ok: true }));
+  server.put('/behavior', async (request, reply) => {
+    const parsed = gatewayBehavior.partial().safeParse(request.body);
+    if (!parsed.success) return reply.code(400).send({ error: z.flattenError(parsed.error) });
+    Object.assign(behavior, parsed.data);
+    return behavior;
+  });
+  server.get<{ Params: { key: string } }>('/charges/:key', async (request, reply) => {
+    const known = charges.get(request.params.key);
+    return known ?? reply.code(404).send({ error: 'no such charge' });
+  });
+
+  server.post('/charges', async (request, reply) => {
+    const key = request.headers['idempotency-key'];
+    const seen: ReceivedCharge = { idempotencyKey: typeof key === 'string' ? key : '' };
     chargeRequests.push(seen);
     if (chargeRequests.length > chargesKept) chargeRequests.shift();
-    return seen;
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/health') return send(res, 200, { ok: true });
-    if (req.method === 'PUT' && path === '/behavior') {
-      const parsed = gatewayBehavior.partial().safeParse(await body(req));
-      if (!parsed.success) return send(res, 400, { error: z.flattenError(parsed.error) });
-      Object.assign(behavior, parsed.data);
-      return send(res, 200, behavior);
-    }
-    if (req.method === 'GET' && path?.startsWith('/charges/')) {
-      const charge = charges.get(decodeURIComponent(path.slice('/charges/'.length)));
-      return charge ? send(res, 200, charge) : send(res, 404, { error: 'no such charge' });
-    }
-    // A request is read in full before the delay: like a real gateway, one received is carried out even if its caller goes away meanwhile.
-    const requestBody = req.method === 'POST' ? await body(req) : undefined;
-    if (req.method === 'POST' && path === '/charges') chargeRequestOf.set(res, received(req));
-    if (behavior.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, behavior.delayMs));
-    if (req.method === 'POST' && path === '/charges') {
-      const key = req.headers['idempotency-key'];
-      if (typeof key !== 'string' || key.length === 0 || key.length > 200) return send(res, 400, { error: 'an Idempotency-Key header is required' });
-      const parsed = chargeRequest.safeParse(requestBody);
-      if (!parsed.success) return send(res, 400, { error: z.flattenError(parsed.error) });
-      const known = charges.get(key);
-      if (known) return send(res, known.status === 'declined' ? 402 : 200, known);
-      if (failing()) return send(res, 503, { error: 'the gateway is unavailable (simulated)' });
-      const declined = parsed.data.amountCents > behavior.declineAboveCents;
-      const charge: Charge = {
-        chargeId: `ch_${++counter}`,
-        idempotencyKey: key,
-        amountCents: parsed.data.amountCents,
-        customerId: parsed.data.customerId,
-        status: declined ? 'declined' : 'captured',
-        ...(declined ? { reason: `amount above the limit of ${behavior.declineAboveCents} cents` } : {}),
-      };
-      charges.set(key, charge);
-      if (charges.size > chargesKept) charges.delete(charges.keys().next().value!);
-      return send(res, declined ? 402 : 201, charge);
-    }
-    if (req.method === 'POST' && path === '/refunds') {
-      const parsed = refundRequest.safeParse(requestBody);
-      if (!parsed.success) return send(res, 400, { error: z.flattenError(parsed.error) });
-      if (failing()) return send(res, 503, { error: 'the gateway is unavailable (simulated)' });
-      const charge = charges.get(parsed.data.idempotencyKey);
-      if (!charge) return send(res, 404, { error: 'no such charge' });
-      if (charge.status === 'captured') charge.status = 'refunded';
-      return send(res, 200, charge);
-    }
-    return send(res, 404, { error: 'not found' });
-  };
-
-  const server = createServer((req, res) => {
-    handle(req, res)
-      .catch((error: unknown) => {
-        if (!res.headersSent) send(res, 400, { error: error instanceof Error ? error.message : String(error) });
-      })
-      .finally(() => {
-        const seen = chargeRequestOf.get(res);
-        if (seen) seen.answered = res.statusCode;
-      });
+    await delay();
+    const [status, body] = charge(key, request.body);
+    // Recorded here: the caller may have gone away meanwhile.
+    seen.answered = status;
+    return reply.code(status).send(body);
   });
+
+  server.post('/refunds', async (request, reply) => {
+    await delay();
+    const parsed = refundRequest.safeParse(request.body);
+    if (!parsed.success) return reply.code(400).send({ error: z.flattenError(parsed.error) });
+    if (failing()) return reply.code(503).send({ error: 'the gateway is unavailable (simulated)' });
+    const charge = charges.get(parsed.data.idempotencyKey);
+    if (!charge) return reply.code(404).send({ error: 'no such charge' });
+    if (charge.status === 'captured') charge.status = 'refunded';
+    return charge;
+  });
+  server.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  await server.listen({ port: options.port ?? 0, host });
+  const { port } = server.server.address() as AddressInfo;
   return {
-    server,
+    server: server.server,
     url: `http://${host}:${port}`,
     behavior,
     charges,
     chargeRequests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
   };
 }
