@@ -16,7 +16,7 @@ import { startProjector } from '../../projectors/runtime';
 import { createReadModels } from '../../projectors/store';
 import { loadTestApp } from '../support/apps';
 import { statementProjection } from '../support/domains/ledger/account';
-import { deleteKeys, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
+import { deleteKeys, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { runFor, startLoad, type AccountCommand, type Load } from './support/load';
 import { assertAccounted, audit, describeReport, type DrillReport } from './support/verify';
 
@@ -43,14 +43,14 @@ function sabotaged(victimCommandId: string, how: 'drop' | 'twice'): AnyProjectio
 const money = (cents: number) => (cents / 100).toFixed(2);
 
 describe('the drill accounting catches a lost or doubled event', { timeout: 600_000 }, () => {
-  let stack: LedgerStack;
+  let stack: TestStack;
   let worker: AggregateWorker | undefined;
   let load: Load;
   const reports: DrillReport[] = [];
   const log = createLogger('test', 'warn');
 
   before(async () => {
-    stack = await startLedgerStack({ worker: false });
+    stack = await startTestStack({ app: await loadTestApp('audited'), worker: false });
     worker = await createAggregateWorker(await loadTestApp('twice'), stack.config);
     void worker.run();
     load = startLoad({ apiUrl: stack.api!.url, prefix: uniqueId('acct'), hotSenders: 4, manySenders: 4, accountsPerSender: 2 });

@@ -21,12 +21,12 @@ import { projectionKeys } from '../../projectors/keys';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 import { describeBetween, runFor, startLoad, tallyBetween, type Load } from '../drills/support/load';
 import { assertAccounted, audit, describeReport } from '../drills/support/verify';
-import { ledgerConfigPath } from '../support/apps';
-import ledger from '../support/domains/ledger.config';
+import { testAppPath } from '../support/apps';
+import audited from '../support/domains/audited.config';
 import { envOf, eventually, freePort, isolatedNames, listening, removeRunData, uniqueId } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
-const projections = projectionsOf(ledger);
+const projections = projectionsOf(audited);
 type RoleName = 'worker' | 'projector' | 'api';
 
 interface Role {
@@ -107,7 +107,7 @@ describe('SIGTERM under load drains each process without losing or doubling work
       COMMAND_TIMEOUT_MS: '5000',
       LOG_LEVEL: 'info',
     });
-    env = { ...envOf(config, { LEDGERFLOW_CONFIG: ledgerConfigPath }), WORKER_METRICS_PORT: String(ports.worker), PROJECTOR_METRICS_PORT: String(ports.projector), WORKER_SDK_METRICS_PORT: '0' };
+    env = { ...envOf(config, { LEDGERFLOW_CONFIG: testAppPath('audited') }), WORKER_METRICS_PORT: String(ports.worker), PROJECTOR_METRICS_PORT: String(ports.projector), WORKER_SDK_METRICS_PORT: '0' };
     temporal = await connectTemporal(config);
     rabbit = connectRabbit(config, 'sigterm-test');
     await declareTopology(rabbit, topologyOf(config));

@@ -9,10 +9,13 @@ export const ledgerConfigPath = join(__dirname, 'domains', 'ledger.config.ts');
 export const loadLedger = (): Promise<LoadedApp> => loadApp(ledgerConfigPath);
 
 /**
- * A test release of the ledger: buggy (a decide that throws), stricter (new rules), twice (a
- * deposit decided twice, for the drills' proof) and bulky (an aggregate that grows).
+ * A test release of the ledger: buggy (a decide that throws), stricter (new rules), bulky (an
+ * aggregate that grows), audited (with account statements: every entry, what the drills account
+ * against) and twice (audited, with a deposit decided twice, for the drills' proof).
  */
-export const loadTestApp = (name: 'buggy' | 'stricter' | 'twice' | 'bulky'): Promise<LoadedApp> => loadApp(join(__dirname, 'domains', `${name}.config.ts`));
+export type TestApp = 'buggy' | 'stricter' | 'bulky' | 'audited' | 'twice';
+export const testAppPath = (name: TestApp) => join(__dirname, 'domains', `${name}.config.ts`);
+export const loadTestApp = (name: TestApp): Promise<LoadedApp> => loadApp(testAppPath(name));
 
 /**
  * The shop, for test/support/stack.ts alone (its default app until the shop runs on the public

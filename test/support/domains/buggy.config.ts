@@ -14,7 +14,5 @@ export const buggyAccount = defineAggregate({
   },
 });
 
-const { readModel, projections, queries } = ledger.modules.account;
-
 /** The engine's test domain with this account in place of its own. */
-export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: buggyAccount, readModel, projections, queries }) } });
+export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: buggyAccount, readModel: ledger.modules.account.readModel, queries: ledger.modules.account.queries }) } });

@@ -16,7 +16,5 @@ export const stricterAccount = defineAggregate({
   },
 });
 
-const { readModel, projections, queries } = ledger.modules.account;
-
 /** The ledger with this account in place of its own. */
-export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: stricterAccount, readModel, projections, queries }) } });
+export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: stricterAccount, readModel: ledger.modules.account.readModel, queries: ledger.modules.account.queries }) } });

@@ -4,7 +4,7 @@
  * The drill accounting must see it as Temporal, RabbitMQ and Redis show it.
  */
 import { defineAggregate, defineConfig, defineModule } from 'ledgerflow';
-import ledger from './ledger.config';
+import audited from './audited.config';
 import { account } from './ledger/account';
 
 export const twiceAccount = defineAggregate({
@@ -15,7 +15,7 @@ export const twiceAccount = defineAggregate({
   },
 });
 
-const { readModel, projections, queries } = ledger.modules.account;
+const { readModel, projections, queries } = audited.modules.account;
 
-/** The ledger with this account in place of its own. */
-export default defineConfig({ ...ledger, modules: { ...ledger.modules, account: defineModule({ aggregate: twiceAccount, readModel, projections, queries }) } });
+/** The audited ledger (with its statements) with this account in place of its own. */
+export default defineConfig({ ...audited, modules: { ...audited.modules, account: defineModule({ aggregate: twiceAccount, readModel, projections, queries }) } });

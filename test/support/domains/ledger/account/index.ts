@@ -2,11 +2,10 @@ import { defineModule } from 'ledgerflow';
 import { account } from './account';
 import { accountProjection } from './projection';
 import { accountQueries } from './queries';
-import { statementProjection } from './statement';
 
 export * from './state';
 export * from './account';
 export * from './projection';
 export * from './statement';
 
-export const accountModule = defineModule({ aggregate: account, readModel: accountProjection, projections: [statementProjection], queries: accountQueries });
+export const accountModule = defineModule({ aggregate: account, readModel: accountProjection, queries: accountQueries });
