@@ -11,9 +11,10 @@ export const loadLedger = (): Promise<LoadedApp> => loadApp(ledgerConfigPath);
 /**
  * A test release of the ledger: buggy (a decide that throws), stricter (new rules), bulky (an
  * aggregate that grows), audited (with account statements: every entry, what the drills account
- * against) and twice (audited, with a deposit decided twice, for the drills' proof).
+ * against), twice (audited, with a deposit decided twice, for the drills' proof) and payouts (a
+ * withdrawal starts a process, which confirms with a command only processes send).
  */
-export type TestApp = 'buggy' | 'stricter' | 'bulky' | 'audited' | 'twice';
+export type TestApp = 'buggy' | 'stricter' | 'bulky' | 'audited' | 'twice' | 'payouts';
 export const testAppPath = (name: TestApp) => join(__dirname, 'domains', `${name}.config.ts`);
 export const loadTestApp = (name: TestApp): Promise<LoadedApp> => loadApp(testAppPath(name));
 
