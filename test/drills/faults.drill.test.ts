@@ -1,24 +1,24 @@
 /**
  * Fault drills: full load on a hot aggregate and on many aggregates while one part of the
- * stack is taken away, then an account of every acknowledged command, per cart (support/verify.ts):
- * nothing acknowledged may be lost or applied twice, every read model must hold exactly what its
- * commands made, and the API process may not die. Each drill also shows its fault took effect,
+ * stack is taken away, then an account of every acknowledged command, per account
+ * (support/verify.ts): nothing acknowledged may be lost or applied twice, every statement must
+ * hold exactly the entries its commands made, and the API process may not die. Each drill also shows its fault took effect,
  * with a figure taken while it lasted.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { aggregateLimits } from '../../core/limits';
-import { cartProjection } from '../../examples/shop/domain';
 import { projectionKeys } from '../../projectors/keys';
 import { followTail } from '../../projectors/stream';
 import { buffersQuery, stateQuery, versionQuery } from '../../workflows/definitions';
+import { statementProjection, type AccountState } from '../support/domains/ledger/account';
 import { eventually, uniqueId } from '../support/stack';
 import { startDrillStack, type DrillStack } from './support/drill-stack';
-import { createTally, describeBetween, runFor, startLoad, tallyBetween, type Load } from './support/load';
-import { account, assertAccounted, describeReport, type DrillReport } from './support/verify';
+import { createTally, describeBetween, runFor, startLoad, tallyBetween, type AccountCommand, type Load } from './support/load';
+import { assertAccounted, audit, describeReport, type DrillReport } from './support/verify';
 
-const load = { hotSenders: 25, manySenders: 25, cartsPerSender: 4 };
+const load = { hotSenders: 25, manySenders: 25, accountsPerSender: 4 };
 
 describe('fault drills under full load (a stack the drills own)', { timeout: 900_000 }, () => {
   let stack: DrillStack;
@@ -33,7 +33,7 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
 
   /**
    * Runs load, breaks something in the middle of it, heals it, and accounts for every command,
-   * per cart. `fault` answers what it measured while the fault lasted (for the closing line).
+   * per account. `fault` answers what it measured while the fault lasted (for the closing line).
    */
   async function drill(name: string, fault: (running: Load) => Promise<string>): Promise<DrillReport> {
     const running = startLoad({ apiUrl: stack.apiUrl, prefix: uniqueId(name), ...load });
@@ -45,7 +45,7 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
     } finally {
       await running.stop();
     }
-    const report = { ...(await account(stack, name, running)), fault: figures };
+    const report = { ...(await audit(stack, name, running)), fault: figures };
     reports.push(report);
     assertAccounted(report);
     return report;
@@ -55,7 +55,7 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
     const report = await drill('rabbitmq', async (running) => {
       const stoppedAt = Date.now();
       await stack.broker.stop();
-      const hot = stack.temporal.workflow.getHandle(`cart:${running.hotCart}`);
+      const hot = stack.temporal.workflow.getHandle(`account:${running.hotAccount}`);
       await eventually(async () => {
         const { backlog } = await hot.query(buffersQuery);
         return backlog.bytes >= aggregateLimits.backlogBytes || backlog.events >= aggregateLimits.backlogEvents ? true : undefined;
@@ -119,7 +119,7 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
   });
 
   it('SIGKILLs the projector in the middle of its batches and starts a new one', async () => {
-    const keys = projectionKeys(stack.config.REDIS_PREFIX, cartProjection.name);
+    const keys = projectionKeys(stack.config.REDIS_PREFIX, statementProjection.name);
     const checkpoint = async () => Number(await stack.redis.get(keys.checkpoint(Number(await stack.redis.hGet(keys.meta, 'generation')))));
     let pending = 0;
     let resumedFrom = 0;
@@ -149,19 +149,16 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
   it('restarts the Temporal server', async () => {
     let during = tallyBetween(createTally(), 0, 0);
     await drill('temporal', async (running) => {
-      // A cart no sender touches, so its state before and after the restart can be compared.
-      const quiet = `${running.hotCart}-quiet`;
-      for (const [i, command] of (
-        [
-          { type: 'addItem', itemId: 'q1', quantity: 3, priceCents: 425 },
-          { type: 'addItem', itemId: 'q2', quantity: 1, priceCents: 1999 },
-          { type: 'addItem', itemId: 'q1', quantity: 2, priceCents: 425 },
-        ] as const
-      ).entries()) {
-        assert.equal(await running.send(quiet, `${quiet}-${i}`, command), 'acknowledged');
-      }
-      const handle = (cartId: string) => stack.temporal.workflow.getHandle(`cart:${cartId}`);
-      const versionsBefore = await Promise.all(running.carts.map((cartId) => handle(cartId).query(versionQuery).catch((error: unknown) => (error instanceof WorkflowNotFoundError ? 0 : Promise.reject(error)))));
+      // An account no sender touches, so its state before and after the restart can be compared.
+      const quiet = `${running.hotAccount}-quiet`;
+      const quietCommands: AccountCommand[] = [
+        { type: 'deposit', entryId: 'q1', amountCents: 1275 },
+        { type: 'deposit', entryId: 'q2', amountCents: 1999 },
+        { type: 'withdraw', entryId: 'q3', amountCents: 500 },
+      ];
+      for (const [i, command] of quietCommands.entries()) assert.equal(await running.send(quiet, `${quiet}-${i}`, command), 'acknowledged');
+      const handle = (accountId: string) => stack.temporal.workflow.getHandle(`account:${accountId}`);
+      const versionsBefore = await Promise.all(running.accounts.map((accountId) => handle(accountId).query(versionQuery).catch((error: unknown) => (error instanceof WorkflowNotFoundError ? 0 : Promise.reject(error)))));
       const quietState = await handle(quiet).query(stateQuery);
 
       const stoppedAt = Date.now();
@@ -169,23 +166,20 @@ describe('fault drills under full load (a stack the drills own)', { timeout: 900
       const restartedAt = Date.now();
       during = tallyBetween(running.tally, stoppedAt, restartedAt);
 
-      // Reloaded, not restarted empty: the quiet cart is as it was, no cart went back, and they keep going.
-      assert.equal(await eventually(() => handle(quiet).query(versionQuery).catch(() => undefined), 120_000, 'the quiet cart answers'), 3);
+      // Reloaded, not restarted empty: the quiet account is as it was, no account went back, and they keep going.
+      assert.equal(await eventually(() => handle(quiet).query(versionQuery).catch(() => undefined), 120_000, 'the quiet account answers'), 3);
       assert.deepEqual(await handle(quiet).query(stateQuery), quietState);
-      assert.deepEqual((quietState as { items: unknown[] }).items, [
-        { itemId: 'q1', quantity: 5, unitPriceCents: 425 },
-        { itemId: 'q2', quantity: 1, unitPriceCents: 1999 },
-      ]);
+      assert.deepEqual(quietState, { status: 'open', balanceCents: 2774, holderId: null } satisfies AccountState);
       const versionsAfter = await Promise.all(
-        running.carts.map((cartId) =>
-          eventually(() => handle(cartId).query(versionQuery).catch((error: unknown) => (error instanceof WorkflowNotFoundError ? 0 : undefined)), 120_000, `${cartId} answers`),
+        running.accounts.map((accountId) =>
+          eventually(() => handle(accountId).query(versionQuery).catch((error: unknown) => (error instanceof WorkflowNotFoundError ? 0 : undefined)), 120_000, `${accountId} answers`),
         ),
       );
-      const behind = running.carts.filter((_, i) => versionsAfter[i]! < versionsBefore[i]!);
-      assert.deepEqual(behind, [], 'no cart’s version went back over the restart');
-      assert.equal(await running.send(quiet, `${quiet}-3`, { type: 'removeItem', itemId: 'q2' }), 'acknowledged');
+      const behind = running.accounts.filter((_, i) => versionsAfter[i]! < versionsBefore[i]!);
+      assert.deepEqual(behind, [], 'no account’s version went back over the restart');
+      assert.equal(await running.send(quiet, `${quiet}-3`, { type: 'withdraw', entryId: 'q4', amountCents: 2774 }), 'acknowledged');
       assert.equal(await handle(quiet).query(versionQuery), 4);
-      return `Temporal down ${restartedAt - stoppedAt} ms: ${describeBetween(during)}; quiet cart reloaded at version 3, then 4; none of ${versionsBefore.filter((v) => v > 0).length} carts went back`;
+      return `Temporal down ${restartedAt - stoppedAt} ms: ${describeBetween(during)}; quiet account reloaded at version 3, then 4; none of ${versionsBefore.filter((v) => v > 0).length} accounts went back`;
     });
     // COMMAND_TIMEOUT happens on a busy machine anyway; TEMPORAL_UNAVAILABLE only while Temporal is away.
     assert.ok((during.retries.TEMPORAL_UNAVAILABLE ?? 0) > 0, 'commands sent while Temporal restarted were refused TEMPORAL_UNAVAILABLE (and retried)');

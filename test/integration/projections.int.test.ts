@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { z } from 'zod';
 import type { EventEnvelope } from '../../core/envelopes';
 import { defineProjection, type DocOf } from '../../core/projection';
-import { cart, cartProjection, type CartReadModel } from '../../examples/shop/domain';
 import { createLogger } from '../../infra/logger';
 import { topologyOf } from '../../infra/rabbit';
 import { createProjectionAdmin } from '../../projectors/admin';
@@ -15,61 +13,63 @@ import { startProjector } from '../../projectors/runtime';
 import { appliedChannel, projectionKeys } from '../../projectors/keys';
 import { createReadModels, type AppliedNotice } from '../../projectors/store';
 import { redisView } from '../../projectors/view';
-import { envOf, eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
-import { publishCartFiller } from '../support/stream';
+import { ledgerConfigPath } from '../support/apps';
+import { account, accountProjection, recentEntries, type AccountReadModel } from '../support/domains/ledger/account';
+import { holder } from '../support/domains/ledger/holder';
+import { envOf, eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
+import { publishAccountFiller } from '../support/stream';
 
-/** A second projection beside the cart's: item counts per cart, with a handler that can be broken. */
+/** A second projection beside the accounts': entries per account, with a handler that can be broken. */
 let poisonFixed = false;
-const itemCounts = defineProjection<{ cartId: string; lines: number; version: number }, typeof cart.events>({
-  name: 'item-counts',
+const entryCounts = defineProjection<{ accountId: string; entries: number; version: number }, typeof account.events>({
+  name: 'entry-counts',
   version: 1,
-  source: cart,
+  source: account,
   evolve(doc, event) {
-    const current = doc ?? { cartId: event.aggregateId, lines: 0, version: 0 };
-    if (event.type === 'ItemAddedToCart') {
-      if (event.payload.itemId === 'poison' && !poisonFixed) throw new Error('cannot count poison');
-      return { ...current, lines: current.lines + 1, version: event.version };
+    const current = doc ?? { accountId: event.aggregateId, entries: 0, version: 0 };
+    if (event.type === 'Deposited' || event.type === 'Withdrawn') {
+      if (event.payload.entryId === 'poison' && !poisonFixed) throw new Error('cannot count poison');
+      return { ...current, entries: current.entries + 1, version: event.version };
     }
-    if (event.type === 'ItemRemovedFromCart') return { ...current, lines: current.lines - 1, version: event.version };
     return { ...current, version: event.version };
   },
 });
 
 describe('projection engine', { timeout: 240_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   before(async () => {
-    stack = await startTestStack({ projections: [cartProjection, itemCounts] });
+    stack = await startLedgerStack({ projections: [accountProjection, entryCounts] });
   });
   after(async () => {
     await stack?.stop();
   });
 
-  const admin = () => createProjectionAdmin(stack.redis, stack.config.REDIS_PREFIX, [cartProjection, itemCounts]);
+  const admin = () => createProjectionAdmin(stack.redis, stack.config.REDIS_PREFIX, [accountProjection, entryCounts]);
   const statusOf = async (name: string) => (await stack.trpc.system.projections.query()).find((s) => s.name === name)!;
 
   it('runs several projections side by side, each with its own checkpoint, and reports lag', async () => {
-    const cartId = uniqueId('side');
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
-    const counts = await eventually(() => createReadModels(stack.redis, stack.config.REDIS_PREFIX).get(itemCounts, cartId).then((d) => d ?? undefined));
-    assert.equal(counts.lines, 1);
+    const accountId = uniqueId('side');
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 1, wait: 'projected' });
+    const counts = await eventually(() => createReadModels(stack.redis, stack.config.REDIS_PREFIX).get(entryCounts, accountId).then((d) => d ?? undefined));
+    assert.equal(counts.entries, 1);
 
     const statuses = await eventually(async () => {
       const all = await stack.trpc.system.projections.query();
       return all.every((s) => s.state === 'live' && s.tail !== null && s.checkpoint !== null && s.checkpoint >= s.tail!) ? all : undefined;
     }, 10_000, 'both projections live and caught up');
-    assert.deepEqual(statuses.map((s) => s.name).sort(), ['carts', 'item-counts']);
+    assert.deepEqual(statuses.map((s) => s.name).sort(), ['accounts', 'entry-counts']);
     for (const s of statuses) {
       assert.equal(s.lagEvents, 0);
       assert.equal(typeof s.lagSeconds, 'number');
       assert.equal(s.owner, stack.projector!.instanceId);
       assert.equal(s.generation, 1);
     }
-    const checkpoints = await Promise.all(['carts', 'item-counts'].map((n) => stack.redis.get(projectionKeys(stack.config.REDIS_PREFIX, n).checkpoint(1))));
+    const checkpoints = await Promise.all(['accounts', 'entry-counts'].map((n) => stack.redis.get(projectionKeys(stack.config.REDIS_PREFIX, n).checkpoint(1))));
     assert.ok(checkpoints.every((c) => c !== null), 'a checkpoint per projection');
 
     const metrics = await (await fetch(`${stack.api!.url}/metrics`)).text();
-    assert.match(metrics, /ledgerflow_projection_lag_events\{projection="carts"\} 0/);
-    assert.match(metrics, /ledgerflow_projection_up\{projection="item-counts"\} 1/);
+    assert.match(metrics, /ledgerflow_projection_lag_events\{projection="accounts"\} 0/);
+    assert.match(metrics, /ledgerflow_projection_up\{projection="entry-counts"\} 1/);
   });
 
   it('follows the stream tail with one long-lived consumer instead of a probe per tick', async () => {
@@ -96,105 +96,104 @@ describe('projection engine', { timeout: 240_000 }, () => {
     }, 10_000, 'the tail follower in the management API');
 
     // The tail it reports moves with the stream.
-    const cartId = uniqueId('tail');
-    const before = (await statusOf('carts')).tail ?? -1;
-    await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1, wait: 'projected' });
-    await eventually(async () => ((await statusOf('carts')).tail! > before ? true : undefined), 10_000, 'tail advanced');
+    const accountId = uniqueId('tail');
+    const before = (await statusOf('accounts')).tail ?? -1;
+    await stack.trpc.account.deposit.mutate({ accountId, entryId: 'a', amount: 1, wait: 'projected' });
+    await eventually(async () => ((await statusOf('accounts')).tail! > before ? true : undefined), 10_000, 'tail advanced');
   });
 
   it('parks a poison event, keeps the rest of the stream flowing, and re-drives it after a fix', async () => {
     const sick = uniqueId('sick');
     const healthy = uniqueId('healthy');
-    await stack.trpc.cart.addItem.mutate({ cartId: sick, itemId: 'ok-1', quantity: 1, price: 1 });
-    await stack.trpc.cart.addItem.mutate({ cartId: sick, itemId: 'poison', quantity: 1, price: 1 });
-    await stack.trpc.cart.addItem.mutate({ cartId: sick, itemId: 'ok-2', quantity: 1, price: 1 });
-    const last = await stack.trpc.cart.addItem.mutate({ cartId: healthy, itemId: 'x', quantity: 1, price: 1 });
+    await stack.trpc.account.deposit.mutate({ accountId: sick, entryId: 'ok-1', amount: 1 });
+    await stack.trpc.account.deposit.mutate({ accountId: sick, entryId: 'poison', amount: 1 });
+    await stack.trpc.account.deposit.mutate({ accountId: sick, entryId: 'ok-2', amount: 1 });
+    const last = await stack.trpc.account.deposit.mutate({ accountId: healthy, entryId: 'x', amount: 1 });
 
     const readModels = createReadModels(stack.redis, stack.config.REDIS_PREFIX);
-    // The stream moved on: the other cart is counted, and the cart projection has everything.
-    await eventually(() => readModels.get(itemCounts, healthy).then((d) => (d?.version === last.version ? d : undefined)), 10_000, 'healthy counted');
-    const fullCart = await stack.trpc.cart.get.query({ cartId: sick, minVersion: 3 });
-    assert.equal(fullCart.items.length, 3);
+    // The stream moved on: the other account is counted, and the accounts projection has everything.
+    await eventually(() => readModels.get(entryCounts, healthy).then((d) => (d?.version === last.version ? d : undefined)), 10_000, 'healthy counted');
+    const fullAccount = await stack.trpc.account.get.query({ accountId: sick, minVersion: 3 });
+    assert.deepEqual(fullAccount.entries.map((e) => e.entryId), ['ok-1', 'poison', 'ok-2']);
 
     const parked = await eventually(async () => {
-      const list = await stack.trpc.system.parked.query({ projection: 'item-counts' });
+      const list = await stack.trpc.system.parked.query({ projection: 'entry-counts' });
       return list.length === 2 ? list : undefined;
     }, 10_000, 'poison and the event behind it parked');
-    assert.deepEqual(parked.map((p) => [p.aggregate, p.version]), [[`cart:${sick}`, 2], [`cart:${sick}`, 3]]);
+    assert.deepEqual(parked.map((p) => [p.aggregate, p.version]), [[`account:${sick}`, 2], [`account:${sick}`, 3]]);
     assert.match(parked[0]!.error, /cannot count poison/);
     assert.equal(parked[0]!.attempts, 3);
     assert.match(parked[1]!.error, /waiting behind an earlier parked event/);
-    assert.equal((await readModels.get(itemCounts, sick))?.lines, 1, 'stopped before the poison event, in order');
-    assert.equal((await eventually(async () => ((await statusOf('item-counts')).parked === 2 ? statusOf('item-counts') : undefined))).parked, 2);
+    assert.equal((await readModels.get(entryCounts, sick))?.entries, 1, 'stopped before the poison event, in order');
+    assert.equal((await eventually(async () => ((await statusOf('entry-counts')).parked === 2 ? statusOf('entry-counts') : undefined))).parked, 2);
 
     poisonFixed = true;
-    const { parked: count } = await stack.trpc.system.redrive.mutate({ projection: 'item-counts' });
+    const { parked: count } = await stack.trpc.system.redrive.mutate({ projection: 'entry-counts' });
     assert.equal(count, 2);
-    const healed = await eventually(() => readModels.get(itemCounts, sick).then((d) => (d?.version === 3 ? d : undefined)), 10_000, 're-driven');
-    assert.equal(healed.lines, 3);
-    assert.deepEqual(await admin().parked('item-counts'), []);
-    // Later events of the cart flow normally again.
-    await stack.trpc.cart.removeItem.mutate({ cartId: sick, itemId: 'ok-1' });
-    await eventually(() => readModels.get(itemCounts, sick).then((d) => (d?.version === 4 && d.lines === 2 ? d : undefined)), 10_000, 'unblocked');
+    const healed = await eventually(() => readModels.get(entryCounts, sick).then((d) => (d?.version === 3 ? d : undefined)), 10_000, 're-driven');
+    assert.equal(healed.entries, 3);
+    assert.deepEqual(await admin().parked('entry-counts'), []);
+    // Later events of the account flow normally again.
+    await stack.trpc.account.withdraw.mutate({ accountId: sick, entryId: 'ok-3', amount: 1 });
+    await eventually(() => readModels.get(entryCounts, sick).then((d) => (d?.version === 4 && d.entries === 4 ? d : undefined)), 10_000, 'unblocked');
 
     const unknown = await stack.trpc.system.redrive.mutate({ projection: 'nope' }).then(() => null, (e: { data?: { code?: string } }) => e);
     assert.equal(unknown?.data?.code, 'NOT_FOUND');
   });
 
   it('parks an event it cannot read, with the events of its aggregate behind it', async () => {
-    const cartId = uniqueId('unreadable');
+    const accountId = uniqueId('unreadable');
     const envelope = (version: number, payload: Record<string, unknown>) => ({
-      eventId: `cart:${cartId}:${version}`, aggregateType: 'cart', aggregateId: cartId, version, type: 'ItemAddedToCart', schemaVersion: 1,
+      eventId: `account:${accountId}:${version}`, aggregateType: 'account', aggregateId: accountId, version, type: 'Deposited', schemaVersion: 1,
       payload, occurredAt: new Date().toISOString(), commandId: `k${version}`, correlationId: 'k', causationId: `k${version}`,
     });
     const publisher = stack.rabbit.createPublisher({ confirm: true });
-    for (const event of [envelope(1, { itemId: 'a', quantity: 'lots', unitPriceCents: 1 }), envelope(2, { itemId: 'b', quantity: 1, unitPriceCents: 1 })]) {
-      await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'cart.ItemAddedToCart', messageId: event.eventId }, event);
+    for (const event of [envelope(1, { entryId: 'a', amountCents: 'lots' }), envelope(2, { entryId: 'b', amountCents: 1 })]) {
+      await publisher.send({ exchange: stack.config.EVENTS_EXCHANGE, routingKey: 'account.Deposited', messageId: event.eventId }, event);
     }
     await publisher.close();
     const parked = await eventually(async () => {
-      const list = (await admin().parked('carts')).filter((p) => p.aggregate === `cart:${cartId}`);
+      const list = (await admin().parked('accounts')).filter((p) => p.aggregate === `account:${accountId}`);
       return list.length === 2 ? list : undefined;
     }, 10_000, 'both parked');
-    assert.match(parked[0]!.error, /invalid ItemAddedToCart payload/);
+    assert.match(parked[0]!.error, /invalid Deposited payload/);
     assert.equal(parked[0]!.version, 1);
     assert.match(parked[1]!.error, /waiting behind/);
-    assert.equal(await stack.readModels.get(cartProjection, cartId), null, 'nothing applied past the unreadable event');
+    assert.equal(await stack.readModels.get(accountProjection, accountId), null, 'nothing applied past the unreadable event');
   });
 
   it('rebuilds under load into a new generation while reads stay consistent, then drops the old one', async () => {
-    const carts = Array.from({ length: 20 }, () => uniqueId('rb'));
-    for (const cartId of carts) await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'first', quantity: 1, price: 1, wait: 'projected' });
-    // A few thousand events of other carts in the log, so the rebuild takes a while to replay.
-    await publishCartFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 3000);
-    const before = await statusOf('carts');
+    const accounts = Array.from({ length: 20 }, () => uniqueId('rb'));
+    for (const accountId of accounts) await stack.trpc.account.deposit.mutate({ accountId, entryId: 'first', amount: 1, wait: 'projected' });
+    // A few thousand events of other accounts in the log, so the rebuild takes a while to replay.
+    await publishAccountFiller(stack.rabbit, stack.config.EVENTS_EXCHANGE, 3000);
+    const before = await statusOf('accounts');
 
     let writing = true;
     const writes = (async () => {
       let i = 0;
       while (writing) {
-        // A few items per cart, added again and again: quantities grow, lines stay under the cart's limit.
-        await stack.trpc.cart.addItem.mutate({ cartId: carts[i % carts.length]!, itemId: `more-${Math.floor(i / carts.length) % 5}`, quantity: 1, price: 0.5 });
+        await stack.trpc.account.deposit.mutate({ accountId: accounts[i % accounts.length]!, entryId: `more-${i}`, amount: 0.5 });
         i += 1;
       }
       return i;
     })();
-    // Readers check every cart over and over: never missing, never going back a version, and
+    // Readers check every account over and over: never missing, never going back a version, and
     // each read tells (in the same step) whether a rebuild was under way while it was served.
     const seen = new Map<string, number>();
-    const metaKey = `${stack.config.REDIS_PREFIX}:proj:carts:meta`;
+    const metaKey = `${stack.config.REDIS_PREFIX}:proj:accounts:meta`;
     let reads = 0;
     let readsDuringRebuild = 0;
     let reading = true;
     const readers = (async () => {
       while (reading) {
-        for (const cartId of carts) {
+        for (const accountId of accounts) {
           const [rebuilding] = await stack.redis.multi().hGet(metaKey, 'rebuilding').exec();
-          const doc = (await stack.readModels.get(cartProjection, cartId)) as CartReadModel | null;
-          assert.ok(doc, `${cartId} readable throughout`);
-          assert.ok(doc.version >= (seen.get(cartId) ?? 0), `${cartId} never goes back a version`);
-          assert.equal(doc.totalItems, doc.items.reduce((sum, item) => sum + item.quantity, 0), 'a consistent document');
-          seen.set(cartId, doc.version);
+          const doc = (await stack.readModels.get(accountProjection, accountId)) as AccountReadModel | null;
+          assert.ok(doc, `${accountId} readable throughout`);
+          assert.ok(doc.version >= (seen.get(accountId) ?? 0), `${accountId} never goes back a version`);
+          assert.equal(doc.entries.length, Math.min(doc.version, recentEntries), 'a consistent document: an entry per version');
+          seen.set(accountId, doc.version);
           reads += 1;
           if (rebuilding !== null) readsDuringRebuild += 1;
         }
@@ -202,9 +201,9 @@ describe('projection engine', { timeout: 240_000 }, () => {
     })();
 
     try {
-      await stack.trpc.system.rebuild.mutate({ projection: 'carts' });
+      await stack.trpc.system.rebuild.mutate({ projection: 'accounts' });
       await eventually(async () => {
-        const s = await statusOf('carts');
+        const s = await statusOf('accounts');
         return s.generation === before.generation! + 1 && s.state === 'live' ? s : undefined;
       }, 60_000, 'switched to the new generation');
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -217,43 +216,43 @@ describe('projection engine', { timeout: 240_000 }, () => {
     assert.ok(written > 0 && reads > 0);
     assert.ok(readsDuringRebuild > 0, 'reads were served while the rebuild replayed the log');
 
-    // Every cart complete in the new generation; the old generation's keys are gone.
-    for (const cartId of carts) {
-      const handle = stack.temporal.workflow.getHandle(`cart:${cartId}`);
+    // Every account complete in the new generation; the old generation's keys are gone.
+    for (const accountId of accounts) {
+      const handle = stack.temporal.workflow.getHandle(`account:${accountId}`);
       const version = (await handle.query('version')) as number;
-      const doc = await stack.trpc.cart.get.query({ cartId, minVersion: version });
+      const doc = await stack.trpc.account.get.query({ accountId, minVersion: version });
       assert.equal(doc.version, version);
-      assert.equal(doc.totalItems, version, 'one unit per command, none applied twice');
+      assert.equal(Math.round(doc.balance * 100), 100 + 50 * (version - 1), 'every deposit once, none applied twice');
     }
     await eventually(async () => {
       const keys: string[] = [];
-      for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:rm:carts:g${before.generation}:*` })) keys.push(...batch);
+      for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:rm:accounts:g${before.generation}:*` })) keys.push(...batch);
       return keys.length === 0 ? true : undefined;
     }, 10_000, 'old generation dropped');
   });
 
   it('rebuilds at start when the projection definition version is raised', async () => {
-    const before = await statusOf('carts');
+    const before = await statusOf('accounts');
     await stack.projector!.stop();
-    const cartsV2 = defineProjection({ ...cartProjection, version: cartProjection.version + 1 });
+    const accountsV2 = defineProjection({ ...accountProjection, version: accountProjection.version + 1 });
     stack.projector = startProjector(
       { redis: stack.redis, rabbit: stack.rabbit, topology: topologyOf(stack.config), prefix: stack.config.REDIS_PREFIX, log: createLogger('test', 'warn') },
-      [cartsV2, itemCounts],
+      [accountsV2, entryCounts],
       { tickMs: 500, leaseMs: 3000 },
     );
     const after = await eventually(async () => {
-      const s = await statusOf('carts');
-      return s.version === cartsV2.version && s.state === 'live' ? s : undefined;
+      const s = await statusOf('accounts');
+      return s.version === accountsV2.version && s.state === 'live' ? s : undefined;
     }, 60_000, 'rebuilt with version 2');
     assert.equal(after.generation, before.generation! + 1);
   });
 });
 
 describe('several projector instances', { timeout: 120_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   let child: ChildProcess | undefined;
   before(async () => {
-    stack = await startTestStack({ projectorOptions: { tickMs: 500, leaseMs: 3000 } });
+    stack = await startLedgerStack({ projectorOptions: { tickMs: 500, leaseMs: 3000 } });
   });
   after(async () => {
     child?.kill('SIGKILL');
@@ -263,9 +262,9 @@ describe('several projector instances', { timeout: 120_000 }, () => {
   it('lets one instance own a projection; a standby takes over within seconds when the owner dies, without double-applying', async () => {
     // The in-process projector is the first owner; stop it and start an owner we can kill.
     await stack.projector!.stop();
-    const env = envOf(stack.config);
+    const env = envOf(stack.config, { LEDGERFLOW_CONFIG: ledgerConfigPath });
     child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'bin', 'projector.ts')], { env, stdio: 'ignore' });
-    const status = async () => (await stack.trpc.system.projections.query()).find((s) => s.name === 'carts')!;
+    const status = async () => (await stack.trpc.system.projections.query()).find((s) => s.name === 'accounts')!;
     const childOwner = await eventually(async () => {
       const s = await status();
       return s.owner && s.state === 'live' ? s.owner : undefined;
@@ -273,95 +272,85 @@ describe('several projector instances', { timeout: 120_000 }, () => {
     const standby = stack.startProjector();
     assert.notEqual(childOwner, standby.instanceId);
 
-    const cartId = uniqueId('lease');
-    for (let i = 0; i < 5; i++) await stack.trpc.cart.addItem.mutate({ cartId, itemId: `a${i}`, quantity: 1, price: 1, wait: 'projected' });
+    const accountId = uniqueId('lease');
+    for (let i = 0; i < 5; i++) await stack.trpc.account.deposit.mutate({ accountId, entryId: `a${i}`, amount: 1, wait: 'projected' });
     assert.equal(standby.status()[0]!.state, 'standby');
 
     child.kill('SIGKILL');
-    for (let i = 5; i < 10; i++) await stack.trpc.cart.addItem.mutate({ cartId, itemId: `a${i}`, quantity: 1, price: 1 });
+    for (let i = 5; i < 10; i++) await stack.trpc.account.deposit.mutate({ accountId, entryId: `a${i}`, amount: 1 });
     const s = await eventually(async () => {
       const current = await status();
       return current.owner === standby.instanceId && current.state === 'live' ? current : undefined;
     }, 20_000, 'the standby took over');
-    const doc = await stack.trpc.cart.get.query({ cartId, minVersion: 10 });
-    assert.equal(doc.items.length, 10);
-    assert.ok(doc.items.every((item) => item.quantity === 1), 'nothing applied twice');
+    const doc = await stack.trpc.account.get.query({ accountId, minVersion: 10 });
+    assert.deepEqual(doc.entries.map((e) => e.entryId), Array.from({ length: 10 }, (_, i) => `a${i}`), 'each once, in order');
+    assert.equal(doc.balance, 10, 'nothing applied twice');
     assert.equal(s.gaps, 0);
   });
 });
 
+interface NamedAccount {
+  kind: 'account';
+  accountId: string;
+  entries: number;
+  holderId: string | null;
+  holderName: string | null;
+}
+interface HolderName {
+  kind: 'holder';
+  holderId: string;
+  name: string;
+}
+const holderDoc = (holderId: string) => `holder:${holderId}`;
+const unassigned = (accountId: string): NamedAccount => ({ kind: 'account', accountId, entries: 0, holderId: null, holderName: null });
+let poisonNameFixed = false;
+
 /**
- * A second aggregate, test-only: tags put on carts. It is not in the workflow registry, so its
- * events are published straight to the exchange, as a workflow would publish them.
+ * Accounts with their holder's current name: fed by accounts and holders, a holder's rename
+ * fanned out to every account assigned to it.
  */
-const tag = {
-  name: 'tag' as const,
-  events: {
-    TagCreated: z.object({ label: z.string() }),
-    TagRenamed: z.object({ label: z.string() }),
-    /** Puts this tag on a cart (taking the cart away from the tag it had). */
-    TagApplied: z.object({ cartId: z.string() }),
-  },
-  upcasters: {},
-};
-
-interface TaggedCart {
-  kind: 'cart';
-  cartId: string;
-  lines: number;
-  tagId: string | null;
-  label: string | null;
-}
-interface TagLabel {
-  kind: 'tag';
-  tagId: string;
-  label: string;
-}
-const tagDoc = (tagId: string) => `tag:${tagId}`;
-const untagged = (cartId: string): TaggedCart => ({ kind: 'cart', cartId, lines: 0, tagId: null, label: null });
-let poisonLabelFixed = false;
-
-/** Carts with their tag's current label: fed by carts and tags, a rename fanned out to every tagged cart. */
-const taggedCarts = defineProjection<TaggedCart | TagLabel, [typeof cart, typeof tag]>({
-  name: 'tagged-carts',
+const namedAccounts = defineProjection<NamedAccount | HolderName, [typeof account, typeof holder]>({
+  name: 'named-accounts',
   version: 1,
-  sources: [cart, tag],
+  sources: [account, holder],
   handlers: {
-    'cart.ItemAddedToCart': {
+    'account.Deposited': {
       apply: (doc, event) => {
-        const current = doc?.kind === 'cart' ? doc : untagged(event.aggregateId);
-        return { ...current, lines: current.lines + 1 };
+        const current = doc?.kind === 'account' ? doc : unassigned(event.aggregateId);
+        return { ...current, entries: current.entries + 1 };
       },
     },
-    'tag.TagCreated': {
-      documents: (event) => [tagDoc(event.aggregateId)],
-      apply: (_doc, event) => ({ kind: 'tag', tagId: event.aggregateId, label: event.payload.label }),
-    },
-    'tag.TagRenamed': {
-      documents: async (event, read) => [tagDoc(event.aggregateId), ...(await read.ids('byTag', { key: event.aggregateId }))],
-      apply: (doc, event) => {
-        if (event.payload.label === 'poison' && !poisonLabelFixed) throw new Error('cannot print poison');
-        return doc?.kind === 'cart' ? { ...doc, label: event.payload.label } : { kind: 'tag', tagId: event.aggregateId, label: event.payload.label };
-      },
-    },
-    'tag.TagApplied': {
-      documents: (event) => [event.payload.cartId],
+    'account.HolderAssigned': {
       apply: async (doc, event, read) => {
-        const label = await read.get<TagLabel>(tagDoc(event.aggregateId));
-        return { ...(doc?.kind === 'cart' ? doc : untagged(event.payload.cartId)), tagId: event.aggregateId, label: label?.label ?? null };
+        const named = await read.get<HolderName>(holderDoc(event.payload.holderId));
+        return { ...(doc?.kind === 'account' ? doc : unassigned(event.aggregateId)), holderId: event.payload.holderId, holderName: named?.name ?? null };
+      },
+    },
+    'holder.HolderRegistered': {
+      documents: (event) => [holderDoc(event.aggregateId)],
+      apply: (_doc, event) => ({ kind: 'holder', holderId: event.aggregateId, name: event.payload.name }),
+    },
+    'holder.HolderRenamed': {
+      documents: async (event, read) => [holderDoc(event.aggregateId), ...(await read.ids('byHolder', { key: event.aggregateId }))],
+      apply: (doc, event) => {
+        if (event.payload.name === 'poison' && !poisonNameFixed) throw new Error('cannot print poison');
+        return doc?.kind === 'account' ? { ...doc, holderName: event.payload.name } : { kind: 'holder', holderId: event.aggregateId, name: event.payload.name };
       },
     },
   },
   indexes: {
-    byTag: (doc) => (doc.kind === 'cart' && doc.tagId !== null ? { key: doc.tagId, score: doc.lines } : null),
+    byHolder: (doc) => (doc.kind === 'account' && doc.holderId !== null ? { key: doc.holderId, score: doc.entries } : null),
   },
 });
-type TaggedDoc = DocOf<typeof taggedCarts>;
+type NamedDoc = DocOf<typeof namedAccounts>;
 
-/** Envelopes with gapless versions per aggregate, as the aggregate's workflow would write them. */
+/**
+ * Envelopes with gapless versions per aggregate, as the aggregate's workflow would write them:
+ * the tests below publish them straight to the exchange (no workflow runs these aggregates).
+ */
 function envelopes() {
   const versions = new Map<string, number>();
-  return <T extends string>(aggregateType: 'tag' | 'cart', aggregateId: string, type: T, payload: Record<string, unknown>): EventEnvelope => {
+  return (aggregateType: 'account' | 'holder', aggregateId: string, type: string, payload: Record<string, unknown>): EventEnvelope => {
     const version = (versions.get(`${aggregateType}:${aggregateId}`) ?? 0) + 1;
     versions.set(`${aggregateType}:${aggregateId}`, version);
     return {
@@ -372,9 +361,9 @@ function envelopes() {
 }
 
 describe('a projection fed by two aggregates', { timeout: 240_000 }, () => {
-  let stack: TestStack;
+  let stack: LedgerStack;
   before(async () => {
-    stack = await startTestStack({ projections: [cartProjection, taggedCarts] });
+    stack = await startLedgerStack({ projections: [accountProjection, namedAccounts] });
   });
   after(async () => {
     await stack?.stop();
@@ -388,110 +377,110 @@ describe('a projection fed by two aggregates', { timeout: 240_000 }, () => {
     }
     await publisher.close();
   }
-  const read = (id: string) => stack.readModels.get(taggedCarts, id);
-  const cartsOf = async (tagId: string) => (await stack.readModels.list(taggedCarts, 'byTag', { key: tagId })).map((d) => (d as TaggedCart).cartId).sort();
-  const labels = async (cartIds: string[]) => Promise.all(cartIds.map(async (id) => ((await read(id)) as TaggedCart | null)?.label ?? null));
-  const statusOf = async () => (await stack.trpc.system.projections.query()).find((s) => s.name === taggedCarts.name)!;
+  const read = (id: string) => stack.readModels.get(namedAccounts, id);
+  const accountsOf = async (holderId: string) => (await stack.readModels.list(namedAccounts, 'byHolder', { key: holderId })).map((d) => (d as NamedAccount).accountId).sort();
+  const names = async (accountIds: string[]) => Promise.all(accountIds.map(async (id) => ((await read(id)) as NamedAccount | null)?.holderName ?? null));
+  const statusOf = async () => (await stack.trpc.system.projections.query()).find((s) => s.name === namedAccounts.name)!;
+  const assign = (accountId: string, holderId: string) => event('account', accountId, 'HolderAssigned', { holderId, holderVersion: 1 });
 
   it('fans an event out to every document, reads documents while applying, moves keyed index members, and rebuilds to the same documents', async () => {
     const [k1, k2, k3] = [uniqueId('k1'), uniqueId('k2'), uniqueId('k3')];
-    const [t1, t2] = [uniqueId('t1'), uniqueId('t2')];
-    for (const cartId of [k1, k2, k3]) await stack.trpc.cart.addItem.mutate({ cartId, itemId: 'a', quantity: 1, price: 1 });
-
+    const [h1, h2] = [uniqueId('h1'), uniqueId('h2')];
     await publish(
-      event('tag', t1, 'TagCreated', { label: 'red' }),
-      event('tag', t1, 'TagApplied', { cartId: k1 }),
-      event('tag', t1, 'TagApplied', { cartId: k2 }),
-      event('tag', t2, 'TagCreated', { label: 'blue' }),
-      event('tag', t2, 'TagApplied', { cartId: k3 }),
-      event('tag', t1, 'TagRenamed', { label: 'crimson' }),
+      ...[k1, k2, k3].map((accountId) => event('account', accountId, 'Deposited', { entryId: 'a', amountCents: 100 })),
+      event('holder', h1, 'HolderRegistered', { name: 'Ada' }),
+      assign(k1, h1),
+      assign(k2, h1),
+      event('holder', h2, 'HolderRegistered', { name: 'Grace' }),
+      assign(k3, h2),
+      event('holder', h1, 'HolderRenamed', { name: 'Ada Lovelace' }),
     );
-    // The rename reached both of t1's carts through its keyed index; applying read the tag's label.
-    await eventually(async () => ((await labels([k1, k2, k3])).join() === 'crimson,crimson,blue' ? true : undefined), 15_000, 'renamed on every cart of t1');
-    assert.deepEqual(await cartsOf(t1), [k1, k2].sort());
-    assert.deepEqual(await cartsOf(t2), [k3]);
-    for (const id of [k1, k2, k3]) assert.equal(((await read(id)) as TaggedCart).lines, 1, 'cart events and tag events in one document');
+    // The rename reached both of h1's accounts through its keyed index; applying read the holder's name.
+    await eventually(async () => ((await names([k1, k2, k3])).join() === 'Ada Lovelace,Ada Lovelace,Grace' ? true : undefined), 15_000, 'renamed on every account of h1');
+    assert.deepEqual(await accountsOf(h1), [k1, k2].sort());
+    assert.deepEqual(await accountsOf(h2), [k3]);
+    for (const id of [k1, k2, k3]) assert.equal(((await read(id)) as NamedAccount).entries, 1, 'account events and holder events in one document');
 
-    // k2 moves from t1 to t2: the old member goes in the same commit as the new one comes.
-    await publish(event('tag', t2, 'TagApplied', { cartId: k2 }), event('tag', t2, 'TagRenamed', { label: 'navy' }));
-    await eventually(async () => ((await labels([k1, k2, k3])).join() === 'crimson,navy,navy' ? true : undefined), 15_000, 'k2 moved and renamed with t2');
-    assert.deepEqual(await cartsOf(t1), [k1]);
-    assert.deepEqual(await cartsOf(t2), [k2, k3].sort());
+    // k2 moves from h1 to h2: the old member goes in the same commit as the new one comes.
+    await publish(assign(k2, h2), event('holder', h2, 'HolderRenamed', { name: 'Grace Hopper' }));
+    await eventually(async () => ((await names([k1, k2, k3])).join() === 'Ada Lovelace,Grace Hopper,Grace Hopper' ? true : undefined), 15_000, 'k2 moved and renamed with h2');
+    assert.deepEqual(await accountsOf(h1), [k1]);
+    assert.deepEqual(await accountsOf(h2), [k2, k3].sort());
 
     // Everything committed with the checkpoint: versions per aggregate, the keyed sets under the generation.
     // The status is published every tick: wait for one that agrees with what is committed and has nothing pending.
-    const keys = projectionKeys(stack.config.REDIS_PREFIX, taggedCarts.name);
+    const keys = projectionKeys(stack.config.REDIS_PREFIX, namedAccounts.name);
     const status = await eventually(async () => {
       const s = await statusOf();
       if (s.state !== 'live' || s.lagEvents !== 0 || s.generation === null) return undefined;
       return Number(await stack.redis.get(keys.checkpoint(s.generation))) === s.checkpoint ? s : undefined;
     }, 15_000, 'caught up, the status agreeing with the committed checkpoint');
     const generation = status.generation!;
-    assert.deepEqual(await stack.redis.hmGet(keys.versions(generation), [`tag:${t1}`, `tag:${t2}`, `cart:${k1}`]), ['4', '4', '1']);
-    assert.deepEqual(await stack.redis.zRange(keys.index(generation, 'byTag', t2), 0, -1), [k2, k3].sort());
+    assert.deepEqual(await stack.redis.hmGet(keys.versions(generation), [`holder:${h1}`, `holder:${h2}`, `account:${k1}`, `account:${k2}`]), ['2', '2', '2', '3']);
+    assert.deepEqual(await stack.redis.zRange(keys.index(generation, 'byHolder', h2), 0, -1), [k2, k3].sort());
 
     // Rebuilt from the log into a new generation: the same documents and index members.
-    const ids = [k1, k2, k3, tagDoc(t1), tagDoc(t2)];
+    const ids = [k1, k2, k3, holderDoc(h1), holderDoc(h2)];
     const before = await Promise.all(ids.map(read));
-    await stack.trpc.system.rebuild.mutate({ projection: taggedCarts.name });
+    await stack.trpc.system.rebuild.mutate({ projection: namedAccounts.name });
     await eventually(async () => {
       const s = await statusOf();
       return s.generation === generation + 1 && s.state === 'live' ? s : undefined;
     }, 60_000, 'switched to the rebuilt generation');
     assert.deepEqual(await Promise.all(ids.map(read)), before);
-    assert.deepEqual(await cartsOf(t1), [k1]);
-    assert.deepEqual(await cartsOf(t2), [k2, k3].sort());
+    assert.deepEqual(await accountsOf(h1), [k1]);
+    assert.deepEqual(await accountsOf(h2), [k2, k3].sort());
     await eventually(async () => {
       const left: string[] = [];
-      for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:rm:${taggedCarts.name}:g${generation}:*` })) left.push(...batch);
+      for await (const batch of stack.redis.scanIterator({ MATCH: `${stack.config.REDIS_PREFIX}:rm:${namedAccounts.name}:g${generation}:*` })) left.push(...batch);
       return left.length === 0 ? true : undefined;
     }, 10_000, 'old generation dropped, keyed index sets included');
   });
 
   it('parks a failing event of one aggregate behind which its later events wait, lets the other aggregate flow, and re-drives them', async () => {
     const [k1, k2] = [uniqueId('pk1'), uniqueId('pk2')];
-    const [t1, t2] = [uniqueId('pt1'), uniqueId('pt2')];
+    const [h1, h2] = [uniqueId('ph1'), uniqueId('ph2')];
     await publish(
-      event('tag', t1, 'TagCreated', { label: 'red' }),
-      event('tag', t1, 'TagApplied', { cartId: k1 }),
-      event('tag', t2, 'TagCreated', { label: 'blue' }),
-      event('tag', t2, 'TagApplied', { cartId: k2 }),
-      event('tag', t1, 'TagRenamed', { label: 'poison' }),
-      event('tag', t1, 'TagRenamed', { label: 'scarlet' }),
-      event('tag', t2, 'TagRenamed', { label: 'teal' }),
+      event('holder', h1, 'HolderRegistered', { name: 'Ada' }),
+      assign(k1, h1),
+      event('holder', h2, 'HolderRegistered', { name: 'Grace' }),
+      assign(k2, h2),
+      event('holder', h1, 'HolderRenamed', { name: 'poison' }),
+      event('holder', h1, 'HolderRenamed', { name: 'Ada Lovelace' }),
+      event('holder', h2, 'HolderRenamed', { name: 'Grace Hopper' }),
     );
-    await eventually(async () => ((await labels([k2])).join() === 'teal' ? true : undefined), 15_000, 't2 flows on');
+    await eventually(async () => ((await names([k2])).join() === 'Grace Hopper' ? true : undefined), 15_000, 'h2 flows on');
     const parked = await eventually(async () => {
-      const list = await stack.trpc.system.parked.query({ projection: taggedCarts.name });
+      const list = await stack.trpc.system.parked.query({ projection: namedAccounts.name });
       return list.length === 2 ? list : undefined;
     }, 15_000, 'the poison rename and the one behind it parked');
-    assert.deepEqual(parked.map((p) => [p.aggregate, p.version]), [[`tag:${t1}`, 3], [`tag:${t1}`, 4]]);
-    assert.deepEqual(await labels([k1]), ['red'], 'nothing of the failed fan-out applied');
+    assert.deepEqual(parked.map((p) => [p.aggregate, p.version]), [[`holder:${h1}`, 2], [`holder:${h1}`, 3]]);
+    assert.deepEqual(await names([k1]), ['Ada'], 'nothing of the failed fan-out applied');
 
-    poisonLabelFixed = true;
-    await stack.trpc.system.redrive.mutate({ projection: taggedCarts.name });
-    await eventually(async () => ((await labels([k1])).join() === 'scarlet' ? true : undefined), 15_000, 're-driven in order');
-    assert.deepEqual(await stack.trpc.system.parked.query({ projection: taggedCarts.name }), []);
+    poisonNameFixed = true;
+    await stack.trpc.system.redrive.mutate({ projection: namedAccounts.name });
+    await eventually(async () => ((await names([k1])).join() === 'Ada Lovelace' ? true : undefined), 15_000, 're-driven in order');
+    assert.deepEqual(await stack.trpc.system.parked.query({ projection: namedAccounts.name }), []);
   });
 
   it('writes a batch in one step guarded by the lease: documents, keyed index moves, versions, checkpoint and notice, or nothing', async () => {
     // A projection nobody runs, written by hand the way the runtime writes it.
-    const scratch = defineProjection<TaggedCart | TagLabel, [typeof cart, typeof tag]>({ ...taggedCarts, name: uniqueId('scratch'), sources: [cart, tag] });
+    const scratch = defineProjection<NamedAccount | HolderName, [typeof account, typeof holder]>({ ...namedAccounts, name: uniqueId('scratch'), sources: [account, holder] });
     const keys = projectionKeys(stack.config.REDIS_PREFIX, scratch.name);
     await stack.redis.hSet(keys.meta, 'generation', '1');
     await stack.redis.set(keys.lease, 'owner');
     const target = { keys, projection: scratch.name, channel: appliedChannel(stack.config.REDIS_PREFIX), generation: 1, guard: 'generation' as const };
     const view = redisView(stack.redis, keys, 1);
-    const [k1, t1, t2] = [uniqueId('sk'), uniqueId('st1'), uniqueId('st2')];
+    const [k1, h1, h2] = [uniqueId('sk'), uniqueId('sh1'), uniqueId('sh2')];
     const own = envelopes();
     const entries = (events: EventEnvelope[], from: number) => events.map((body, i) => ({ offset: from + i, body }));
 
     // One batch whose later events read what its earlier ones wrote.
     const first = await applyEntries(scratch, entries([
-      own('tag', t1, 'TagCreated', { label: 'red' }),
-      own('cart', k1, 'ItemAddedToCart', { itemId: 'a', quantity: 1, unitPriceCents: 100 }),
-      own('tag', t1, 'TagApplied', { cartId: k1 }),
-      own('tag', t1, 'TagRenamed', { label: 'crimson' }),
+      own('holder', h1, 'HolderRegistered', { name: 'Ada' }),
+      own('account', k1, 'Deposited', { entryId: 'a', amountCents: 100 }),
+      own('account', k1, 'HolderAssigned', { holderId: h1, holderVersion: 1 }),
+      own('holder', h1, 'HolderRenamed', { name: 'Ada Lovelace' }),
     ], 100), view);
     assert.equal(await commitBatch(stack.redis, { ...target, owner: 'intruder' }, first.batch, { checkpoint: 103 }), 'LEASE_LOST');
     const written = async () => {
@@ -510,20 +499,20 @@ describe('a projection fed by two aggregates', { timeout: 240_000 }, () => {
     });
     try {
       assert.equal(await commitBatch(stack.redis, { ...target, owner: 'owner' }, first.batch, { checkpoint: 103 }), 'OK');
-      assert.deepEqual(await stack.readModels.get(scratch, k1), { kind: 'cart', cartId: k1, lines: 1, tagId: t1, label: 'crimson' } satisfies TaggedDoc);
+      assert.deepEqual(await stack.readModels.get(scratch, k1), { kind: 'account', accountId: k1, entries: 1, holderId: h1, holderName: 'Ada Lovelace' } satisfies NamedDoc);
       assert.equal(await stack.redis.get(keys.checkpoint(1)), '103');
-      assert.deepEqual(await stack.redis.hGetAll(keys.versions(1)), { [`tag:${t1}`]: '3', [`cart:${k1}`]: '1' });
-      assert.deepEqual(await stack.redis.zRange(keys.index(1, 'byTag', t1), 0, -1), [k1]);
+      assert.deepEqual(await stack.redis.hGetAll(keys.versions(1)), { [`holder:${h1}`]: '2', [`account:${k1}`]: '2' });
+      assert.deepEqual(await stack.redis.zRange(keys.index(1, 'byHolder', h1), 0, -1), [k1]);
 
-      // The next batch moves the cart to another tag: the old member is removed in the same commit.
-      const second = await applyEntries(scratch, entries([own('tag', t2, 'TagCreated', { label: 'blue' }), own('tag', t2, 'TagApplied', { cartId: k1 })], 104), view);
+      // The next batch moves the account to another holder: the old member is removed in the same commit.
+      const second = await applyEntries(scratch, entries([own('holder', h2, 'HolderRegistered', { name: 'Grace' }), own('account', k1, 'HolderAssigned', { holderId: h2, holderVersion: 1 })], 104), view);
       assert.equal(await commitBatch(stack.redis, { ...target, owner: 'owner' }, second.batch, { checkpoint: 105 }), 'OK');
-      assert.deepEqual(await stack.redis.zRange(keys.index(1, 'byTag', t1), 0, -1), []);
-      assert.deepEqual(await stack.readModels.list(scratch, 'byTag', { key: t2 }), [{ kind: 'cart', cartId: k1, lines: 1, tagId: t2, label: 'blue' }]);
+      assert.deepEqual(await stack.redis.zRange(keys.index(1, 'byHolder', h1), 0, -1), []);
+      assert.deepEqual(await stack.readModels.list(scratch, 'byHolder', { key: h2 }), [{ kind: 'account', accountId: k1, entries: 1, holderId: h2, holderName: 'Grace' }]);
       await eventually(async () => (notices.length === 2 ? true : undefined), 5_000, 'a notice per commit');
       assert.deepEqual(notices, [
-        { projection: scratch.name, generation: 1, versions: { [`tag:${t1}`]: 3, [`cart:${k1}`]: 1 } },
-        { projection: scratch.name, generation: 1, versions: { [`tag:${t2}`]: 2 } },
+        { projection: scratch.name, generation: 1, versions: { [`holder:${h1}`]: 2, [`account:${k1}`]: 2 } },
+        { projection: scratch.name, generation: 1, versions: { [`holder:${h2}`]: 1, [`account:${k1}`]: 3 } },
       ]);
     } finally {
       await subscriber.quit();

@@ -3,7 +3,7 @@
  * sent SIGTERM in turn and started again. Each exits 0 on its own (drained, not killed): the
  * API answers the requests it had and refuses new ones as retryable, the worker finishes its
  * tasks, the projector commits its batch and releases its leases. Then every acknowledged
- * command is in the event log and the read models exactly once, per cart (the drills' accounting).
+ * command is in the event log and the read models exactly once, per account (the drills' accounting).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,9 +13,6 @@ import type { Client } from '@temporalio/client';
 import type { Connection } from 'rabbitmq-client';
 import { loadConfig, type Config } from '../../core/config';
 import { projectionsOf } from '../../core/app';
-import { shop } from '../support/apps';
-
-const projections = projectionsOf(shop);
 import { connectRabbit, declareTopology, topologyOf } from '../../infra/rabbit';
 import { closeRedis, createRedis, type Redis } from '../../infra/redis';
 import { connectTemporal } from '../../infra/temporal';
@@ -23,10 +20,13 @@ import { startTemporalDevServer, type DevServer } from '../../infra/temporal-dev
 import { projectionKeys } from '../../projectors/keys';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 import { describeBetween, runFor, startLoad, tallyBetween, type Load } from '../drills/support/load';
-import { account, assertAccounted, describeReport } from '../drills/support/verify';
+import { assertAccounted, audit, describeReport } from '../drills/support/verify';
+import { testAppPath } from '../support/apps';
+import audited from '../support/domains/audited.config';
 import { envOf, eventually, freePort, isolatedNames, listening, removeRunData, uniqueId } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
+const projections = projectionsOf(audited);
 type RoleName = 'worker' | 'projector' | 'api';
 
 interface Role {
@@ -107,7 +107,7 @@ describe('SIGTERM under load drains each process without losing or doubling work
       COMMAND_TIMEOUT_MS: '5000',
       LOG_LEVEL: 'info',
     });
-    env = { ...envOf(config), WORKER_METRICS_PORT: String(ports.worker), PROJECTOR_METRICS_PORT: String(ports.projector), WORKER_SDK_METRICS_PORT: '0' };
+    env = { ...envOf(config, { LEDGERFLOW_CONFIG: testAppPath('audited') }), WORKER_METRICS_PORT: String(ports.worker), PROJECTOR_METRICS_PORT: String(ports.projector), WORKER_SDK_METRICS_PORT: '0' };
     temporal = await connectTemporal(config);
     rabbit = connectRabbit(config, 'sigterm-test');
     await declareTopology(rabbit, topologyOf(config));
@@ -136,7 +136,7 @@ describe('SIGTERM under load drains each process without losing or doubling work
   });
 
   it('SIGTERMs the worker, the projector and the API in turn; every acknowledged command is applied once', async () => {
-    load = startLoad({ apiUrl: `http://127.0.0.1:${config.API_PORT}`, prefix: uniqueId('st'), hotSenders: 8, manySenders: 12, cartsPerSender: 3 });
+    load = startLoad({ apiUrl: `http://127.0.0.1:${config.API_PORT}`, prefix: uniqueId('st'), hotSenders: 8, manySenders: 12, accountsPerSender: 3 });
     const acknowledged = () => load!.tally.acknowledged.size;
     await runFor(3000);
     const lines: string[] = [];
@@ -163,7 +163,7 @@ describe('SIGTERM under load drains each process without losing or doubling work
     await runFor(3000);
 
     // The API: refuses new requests, answers those in flight, ends live subscriptions, exits 0.
-    const subscription = await fetch(`http://127.0.0.1:${config.API_PORT}/trpc/cart.onChange?input=${encodeURIComponent(JSON.stringify({ cartId: load.hotCart }))}`, {
+    const subscription = await fetch(`http://127.0.0.1:${config.API_PORT}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId: load.hotAccount }))}`, {
       headers: { accept: 'text/event-stream' },
     });
     assert.match(subscription.headers.get('content-type') ?? '', /text\/event-stream/);
@@ -191,7 +191,7 @@ describe('SIGTERM under load drains each process without losing or doubling work
     await runFor(3000);
 
     await load.stop();
-    const report = await account({ temporal, readModels, rabbit, config }, 'sigterm', load);
+    const report = await audit({ temporal, readModels, rabbit, config }, 'sigterm', load);
     console.log([...lines, describeReport(report)].join('\n'));
     assertAccounted(report);
     assert.deepEqual(

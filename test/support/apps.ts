@@ -1,20 +1,26 @@
-/** The apps the tests run: the engine's test domain (the ledger), the shop (examples/shop) and test releases of it (test/support/domains). */
+/** The apps the tests run: the engine's test domain (the ledger) and test releases of it (test/support/domains). */
 import { join } from 'node:path';
 import { loadApp, type LoadedApp } from '../../infra/app-loader';
 
 export const repoRoot = join(__dirname, '..', '..');
-export const shopConfigPath = join(repoRoot, 'examples', 'shop', 'ledgerflow.config.ts');
-
-export const loadShop = (): Promise<LoadedApp> => loadApp(shopConfigPath);
 
 /** The engine's own test domain: accounts and their holders (test/support/domains/ledger). */
 export const ledgerConfigPath = join(__dirname, 'domains', 'ledger.config.ts');
 export const loadLedger = (): Promise<LoadedApp> => loadApp(ledgerConfigPath);
 
 /**
- * A test release: of the ledger, buggy (a decide that throws), stricter (new rules) and bulky
- * (an aggregate that grows); of the shop's cart (for the drills), twice (decides twice).
+ * A test release of the ledger: buggy (a decide that throws), stricter (new rules), bulky (an
+ * aggregate that grows), audited (with account statements: every entry, what the drills account
+ * against), twice (audited, with a deposit decided twice, for the drills' proof) and payouts (a
+ * withdrawal starts a process, which confirms with a command only processes send).
  */
-export const loadTestApp = (name: 'buggy' | 'stricter' | 'twice' | 'bulky'): Promise<LoadedApp> => loadApp(join(__dirname, 'domains', `${name}.config.ts`));
+export type TestApp = 'buggy' | 'stricter' | 'bulky' | 'audited' | 'twice' | 'payouts';
+export const testAppPath = (name: TestApp) => join(__dirname, 'domains', `${name}.config.ts`);
+export const loadTestApp = (name: TestApp): Promise<LoadedApp> => loadApp(testAppPath(name));
 
-export { default as shop } from '../../examples/shop/ledgerflow.config';
+/**
+ * The shop, for test/support/stack.ts alone (its default app until the shop runs on the public
+ * test stack): no engine test runs it.
+ */
+export const shopConfigPath = join(repoRoot, 'examples', 'shop', 'ledgerflow.config.ts');
+export const loadShop = (): Promise<LoadedApp> => loadApp(shopConfigPath);

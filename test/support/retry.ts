@@ -1,5 +1,5 @@
 import { TRPCClientError } from '@trpc/client';
-import type { AppRouter } from '../../examples/shop/ledgerflow.config';
+import type { LedgerRouter } from './domains/ledger.config';
 
 /** What a well-behaved client does: on a retryable refusal, send the same command (same id) again. */
 export interface RetryCounts {
@@ -7,8 +7,8 @@ export interface RetryCounts {
   refusedRetryable: number;
 }
 
-export const retryableError = (error: unknown): error is TRPCClientError<AppRouter> =>
-  error instanceof TRPCClientError && (error as TRPCClientError<AppRouter>).data?.retryable === true;
+export const retryableError = (error: unknown): error is TRPCClientError<LedgerRouter> =>
+  error instanceof TRPCClientError && (error as TRPCClientError<LedgerRouter>).data?.retryable === true;
 
 /**
  * Calls `send` until it answers or fails with a non-retryable error, waiting a little longer

@@ -9,29 +9,32 @@ import type { CommandEnvelope, CommandOutcome } from '../../core/envelopes';
 import { engineCodes } from '../../core/errors';
 import { aggregateLimits, type AggregateLimits } from '../../core/limits';
 import { AggregateActor, fitted } from '../../workflows/actor';
-import { cart, type CartState } from '../../examples/shop/domain/cart';
+import type { AccountState } from '../support/domains/ledger/account';
+import { payingAccount } from '../support/domains/payouts.config';
 
 const occurredAt = '2024-05-01T10:00:05.000Z';
-const address = { shippingAddress: { line1: '1 Main St', city: 'Berlin', postalCode: '10115', country: 'DE' } };
 
 const command = (commandId: string, type: string, payload: Record<string, unknown>): CommandEnvelope => ({
   commandId,
-  aggregateType: 'cart',
-  aggregateId: 'c1',
+  aggregateType: 'account',
+  aggregateId: 'a1',
   type,
   payload,
   metadata: { correlationId: `corr-${commandId}`, issuedAt: '2024-05-01T10:00:00.000Z' },
 });
-const add = (commandId: string, itemId = commandId) => command(commandId, 'addItem', { itemId, quantity: 1, price: 2.5 });
+/** A deposit of 2.50 under the command's own id; a withdrawal starts the payout process (payouts.config.ts). */
+const add = (commandId: string) => command(commandId, 'deposit', { entryId: commandId, amount: 2.5 });
+const withdraw = (commandId: string, amount: number) => command(commandId, 'withdraw', { entryId: commandId, amount });
+const balanceOf = (actor: AggregateActor) => (actor.snapshot.state as AccountState).balanceCents;
 
-/** An actor of cart c1; `limits` lowers bounds (the engine's are literal constants, hence the cast). */
+/** An actor of account a1; `limits` lowers bounds (the engine's are literal constants, hence the cast). */
 const actorOf = (options: { limits?: Partial<Record<keyof AggregateLimits, number>>; recorded?: boolean } = {}) =>
-  new AggregateActor({ aggregate: cart, aggregateId: 'c1', recorded: options.recorded ?? true, limits: { ...aggregateLimits, ...options.limits } as AggregateLimits });
+  new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: options.recorded ?? true, limits: { ...aggregateLimits, ...options.limits } as AggregateLimits });
 
 /** One turn of the workflow's loop: the mailbox decided in one step and the decisions applied. */
 const decide = (actor: AggregateActor, lookedUp?: Parameters<typeof decideStep>[3]) => {
   const step = actor.nextStep(occurredAt);
-  return actor.applyStep(step.commands, decideStep(cart, step, actor.limits, lookedUp));
+  return actor.applyStep(step.commands, decideStep(payingAccount, step, actor.limits, lookedUp));
 };
 
 const statusOf = (outcomes: CommandOutcome[]) => outcomes.map((o) => (o.status === 'accepted' ? `${o.commandId}@${o.version}` : `${o.commandId}:${o.rejection.code}`));
@@ -40,7 +43,7 @@ describe('AggregateActor', () => {
   describe('accepting and deciding', () => {
     it('answers an update once its commands are decided, in mailbox order', () => {
       const actor = actorOf();
-      const ticket = actor.submit([add('a'), add('b'), command('c', 'addItem', { itemId: 'x', quantity: -1, price: 1 })]);
+      const ticket = actor.submit([add('a'), add('b'), command('c', 'deposit', { entryId: 'x', amount: -1 })]);
       assert.equal(ticket.done(), false);
       assert.equal(actor.decidable(), true);
       const applied = decide(actor);
@@ -48,7 +51,7 @@ describe('AggregateActor', () => {
       assert.equal(ticket.done(), true);
       assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', 'b@2', `c:${engineCodes.INVALID_PAYLOAD}`]);
       assert.equal(actor.snapshot.version, 2);
-      assert.deepEqual((actor.snapshot.state as CartState).items.map((l) => l.itemId), ['a', 'b']);
+      assert.equal(balanceOf(actor), 500);
       assert.equal(actor.decidable(), false);
       assert.deepEqual(actor.buffers().mailbox, { commands: 0, bytes: 0 });
       assert.equal(actor.buffers().remembered, 3);
@@ -60,11 +63,11 @@ describe('AggregateActor', () => {
       const actor = actorOf();
       actor.accept([add('a')]);
       const step = actor.nextStep(occurredAt);
-      const [decision] = decideStep(cart, step);
+      const [decision] = decideStep(payingAccount, step);
       assert.ok(decision && 'events' in decision);
-      const events = decision.events.map((e) => ({ ...e, payload: { ...e.payload, itemId: 'from-history' } }));
+      const events = decision.events.map((e) => ({ ...e, payload: { ...e.payload, amountCents: 999 } }));
       actor.applyStep(step.commands, [{ events }]);
-      assert.deepEqual((actor.snapshot.state as CartState).items.map((l) => l.itemId), ['from-history']);
+      assert.equal(balanceOf(actor), 999);
     });
 
     it('upserts the version search attribute when it crosses a step of 10, and every time for runs from before', () => {
@@ -84,8 +87,8 @@ describe('AggregateActor', () => {
     it('waits, refusing nothing, when a lookup does not answer; decides again once resumed', () => {
       const actor = actorOf();
       const ticket = actor.submit([add('a'), add('b')]);
-      const applied = decide(actor, new Map([['b', { unavailable: 'customer did not answer' }]]));
-      assert.equal(applied.waiting?.reason, 'customer did not answer');
+      const applied = decide(actor, new Map([['b', { unavailable: 'holder did not answer' }]]));
+      assert.equal(applied.waiting?.reason, 'holder did not answer');
       assert.equal(applied.waiting?.retryInMs, 500);
       assert.equal(applied.waiting?.command?.commandId, 'b');
       assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['b']);
@@ -146,8 +149,8 @@ describe('AggregateActor', () => {
       const actor = actorOf({ limits: { commandsPerUpdate: 2 } });
       assert.equal(actor.refusal([])?.type, 'INVALID_UPDATE');
       assert.equal(actor.refusal([add('a'), add('b'), add('c')])?.type, 'INVALID_UPDATE');
-      const other = { ...add('a'), aggregateId: 'c2' };
-      assert.deepEqual(actor.refusal([other]), { type: 'INVALID_UPDATE', message: 'command a is not addressed to cart:c1', retryable: false });
+      const other = { ...add('a'), aggregateId: 'a2' };
+      assert.deepEqual(actor.refusal([other]), { type: 'INVALID_UPDATE', message: 'command a is not addressed to account:a1', retryable: false });
       assert.equal(actor.refusal([add('a')]), undefined);
     });
 
@@ -168,7 +171,7 @@ describe('AggregateActor', () => {
       decide(actor);
       assert.equal(actor.publishable(), true);
       const batch = actor.nextBatch();
-      assert.deepEqual(batch.map((e) => e.eventId), ['cart:c1:1', 'cart:c1:2', 'cart:c1:3']);
+      assert.deepEqual(batch.map((e) => e.eventId), ['account:a1:1', 'account:a1:2', 'account:a1:3']);
       actor.published(batch.slice(0, 2));
       assert.deepEqual(actor.buffers().backlog.events, 1);
       actor.draining = true;
@@ -200,9 +203,9 @@ describe('AggregateActor', () => {
   describe('hand-over', () => {
     it('refuses new commands once a hand-over is noted, and carries state, backlog, outcomes and starts to the next run', () => {
       const actor = actorOf();
-      actor.accept([add('a'), command('co', 'checkout', address)]);
+      actor.accept([add('a'), withdraw('w', 1)]);
       decide(actor);
-      assert.equal(actor.pendingStarts.length, 1);
+      assert.deepEqual(actor.pendingStarts.map((s) => s.workflowId), ['payout:a1.w']);
       assert.equal(actor.handOverReady(() => true), false); // noted only after something recorded
       actor.noteHandOver(() => false);
       assert.equal(actor.refusal([add('b')]), undefined);
@@ -213,7 +216,7 @@ describe('AggregateActor', () => {
 
       const handed = actor.handOver();
       assert.deepEqual(Object.keys(handed), ['snapshot', 'mailbox', 'unpublished', 'recentOutcomes', 'recentEvents', 'pendingStarts']);
-      const next = new AggregateActor({ aggregate: cart, aggregateId: 'c1', recorded: true, carried: JSON.parse(JSON.stringify(handed)) });
+      const next = new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: true, carried: JSON.parse(JSON.stringify(handed)) });
       assert.deepEqual(next.snapshot, actor.snapshot);
       assert.deepEqual(next.buffers(), actor.buffers());
       assert.deepEqual(next.pendingStarts, actor.pendingStarts);
@@ -251,16 +254,16 @@ describe('AggregateActor', () => {
       const actor = actorOf();
       assert.equal(actor.finished(), true);
       assert.deepEqual(actor.end(), { end: 'empty' });
-      const carried = new AggregateActor({ aggregate: cart, aggregateId: 'c1', recorded: true, carried: actor.handOver() });
+      const carried = new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: true, carried: actor.handOver() });
       assert.equal(carried.finished(), false);
     });
 
     it('ends terminal once its events are published and its processes started', () => {
       const actor = actorOf();
-      actor.accept([add('a'), command('co', 'checkout', address)]);
+      actor.accept([add('a'), withdraw('w', 2.5)]);
       decide(actor);
-      const orderId = (actor.snapshot.state as CartState).pendingOrderId!;
-      actor.accept([command('done', 'completeCheckout', { orderId })]);
+      assert.equal(actor.pendingStarts.length, 1, 'the withdrawal’s payout');
+      actor.accept([command('close', 'close', {})]);
       const applied = decide(actor);
       assert.equal(applied.upsertVersion, true); // terminal: exact
       assert.equal(actor.finished(), false);
@@ -270,7 +273,7 @@ describe('AggregateActor', () => {
       assert.equal(actor.finished(), true);
       const end = actor.end();
       assert.equal(end.end, 'terminal');
-      assert.deepEqual(end.end === 'terminal' && [end.version, end.code, end.recentOutcomes.map((o) => o.commandId)], [3, 'CART_CLOSED', ['a', 'co', 'done']]);
+      assert.deepEqual(end.end === 'terminal' && [end.version, end.code, end.recentOutcomes.map((o) => o.commandId)], [3, 'ACCOUNT_CLOSED', ['a', 'w', 'close']]);
     });
   });
 });

@@ -8,16 +8,17 @@ import { ConfigError, defineConfig, defineModule, defineProjection } from 'ledge
 import { bundleOptionsOf } from '../../bin/worker';
 import { aggregatesOf, projectionsOf } from '../../core/app';
 import { loadApp, workflowEntryOf } from '../../infra/app-loader';
-import { cartModule, customerModule } from '../../examples/shop/domain';
-import { shopConfigPath } from '../support/apps';
+import { ledgerConfigPath, testAppPath } from '../support/apps';
+import { accountModule } from '../support/domains/ledger/account';
+import { holderModule } from '../support/domains/ledger/holder';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
 describe('defineConfig', () => {
   it('refuses a module registered under another name than its aggregate’s', () => {
     assert.throws(
-      () => defineConfig({ modules: { basket: cartModule } }),
-      (error: unknown) => error instanceof ConfigError && /module 'basket' holds aggregate 'cart'/.test(error.message),
+      () => defineConfig({ modules: { wallet: accountModule } }),
+      (error: unknown) => error instanceof ConfigError && /module 'wallet' holds aggregate 'account'/.test(error.message),
     );
   });
 
@@ -27,29 +28,29 @@ describe('defineConfig', () => {
   });
 
   it('gives the engine every aggregate once, and every projection once (modules’ and its own)', () => {
-    const audit = defineProjection<{ id: string }, typeof cartModule.aggregate.events>({
+    const audit = defineProjection<{ id: string }, typeof accountModule.aggregate.events>({
       name: 'audit',
       version: 1,
-      source: cartModule.aggregate,
+      source: accountModule.aggregate,
       evolve: (_doc, event) => ({ id: event.aggregateId }),
     });
-    const config = defineConfig({ modules: { cart: cartModule, customer: customerModule }, projections: [audit, cartModule.readModel] });
-    assert.deepEqual(Object.keys(aggregatesOf(config)), ['cart', 'customer']);
-    assert.equal(aggregatesOf(config).cart, cartModule.aggregate);
-    assert.deepEqual(projectionsOf(config).map((p) => p.name), ['carts', 'customers', 'audit']);
+    const config = defineConfig({ modules: { account: accountModule, holder: holderModule }, projections: [audit, accountModule.readModel] });
+    assert.deepEqual(Object.keys(aggregatesOf(config)), ['account', 'holder']);
+    assert.equal(aggregatesOf(config).account, accountModule.aggregate);
+    assert.deepEqual(projectionsOf(config).map((p) => p.name), ['accounts', 'holders', 'audit']);
     assert.deepEqual(Object.keys(config.processes), []);
     assert.deepEqual(config.activities({ log: quiet, env: {} }), {});
   });
 
   it('keeps a module’s extra projections beside its read model', () => {
-    const second = defineProjection<{ id: string }, typeof cartModule.aggregate.events>({
-      name: 'cart-ids',
+    const second = defineProjection<{ id: string }, typeof accountModule.aggregate.events>({
+      name: 'account-ids',
       version: 1,
-      source: cartModule.aggregate,
+      source: accountModule.aggregate,
       evolve: (_doc, event) => ({ id: event.aggregateId }),
     });
-    const config = defineConfig({ modules: { cart: defineModule({ aggregate: cartModule.aggregate, readModel: cartModule.readModel, projections: [second] }) } });
-    assert.deepEqual(projectionsOf(config).map((p) => p.name), ['carts', 'cart-ids']);
+    const config = defineConfig({ modules: { account: defineModule({ aggregate: accountModule.aggregate, readModel: accountModule.readModel, projections: [second] }) } });
+    assert.deepEqual(projectionsOf(config).map((p) => p.name), ['accounts', 'account-ids']);
   });
 });
 
@@ -57,12 +58,14 @@ describe('loading an app’s config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ledgerflow-config-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('loads the shop’s TypeScript config as it is', async () => {
-    const app = await loadApp(shopConfigPath);
-    assert.equal(app.path, shopConfigPath);
-    assert.deepEqual(Object.keys(app.config.modules).sort(), ['cart', 'customer', 'inventory', 'order']);
-    assert.deepEqual(Object.keys(app.config.processes), ['checkoutProcess']);
-    assert.deepEqual(Object.keys(app.config.activities({ log: quiet, env: {} })).sort(), ['chargePayment', 'refundPayment']);
+  it('loads an app’s TypeScript config as it is: its modules, processes and activities', async () => {
+    const ledger = await loadApp(ledgerConfigPath);
+    assert.equal(ledger.path, ledgerConfigPath);
+    assert.deepEqual(Object.keys(ledger.config.modules).sort(), ['account', 'holder']);
+    assert.deepEqual(Object.keys(ledger.config.processes), []);
+    const payouts = await loadApp(testAppPath('payouts'));
+    assert.deepEqual(Object.keys(payouts.config.processes), ['payoutProcess']);
+    assert.deepEqual(Object.keys(payouts.config.activities({ log: quiet, env: {} })), ['sendPayout']);
   });
 
   it('says what is missing: no file, no default export, a file that throws', async () => {
@@ -77,17 +80,17 @@ describe('loading an app’s config', () => {
   });
 
   it('writes the workflow entry the worker bundles: the aggregate workflow and each process by name', async () => {
-    const app = await loadApp(shopConfigPath);
+    const app = await loadApp(testAppPath('payouts'));
     const entry = workflowEntryOf(app, dir);
     const source = readFileSync(entry.workflowsPath, 'utf8');
     assert.match(source, /export const aggregateWorkflow = aggregateWorkflowFor\(config\);/);
-    assert.match(source, /export const checkoutProcess = config\.processes\["checkoutProcess"\];/);
-    assert.ok(source.includes(JSON.stringify(shopConfigPath)));
+    assert.match(source, /export const payoutProcess = config\.processes\["payoutProcess"\];/);
+    assert.ok(source.includes(JSON.stringify(testAppPath('payouts'))));
     assert.ok(entry.ignoreModules.includes('node:fs') && entry.ignoreModules.includes('fs'), 'Node built-ins stay out of the sandbox');
   });
 
   it('bundles with zod loaded once per worker, and nothing else shared between workflows', async () => {
-    const app = await loadApp(shopConfigPath);
+    const app = await loadApp(ledgerConfigPath);
     assert.deepEqual(bundleOptionsOf(app).bundlerOptions.preloadModules, ['zod']);
   });
 });

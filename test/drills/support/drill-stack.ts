@@ -1,7 +1,8 @@
 /**
  * A stack the drills own end to end, so they can break any part of it: a Temporal dev server
  * on a SQLite file (it survives a restart), a RabbitMQ node and a redis-server of their own,
- * and the worker, projector and API as processes of their own, as deployed.
+ * and the worker, projector and API as processes of their own, as deployed, running the
+ * engine's test domain with its account statements (the audited ledger).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { startTemporalDevServer, type DevServer } from '../../../infra/temporal-
 import { createReadModels, type ReadModels } from '../../../projectors/store';
 import { ownRabbit, type OwnRabbit } from '../../support/rabbit-server';
 import { ownRedis, type OwnRedis } from '../../support/redis-server';
+import { testAppPath } from '../../support/apps';
 import { envOf, freePort, listening, uniqueId } from '../../support/stack';
 
 const root = join(__dirname, '..', '..', '..');
@@ -65,7 +67,7 @@ export async function startDrillStack(): Promise<DrillStack> {
     COMMAND_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
   });
-  const env = envOf(config);
+  const env = envOf(config, { LEDGERFLOW_CONFIG: testAppPath('audited') });
   const roles: Record<Role['name'], Role> = {
     worker: { name: 'worker', crashes: 0, tail: [] },
     projector: { name: 'projector', crashes: 0, tail: [] },

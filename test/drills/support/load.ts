@@ -2,30 +2,28 @@
  * Full load as a client that follows the API's advice would send it: many senders in a closed
  * loop, each command with its own id, resent with the same id after a retryable refusal or a
  * network error, until answered. Every answer is tallied with its time, and every command is
- * kept with what it asks, so the accounting can tell what each cart must hold.
+ * kept with what it asks, so the accounting can tell what each account must hold.
  *
- * Each sender owns its items (ids carry the sender's name), so every command it sends is valid
- * whatever the other senders do: it adds to and removes only its own lines. Per cart a sender
- * keeps `itemsPerCart` items: the first comes and goes (added, then removed), the others
- * accumulate adds of varying quantities and are removed only before they would pass the cart's
- * quantity limit. The final carts thus depend on nearly every command: an add that a later
- * remove of the same item erased is the only kind a read model cannot show (the log still does).
+ * Each sender deposits and withdraws only its own money, so every command it sends is valid
+ * whatever the other senders do: it withdraws at most what its own acknowledged deposits left on
+ * that account. Every command names an entry of its own (its commandId), so the account's
+ * statement must list each acknowledged command exactly once.
  */
-import { cartLimits } from '../../../examples/shop/domain/cart/cart';
-
-/** What one command asks: the accounting's independent model of the cart reads this, not the domain code. */
-export type CartCommand =
-  | { type: 'addItem'; itemId: string; quantity: number; priceCents: number }
-  | { type: 'removeItem'; itemId: string };
+/** What one command asks: the accounting's independent model of the account reads this, not the domain code. */
+export interface AccountCommand {
+  type: 'deposit' | 'withdraw';
+  entryId: string;
+  amountCents: number;
+}
 
 export interface SentCommand {
   commandId: string;
-  cartId: string;
-  command: CartCommand;
+  accountId: string;
+  command: AccountCommand;
 }
 
 export interface Ack {
-  cartId: string;
+  accountId: string;
   /** When the acknowledged attempt was sent, and when its answer arrived (ms since the epoch). */
   sentAt: number;
   at: number;
@@ -42,7 +40,7 @@ export interface Retry {
 }
 
 export interface Tally {
-  /** commandId → its cart and when it was answered done (processed or queued), in the order of the answers. */
+  /** commandId → its account and when it was answered done (processed or queued), in the order of the answers. */
   acknowledged: Map<string, Ack>;
   /** Every command sent, by commandId, whatever its answer. */
   commands: Map<string, SentCommand>;
@@ -64,24 +62,22 @@ export interface Tally {
 
 export interface LoadPlan {
   apiUrl: string;
-  /** Prefix of this drill's aggregate, item and command ids. */
+  /** Prefix of this drill's aggregate and command ids (and so of its entries). */
   prefix: string;
-  /** Senders on one hot cart. */
+  /** Senders on one hot account. */
   hotSenders: number;
-  /** Senders spread over many carts, `cartsPerSender` each (each cart is one sender's). */
+  /** Senders spread over many accounts, `accountsPerSender` each (each account is one sender's). */
   manySenders: number;
-  cartsPerSender: number;
-  /** Items each sender keeps per cart (default 3); hotSenders × this stays under the cart's line limit. */
-  itemsPerCart?: number;
+  accountsPerSender: number;
 }
 
 export interface Load {
   tally: Tally;
-  hotCart: string;
-  /** Every cart the load (or `send`) addressed. */
-  carts: string[];
+  hotAccount: string;
+  /** Every account the load (or `send`) addressed. */
+  accounts: string[];
   /** Sends one command of the caller's own through the same path (tallied, resent until answered). */
-  send(cartId: string, commandId: string, command: CartCommand, wait?: Wait): Promise<'acknowledged' | 'failed'>;
+  send(accountId: string, commandId: string, command: AccountCommand, wait?: Wait): Promise<'acknowledged' | 'failed'>;
   /** Lets every sender finish the command it is sending and stops. */
   stop(): Promise<void>;
 }
@@ -97,19 +93,16 @@ export function createTally(): Tally {
 }
 
 /** Sends one command until it is answered done or refused for good; tallies every answer. */
-export async function sendCommand(apiUrl: string, tally: Tally, cartId: string, commandId: string, command: CartCommand, wait: Wait = 'processed') {
-  tally.commands.set(commandId, { commandId, cartId, command });
-  const input =
-    command.type === 'addItem'
-      ? { cartId, commandId, wait, itemId: command.itemId, quantity: command.quantity, price: command.priceCents / 100 }
-      : { cartId, commandId, wait, itemId: command.itemId };
+export async function sendCommand(apiUrl: string, tally: Tally, accountId: string, commandId: string, command: AccountCommand, wait: Wait = 'processed') {
+  tally.commands.set(commandId, { commandId, accountId, command });
+  const input = { accountId, commandId, wait, entryId: command.entryId, amount: command.amountCents / 100 };
   for (let attempt = 0; ; attempt++) {
     const backoff = () => new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000) * (0.5 + Math.random())));
     let response: Response;
     let body: ErrorBody;
     const sentAt = Date.now();
     try {
-      response = await fetch(`${apiUrl}/trpc/cart.${command.type}`, {
+      response = await fetch(`${apiUrl}/trpc/account.${command.type}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(input),
@@ -124,7 +117,7 @@ export async function sendCommand(apiUrl: string, tally: Tally, cartId: string, 
       continue;
     }
     if (response.ok) {
-      tally.acknowledged.set(commandId, { cartId, sentAt, at: Date.now() });
+      tally.acknowledged.set(commandId, { accountId, sentAt, at: Date.now() });
       return 'acknowledged' as const;
     }
     const data = body.error?.data;
@@ -160,24 +153,19 @@ export function describeBetween(figures: ReturnType<typeof tallyBetween>): strin
   return `sent and answered meanwhile: ${figures.acknowledged} acknowledged, ${figures.retried} refused or unanswered (retried)${by ? ` (${by})` : ''}`;
 }
 
-/** A cart as the acknowledged commands make it, by item: what the read model must hold. */
-export type ExpectedCart = Map<string, { quantity: number; priceCents: number }>;
+/** An account as its acknowledged commands make it: each entry's amount in cents (withdrawals negative). */
+export type ExpectedAccount = Map<string, number>;
 
-/**
- * Folds each cart's acknowledged commands, in the order they were answered, into the cart they
- * make. Computed from what the load sent, not with the domain's code. The order is right per
- * item because one sender owns it and waits for each answer before its next command.
- */
-export function expectedCarts(tally: Tally): Map<string, ExpectedCart> {
-  const carts = new Map<string, ExpectedCart>();
+/** Each account's entries from its acknowledged commands: computed from what the load sent, not with the domain's code. */
+export function expectedAccounts(tally: Tally): Map<string, ExpectedAccount> {
+  const accounts = new Map<string, ExpectedAccount>();
   for (const commandId of tally.acknowledged.keys()) {
-    const { cartId, command } = tally.commands.get(commandId)!;
-    const cart = carts.get(cartId) ?? new Map();
-    carts.set(cartId, cart);
-    if (command.type === 'removeItem') cart.delete(command.itemId);
-    else cart.set(command.itemId, { quantity: (cart.get(command.itemId)?.quantity ?? 0) + command.quantity, priceCents: command.priceCents });
+    const { accountId, command } = tally.commands.get(commandId)!;
+    const entries = accounts.get(accountId) ?? new Map<string, number>();
+    accounts.set(accountId, entries);
+    entries.set(command.entryId, command.type === 'deposit' ? command.amountCents : -command.amountCents);
   }
-  return carts;
+  return accounts;
 }
 
 /** A small deterministic spread (no clock, no random), so a run can be read back from its ids. */
@@ -189,46 +177,45 @@ const spread = (text: string, modulo: number) => {
 
 export function startLoad(plan: LoadPlan): Load {
   const tally = createTally();
-  const itemsPerCart = plan.itemsPerCart ?? 3;
-  if (plan.hotSenders * itemsPerCart > cartLimits.maxLines) throw new Error(`${plan.hotSenders} hot senders × ${itemsPerCart} items pass the cart's ${cartLimits.maxLines} lines`);
-  const hotCart = `${plan.prefix}-hot`;
-  const manyCart = (sender: number, k: number) => `${plan.prefix}-s${sender}-c${k}`;
-  const carts = [hotCart, ...Array.from({ length: plan.manySenders }, (_, s) => Array.from({ length: plan.cartsPerSender }, (_, k) => manyCart(s, k))).flat()];
+  const hotAccount = `${plan.prefix}-hot`;
+  const manyAccount = (sender: number, k: number) => `${plan.prefix}-s${sender}-a${k}`;
+  const accounts = [hotAccount, ...Array.from({ length: plan.manySenders }, (_, s) => Array.from({ length: plan.accountsPerSender }, (_, k) => manyAccount(s, k))).flat()];
   let stopping = false;
 
-  /** Visits its carts and items in turn; knows its own lines from its acknowledged commands. */
+  /**
+   * Visits its accounts in turn: two deposits, then a withdrawal of part of what it has left
+   * there (its own money, known from its acknowledged commands), and so on.
+   */
   async function sender(name: string, own: string[], waitOf: (step: number) => Wait) {
     const held = new Map<string, number>();
     for (let step = 0; !stopping; step++) {
-      const cartId = own[step % own.length]!;
-      const k = Math.floor(step / own.length) % itemsPerCart;
-      const itemId = `${name}-i${k}`;
-      const line = `${cartId}/${itemId}`;
-      const has = held.get(line) ?? 0;
-      const quantity = 1 + spread(`${name}:${step}`, 5);
-      const remove = has > 0 && (k === 0 || has + quantity > cartLimits.maxQuantity);
-      const command: CartCommand = remove ? { type: 'removeItem', itemId } : { type: 'addItem', itemId, quantity, priceCents: 1 + spread(itemId, 999) };
-      const answer = await sendCommand(plan.apiUrl, tally, cartId, `${name}-${step}`, command, waitOf(step));
-      // A command refused for good leaves this sender unsure of its lines: it stops (the failure is reported).
+      const accountId = own[step % own.length]!;
+      const has = held.get(accountId) ?? 0;
+      const withdraw = Math.floor(step / own.length) % 3 === 2 && has > 0;
+      const amountCents = withdraw ? 1 + spread(`${name}:${step}`, has) : 1 + spread(`${name}:${step}`, 999);
+      const commandId = `${name}-${step}`;
+      const command: AccountCommand = { type: withdraw ? 'withdraw' : 'deposit', entryId: commandId, amountCents };
+      const answer = await sendCommand(plan.apiUrl, tally, accountId, commandId, command, waitOf(step));
+      // A command refused for good leaves this sender unsure of its money: it stops (the failure is reported).
       if (answer === 'failed') return;
-      held.set(line, remove ? 0 : has + quantity);
+      held.set(accountId, has + (withdraw ? -amountCents : amountCents));
     }
   }
 
   const senders = [
-    ...Array.from({ length: plan.hotSenders }, (_, s) => sender(`${plan.prefix}-h${s}`, [hotCart], (step) => (step % 5 === 4 ? 'none' : 'processed'))),
+    ...Array.from({ length: plan.hotSenders }, (_, s) => sender(`${plan.prefix}-h${s}`, [hotAccount], (step) => (step % 5 === 4 ? 'none' : 'processed'))),
     ...Array.from({ length: plan.manySenders }, (_, s) =>
-      sender(`${plan.prefix}-m${s}`, Array.from({ length: plan.cartsPerSender }, (_, k) => manyCart(s, k)), (step) => (step % 10 === 9 ? 'projected' : 'processed')),
+      sender(`${plan.prefix}-m${s}`, Array.from({ length: plan.accountsPerSender }, (_, k) => manyAccount(s, k)), (step) => (step % 10 === 9 ? 'projected' : 'processed')),
     ),
   ];
 
   return {
     tally,
-    hotCart,
-    carts,
-    send(cartId, commandId, command, wait) {
-      if (!carts.includes(cartId)) carts.push(cartId);
-      return sendCommand(plan.apiUrl, tally, cartId, commandId, command, wait);
+    hotAccount,
+    accounts,
+    send(accountId, commandId, command, wait) {
+      if (!accounts.includes(accountId)) accounts.push(accountId);
+      return sendCommand(plan.apiUrl, tally, accountId, commandId, command, wait);
     },
     async stop() {
       stopping = true;

@@ -1,10 +1,10 @@
 /**
- * The drill's accounting, per aggregate, from what a user can see: each cart's version
- * (Temporal), its events in the log (RabbitMQ) and its read model (Redis), against what the
+ * The drill's accounting, per aggregate, from what a user can see: each account's version
+ * (Temporal), its events in the log (RabbitMQ) and its statement (Redis), against what the
  * API acknowledged and what each acknowledged command asked (the load's own model, not the
  * domain's code). One aggregate's shortfall never hides behind another's extra.
  *
- * Per cart:
+ * Per account:
  * - its version equals the number of its commands acknowledged (a command answered "may have
  *   been applied" counts once, when a retry with its id was acknowledged);
  * - the log holds each version 1..n, each as one event naming one command, that command was
@@ -12,18 +12,19 @@
  *   from the log is lost, a command at two versions is doubled (applied twice on the write
  *   side). A version delivered again under the same eventId is a republish, which at-least-once
  *   delivery allows: counted, not an error;
- * - its read model holds exactly the items, quantities and prices its acknowledged commands
- *   make, at the aggregate's version.
+ * - its statement (the read model listing every entry) holds each acknowledged command's entry
+ *   exactly once, with the amount it asked, nothing else, and their sum as the balance, at the
+ *   aggregate's version.
  */
 import assert from 'node:assert/strict';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Connection } from 'rabbitmq-client';
 import type { EventEnvelope } from '../../../core/envelopes';
-import { cartProjection, type CartReadModel } from '../../../examples/shop/domain';
+import { statementProjection, type StatementReadModel } from '../../support/domains/ledger/account';
 import { versionQuery } from '../../../workflows/definitions';
 import { eventually } from '../../support/stack';
 import type { DrillStack } from './drill-stack';
-import { expectedCarts, type CartCommand, type ExpectedCart, type Load } from './load';
+import { expectedAccounts, type AccountCommand, type ExpectedAccount, type Load } from './load';
 
 export interface DrillReport {
   drill: string;
@@ -31,10 +32,10 @@ export interface DrillReport {
   /** Commands answered "may have been applied" at least once; of those, how many a retry confirmed. */
   ambiguous: number;
   ambiguousConfirmed: number;
-  /** Carts with an acknowledged command or a version. */
-  carts: number;
-  /** Carts whose read model equals what their acknowledged commands make. */
-  cartsMatching: number;
+  /** Accounts with an acknowledged command or a version. */
+  accounts: number;
+  /** Accounts whose statement equals what their acknowledged commands make. */
+  accountsMatching: number;
   /** Events in the matching read models (their versions, summed). */
   eventsInReadModel: number;
   /** Acknowledged commands with no event in the log. */
@@ -43,9 +44,9 @@ export interface DrillReport {
   doubled: number;
   /** Extra deliveries of an event under its own eventId (allowed: at-least-once). */
   republished: number;
-  /** One line per discrepancy, each naming its cart. */
+  /** One line per discrepancy, each naming its account. */
   problems: string[];
-  /** The carts with a discrepancy. */
+  /** The accounts with a discrepancy. */
   offenders: string[];
   refusedRetryable: number;
   refusedBy: Record<string, number>;
@@ -55,7 +56,7 @@ export interface DrillReport {
   fault?: string;
 }
 
-export interface AccountOptions {
+export interface AuditOptions {
   /** How long to wait for the log to hold every version, and each read model its aggregate's version. */
   logTimeoutMs?: number;
   readModelTimeoutMs?: number;
@@ -63,103 +64,103 @@ export interface AccountOptions {
 
 type Stack = Pick<DrillStack, 'temporal' | 'readModels' | 'rabbit' | 'config'>;
 
-export async function account(stack: Stack, drill: string, load: Load, options: AccountOptions = {}): Promise<DrillReport> {
+export async function audit(stack: Stack, drill: string, load: Load, options: AuditOptions = {}): Promise<DrillReport> {
   const { logTimeoutMs = 120_000, readModelTimeoutMs = 180_000 } = options;
   const tally = load.tally;
   const problems: string[] = [];
   const offenders = new Set<string>();
-  const problem = (cartId: string, text: string) => {
-    offenders.add(cartId);
-    problems.push(`${cartId}: ${text}`);
+  const problem = (accountId: string, text: string) => {
+    offenders.add(accountId);
+    problems.push(`${accountId}: ${text}`);
   };
 
-  // Each aggregate's version, once Temporal answers (it may just have come back); a cart no
+  // Each aggregate's version, once Temporal answers (it may just have come back); an account no
   // command reached has none.
   const versions = new Map<string, number>();
-  for (const cartId of load.carts) {
+  for (const accountId of load.accounts) {
     const version = await eventually(
       () =>
         stack.temporal.workflow
-          .getHandle(`cart:${cartId}`)
+          .getHandle(`account:${accountId}`)
           .query(versionQuery)
           .catch((error: unknown) => (error instanceof WorkflowNotFoundError ? 0 : undefined)),
       120_000,
-      `${cartId} answers`,
+      `${accountId} answers`,
     );
-    versions.set(cartId, version);
+    versions.set(accountId, version);
   }
 
-  const ackedBy = new Map<string, string[]>(load.carts.map((cartId) => [cartId, []]));
-  for (const [commandId, { cartId }] of tally.acknowledged) ackedBy.get(cartId)!.push(commandId);
+  const ackedBy = new Map<string, string[]>(load.accounts.map((accountId) => [accountId, []]));
+  for (const [commandId, { accountId }] of tally.acknowledged) ackedBy.get(accountId)!.push(commandId);
 
-  // The log: every copy of every event of these carts, by cart and version.
+  // The log: every copy of every event of these accounts, by account and version.
   const log = await readLog(stack.rabbit, stack.config.EVENTS_STREAM, versions, logTimeoutMs);
   let lost = 0;
   let doubled = 0;
   let republished = 0;
-  for (const cartId of load.carts) {
-    const version = versions.get(cartId)!;
-    const acked = ackedBy.get(cartId)!;
-    if (version !== acked.length) problem(cartId, `version ${version}, but ${acked.length} command(s) acknowledged`);
-    const byVersion = log.get(cartId) ?? new Map<number, EventEnvelope[]>();
+  for (const accountId of load.accounts) {
+    const version = versions.get(accountId)!;
+    const acked = ackedBy.get(accountId)!;
+    if (version !== acked.length) problem(accountId, `version ${version}, but ${acked.length} command(s) acknowledged`);
+    const byVersion = log.get(accountId) ?? new Map<number, EventEnvelope[]>();
     const top = Math.max(version, ...byVersion.keys());
     const versionsOf = new Map<string, number[]>();
     for (let v = 1; v <= top; v++) {
       const copies = byVersion.get(v) ?? [];
       if (copies.length === 0) {
-        problem(cartId, `version ${v} is not in the log`);
+        problem(accountId, `version ${v} is not in the log`);
         continue;
       }
-      if (v > version) problem(cartId, `the log holds version ${v}, past the aggregate's ${version}`);
+      if (v > version) problem(accountId, `the log holds version ${v}, past the aggregate's ${version}`);
       const ids = new Set(copies.map((e) => `${e.eventId} / ${e.commandId}`));
-      if (ids.size > 1) problem(cartId, `version ${v} is in the log as ${ids.size} different events: ${[...ids].join('; ')}`);
+      if (ids.size > 1) problem(accountId, `version ${v} is in the log as ${ids.size} different events: ${[...ids].join('; ')}`);
       republished += copies.length - 1;
       const event = copies[0]!;
       versionsOf.set(event.commandId, [...(versionsOf.get(event.commandId) ?? []), v]);
       const sent = tally.commands.get(event.commandId);
-      if (!tally.acknowledged.has(event.commandId)) problem(cartId, `version ${v} is command ${event.commandId}, which was never acknowledged`);
-      else if (sent && !says(event, sent.command)) problem(cartId, `version ${v} (${event.type} ${JSON.stringify(event.payload)}) is not what ${event.commandId} asked (${JSON.stringify(sent.command)})`);
+      if (!tally.acknowledged.has(event.commandId)) problem(accountId, `version ${v} is command ${event.commandId}, which was never acknowledged`);
+      else if (sent && !says(event, sent.command)) problem(accountId, `version ${v} (${event.type} ${JSON.stringify(event.payload)}) is not what ${event.commandId} asked (${JSON.stringify(sent.command)})`);
     }
     for (const [commandId, at] of versionsOf) {
       if (at.length > 1) {
         doubled += 1;
-        problem(cartId, `command ${commandId} was applied ${at.length} times: versions ${at.join(', ')}`);
+        problem(accountId, `command ${commandId} was applied ${at.length} times: versions ${at.join(', ')}`);
       }
     }
     for (const commandId of acked) {
       if (!versionsOf.has(commandId)) {
         lost += 1;
-        problem(cartId, `acknowledged command ${commandId} is not in the log`);
+        problem(accountId, `acknowledged command ${commandId} is not in the log`);
       }
     }
   }
 
-  // The read models: each at its aggregate's version (after a Redis loss, rebuilt from the log),
-  // holding exactly what its acknowledged commands make.
-  const expected = expectedCarts(tally);
-  let carts = 0;
-  let cartsMatching = 0;
+  // The statements: each at its aggregate's version (after a Redis loss, rebuilt from the log),
+  // holding exactly the entries its acknowledged commands asked for.
+  const expected = expectedAccounts(tally);
+  let accounts = 0;
+  let accountsMatching = 0;
   let eventsInReadModel = 0;
-  for (const cartId of load.carts) {
-    const version = versions.get(cartId)!;
-    if (version === 0 && ackedBy.get(cartId)!.length === 0) continue;
-    carts += 1;
-    let doc: CartReadModel | null;
+  for (const accountId of load.accounts) {
+    const version = versions.get(accountId)!;
+    if (version === 0 && ackedBy.get(accountId)!.length === 0) continue;
+    accounts += 1;
+    let doc: StatementReadModel | null;
     try {
       doc = await eventually(
-        () => stack.readModels.get(cartProjection, cartId).then((d) => (d && d.version >= version ? d : undefined), () => undefined),
+        () => stack.readModels.get(statementProjection, accountId).then((d) => (d && d.version >= version ? d : undefined), () => undefined),
         readModelTimeoutMs,
-        `${cartId} read model at version ${version}`,
+        `${accountId} statement at version ${version}`,
       );
     } catch {
-      doc = await stack.readModels.get(cartProjection, cartId).catch(() => null);
+      doc = await stack.readModels.get(statementProjection, accountId).catch(() => null);
     }
-    const differences = compareCart(doc, version, expected.get(cartId) ?? new Map());
+    const differences = compareStatement(doc, version, expected.get(accountId) ?? new Map());
     if (differences.length === 0) {
-      cartsMatching += 1;
+      accountsMatching += 1;
       eventsInReadModel += doc!.version;
     } else {
-      for (const difference of differences) problem(cartId, `read model: ${difference}`);
+      for (const difference of differences) problem(accountId, `read model: ${difference}`);
     }
   }
 
@@ -168,8 +169,8 @@ export async function account(stack: Stack, drill: string, load: Load, options: 
     acknowledged: tally.acknowledged.size,
     ambiguous: tally.ambiguous.size,
     ambiguousConfirmed: [...tally.ambiguous].filter((id) => tally.acknowledged.has(id)).length,
-    carts,
-    cartsMatching,
+    accounts,
+    accountsMatching,
     eventsInReadModel,
     lost,
     doubled,
@@ -184,43 +185,42 @@ export async function account(stack: Stack, drill: string, load: Load, options: 
 }
 
 /** Whether a logged event is what its command asked for. */
-function says(event: EventEnvelope, command: CartCommand): boolean {
-  const payload = event.payload as { itemId?: string; quantity?: number; unitPriceCents?: number };
-  if (command.type === 'removeItem') return event.type === 'ItemRemovedFromCart' && payload.itemId === command.itemId;
-  return event.type === 'ItemAddedToCart' && payload.itemId === command.itemId && payload.quantity === command.quantity && payload.unitPriceCents === command.priceCents;
+function says(event: EventEnvelope, command: AccountCommand): boolean {
+  const payload = event.payload as { entryId?: string; amountCents?: number };
+  const type = command.type === 'deposit' ? 'Deposited' : 'Withdrawn';
+  return event.type === type && payload.entryId === command.entryId && payload.amountCents === command.amountCents;
 }
 
-/** How a read model differs from the cart its acknowledged commands make; [] when it matches. */
-export function compareCart(doc: CartReadModel | null, version: number, expected: ExpectedCart): string[] {
+const money = (cents: number) => (cents / 100).toFixed(2);
+
+/** How a statement differs from the entries its acknowledged commands make; [] when it matches. */
+export function compareStatement(doc: StatementReadModel | null, version: number, expected: ExpectedAccount): string[] {
   if (!doc) return [`absent, expected at version ${version}`];
   const differences: string[] = [];
   if (doc.version !== version) differences.push(`at version ${doc.version}, the aggregate at ${version}`);
   if (doc.status !== 'open') differences.push(`status ${doc.status}, expected open`);
-  const held = new Map(doc.items.map((item) => [item.itemId, item]));
-  for (const [itemId, want] of expected) {
-    const item = held.get(itemId);
-    if (!item) differences.push(`item ${itemId} missing (expected quantity ${want.quantity})`);
-    else if (item.quantity !== want.quantity || Math.round(item.price * 100) !== want.priceCents) {
-      differences.push(`item ${itemId} quantity ${item.quantity} at ${item.price}, expected ${want.quantity} at ${want.priceCents / 100}`);
-    }
+  const listed = new Map<string, number[]>();
+  for (const entry of doc.entries) listed.set(entry.entryId, [...(listed.get(entry.entryId) ?? []), Math.round(entry.amount * 100)]);
+  for (const [entryId, cents] of expected) {
+    const amounts = listed.get(entryId) ?? [];
+    if (amounts.length === 0) differences.push(`entry ${entryId} missing (expected ${money(cents)})`);
+    else if (amounts.length > 1) differences.push(`entry ${entryId} listed ${amounts.length} times (${amounts.map(money).join(', ')}), expected once (${money(cents)})`);
+    else if (amounts[0] !== cents) differences.push(`entry ${entryId} of ${money(amounts[0]!)}, expected ${money(cents)}`);
   }
-  for (const item of doc.items) if (!expected.has(item.itemId)) differences.push(`item ${item.itemId} (quantity ${item.quantity}) should not be there`);
-  if (doc.items.length !== held.size) differences.push(`${doc.items.length - held.size} duplicate line(s)`);
-  const totalItems = [...expected.values()].reduce((sum, l) => sum + l.quantity, 0);
-  const totalCents = [...expected.values()].reduce((sum, l) => sum + l.quantity * l.priceCents, 0);
-  if (doc.totalItems !== totalItems) differences.push(`totalItems ${doc.totalItems}, expected ${totalItems}`);
-  if (Math.round(doc.totalPrice * 100) !== totalCents) differences.push(`totalPrice ${doc.totalPrice}, expected ${totalCents / 100}`);
+  for (const [entryId, amounts] of listed) if (!expected.has(entryId)) differences.push(`entry ${entryId} (${amounts.map(money).join(', ')}) should not be there`);
+  const balanceCents = [...expected.values()].reduce((sum, cents) => sum + cents, 0);
+  if (Math.round(doc.balance * 100) !== balanceCents) differences.push(`balance ${money(Math.round(doc.balance * 100))}, expected ${money(balanceCents)}`);
   return differences;
 }
 
 /**
- * Reads the log from its first offset until it holds versions 1..n of every cart at version n,
+ * Reads the log from its first offset until it holds versions 1..n of every account at version n,
  * or the time is up (what is missing then is reported, not thrown). Every copy is kept.
  */
 async function readLog(rabbit: Connection, stream: string, versions: Map<string, number>, timeoutMs: number) {
-  const byCart = new Map<string, Map<number, EventEnvelope[]>>();
+  const byAccount = new Map<string, Map<number, EventEnvelope[]>>();
   let incomplete = [...versions.values()].filter((v) => v > 0).length;
-  const seen = new Map<string, number>(); // distinct versions <= n seen per cart
+  const seen = new Map<string, number>(); // distinct versions <= n seen per account
   const channel = await rabbit.acquire();
   try {
     await channel.basicQos({ prefetchCount: 1000 });
@@ -235,11 +235,11 @@ async function readLog(rabbit: Connection, stream: string, versions: Map<string,
           channel.basicAck({ deliveryTag: message.deliveryTag });
           const event = message.body as EventEnvelope;
           const target = versions.get(event.aggregateId);
-          if (target === undefined || event.aggregateType !== 'cart') return;
-          const cart = byCart.get(event.aggregateId) ?? new Map<number, EventEnvelope[]>();
-          byCart.set(event.aggregateId, cart);
-          const copies = cart.get(event.version) ?? [];
-          cart.set(event.version, [...copies, event]);
+          if (target === undefined || event.aggregateType !== 'account') return;
+          const account = byAccount.get(event.aggregateId) ?? new Map<number, EventEnvelope[]>();
+          byAccount.set(event.aggregateId, account);
+          const copies = account.get(event.version) ?? [];
+          account.set(event.version, [...copies, event]);
           if (copies.length === 0 && event.version <= target) {
             const count = (seen.get(event.aggregateId) ?? 0) + 1;
             seen.set(event.aggregateId, count);
@@ -254,10 +254,10 @@ async function readLog(rabbit: Connection, stream: string, versions: Map<string,
   } finally {
     await channel.close();
   }
-  return byCart;
+  return byAccount;
 }
 
-/** The accounting every drill asserts: nothing failed, nothing lost or doubled, every read model exact. */
+/** The accounting every drill asserts: nothing failed, nothing lost or doubled, every statement exact. */
 export function assertAccounted(report: DrillReport): void {
   const summary = `${describeReport(report)}\n${report.problems.slice(0, 20).join('\n')}`;
   assert.deepEqual(report.failures, [], 'every command was answered done or retryable');
@@ -265,17 +265,17 @@ export function assertAccounted(report: DrillReport): void {
   assert.equal(report.lost, 0, summary);
   assert.equal(report.doubled, 0, summary);
   assert.deepEqual(report.offenders, [], summary);
-  assert.equal(report.cartsMatching, report.carts, summary);
-  assert.equal(report.eventsInReadModel, report.acknowledged, 'the read models hold one event per acknowledged command');
+  assert.equal(report.accountsMatching, report.accounts, summary);
+  assert.equal(report.eventsInReadModel, report.acknowledged, 'the statements hold one entry per acknowledged command');
   assert.equal(report.ambiguousConfirmed, report.ambiguous, 'every command answered "may have been applied" was confirmed by a retry');
 }
 
 export function describeReport(r: DrillReport): string {
   const by = Object.entries(r.refusedBy).map(([code, n]) => `${code} ${n}`).join(', ');
-  const offenders = r.offenders.length ? `; offending carts (${r.offenders.length}): ${r.offenders.slice(0, 5).join(', ')}${r.offenders.length > 5 ? ', …' : ''}` : '';
+  const offenders = r.offenders.length ? `; offending accounts (${r.offenders.length}): ${r.offenders.slice(0, 5).join(', ')}${r.offenders.length > 5 ? ', …' : ''}` : '';
   return (
     `drill ${r.drill}: acknowledged ${r.acknowledged} (ambiguous ${r.ambiguous}, confirmed by retry ${r.ambiguousConfirmed}), ` +
-    `in read model ${r.cartsMatching}/${r.carts} carts (${r.eventsInReadModel} events), lost ${r.lost}, doubled ${r.doubled}, republished ${r.republished}, ` +
+    `in read model ${r.accountsMatching}/${r.accounts} accounts (${r.eventsInReadModel} events), lost ${r.lost}, doubled ${r.doubled}, republished ${r.republished}, ` +
     `refused-retryable ${r.refusedRetryable}${by ? ` (${by})` : ''}, network retries ${r.networkRetries}${offenders}${r.fault ? `; during the fault: ${r.fault}` : ''}`
   );
 }

@@ -1,19 +1,21 @@
 /**
- * The cart with a write-side defect a release might ship: an add of an item whose id ends in
+ * The account with a write-side defect a release might ship: a deposit whose entry id ends in
  * `~twice` is decided twice, so one command becomes two events (two versions, one commandId).
  * The drill accounting must see it as Temporal, RabbitMQ and Redis show it.
  */
 import { defineAggregate, defineConfig, defineModule } from 'ledgerflow';
-import shop from '../../../examples/shop/ledgerflow.config';
-import { cart } from '../../../examples/shop/domain';
+import audited from './audited.config';
+import { account } from './ledger/account';
 
-export const twiceCart = defineAggregate({
-  ...cart,
+export const twiceAccount = defineAggregate({
+  ...account,
   decide(state, command, context) {
-    const events = cart.decide(state, command, context);
-    return command.type === 'addItem' && command.payload.itemId.endsWith('~twice') ? [...events, ...events] : events;
+    const events = account.decide(state, command, context);
+    return command.type === 'deposit' && command.payload.entryId.endsWith('~twice') ? [...events, ...events] : events;
   },
 });
 
-/** The shop with this cart in place of its own. */
-export default defineConfig({ ...shop, modules: { ...shop.modules, cart: defineModule({ aggregate: twiceCart, readModel: shop.modules.cart.readModel, queries: shop.modules.cart.queries }) } });
+const { readModel, projections, queries } = audited.modules.account;
+
+/** The audited ledger (with its statements) with this account in place of its own. */
+export default defineConfig({ ...audited, modules: { ...audited.modules, account: defineModule({ aggregate: twiceAccount, readModel, projections, queries }) } });

@@ -6,5 +6,6 @@ import { accountQueries } from './queries';
 export * from './state';
 export * from './account';
 export * from './projection';
+export * from './statement';
 
 export const accountModule = defineModule({ aggregate: account, readModel: accountProjection, queries: accountQueries });
