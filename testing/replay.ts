@@ -7,8 +7,12 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
+import { Worker, type InjectedSinks, type ReplayWorkerOptions } from '@temporalio/worker';
+import { Resource } from '@opentelemetry/resources';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { bundleOptionsOf } from '../bin/worker';
+import { workflowTracingModule } from '../infra/temporal-tracing';
 import { loadApp, type LoadedApp } from '../infra/app-loader';
 
 export type { History };
@@ -16,22 +20,40 @@ export type { History };
 export interface ReplayFailure {
   /** The history's name (its file, for histories read with `readHistories`). */
   history: string;
+  /** The workflow code it failed with: the worker's with tracing off, or on (its interceptors bundled in). */
+  tracing: 'off' | 'on';
   message: string;
 }
 
 /** Worker options of the replay beyond the app's workflows (interceptors, sinks). */
-export type ReplayOptions = Omit<Partial<ReplayWorkerOptions>, 'workflowsPath' | 'workflowBundle' | 'bundlerOptions'>;
+export type ReplayOptions = Omit<Partial<ReplayWorkerOptions>, 'workflowsPath' | 'workflowBundle' | 'bundlerOptions'> & {
+  /**
+   * Which of the worker's two workflow bundles to replay with: tracing off, tracing on (with
+   * OpenTelemetry's workflow interceptors), or both (the default: a worker may run either).
+   */
+  tracing?: 'off' | 'on' | 'both';
+};
+
+/** What a traced worker adds to its workflows; its spans are never exported on replay. */
+const tracedReplay = () => ({
+  interceptors: { workflowModules: [workflowTracingModule] },
+  sinks: { exporter: makeWorkflowExporter(new NoopSpanProcessor(), Resource.empty()) } as unknown as InjectedSinks<Record<string, never>>,
+});
 
 /**
  * Replays each history with the app's current workflow code (its config file, or a loaded app)
  * and answers the ones that fail: none when the release is safe to deploy over them.
  */
 export async function replayHistories(app: string | LoadedApp, histories: Record<string, History>, options: ReplayOptions = {}): Promise<ReplayFailure[]> {
+  const { tracing = 'both', ...workerOptions } = options;
   const loaded = typeof app === 'string' ? await loadApp(app) : app;
   const failures: ReplayFailure[] = [];
-  const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
-  for await (const result of Worker.runReplayHistories({ ...bundleOptionsOf(loaded), ...options }, iterable)) {
-    if (result.error) failures.push({ history: result.workflowId, message: result.error.message });
+  for (const mode of tracing === 'both' ? (['off', 'on'] as const) : [tracing]) {
+    const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
+    const replayOptions = { ...bundleOptionsOf(loaded), ...(mode === 'on' && tracedReplay()), ...workerOptions };
+    for await (const result of Worker.runReplayHistories(replayOptions, iterable)) {
+      if (result.error) failures.push({ history: result.workflowId, tracing: mode, message: result.error.message });
+    }
   }
   return failures;
 }

@@ -10,12 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { History } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
+import { replayHistories } from '../../testing/replay';
 import type { AsyncMessage } from 'rabbitmq-client';
 import type { EventEnvelope } from '../../core/envelopes';
-import { workerTracing, workflowTracingModule } from '../../infra/temporal-tracing';
 import { startTracing } from '../../infra/tracing-sdk';
-import { bundleOptionsOf } from '../../bin/worker';
 import { loadLedger } from '../support/apps';
 import { recordLedgerScenarios } from '../support/ledger-histories';
 import { eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
@@ -114,19 +112,9 @@ describe('tracing: one command from the tRPC call to the read model', { timeout:
   }
 
   describe('replay with and without the tracing interceptors (the ledger’s histories, recorded here)', () => {
-    async function replay(histories: Record<string, History>, traced: boolean) {
-      const tracing = workerTracing()!;
-      const options = {
-        ...bundleOptionsOf(await loadLedger()),
-        ...(traced && { interceptors: { workflowModules: [workflowTracingModule] }, sinks: tracing.sinks }),
-      };
-      const failures: string[] = [];
-      const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
-      for await (const result of Worker.runReplayHistories(options, iterable)) {
-        if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-      }
-      return failures;
-    }
+    // As an app checks a release (ledgerflow/testing/replay), one tracing mode at a time.
+    const replay = async (histories: Record<string, History>, traced: boolean) =>
+      (await replayHistories(await loadLedger(), histories, { tracing: traced ? 'on' : 'off' })).map((f) => `${f.history}: ${f.message}`);
 
     it('replays histories recorded untraced with the interceptors installed', async () => {
       assert.ok(Object.keys(untraced).length >= 5, `histories: ${Object.keys(untraced).join(', ')}`);

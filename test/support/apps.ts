@@ -17,10 +17,3 @@ export const loadLedger = (): Promise<LoadedApp> => loadApp(ledgerConfigPath);
 export type TestApp = 'buggy' | 'stricter' | 'bulky' | 'audited' | 'twice' | 'payouts';
 export const testAppPath = (name: TestApp) => join(__dirname, 'domains', `${name}.config.ts`);
 export const loadTestApp = (name: TestApp): Promise<LoadedApp> => loadApp(testAppPath(name));
-
-/**
- * The shop, for test/support/stack.ts alone (its default app until the shop runs on the public
- * test stack): no engine test runs it.
- */
-export const shopConfigPath = join(repoRoot, 'examples', 'shop', 'ledgerflow.config.ts');
-export const loadShop = (): Promise<LoadedApp> => loadApp(shopConfigPath);

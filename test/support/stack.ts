@@ -1,21 +1,19 @@
 /**
  * The engine's test stacks: the public one (`ledgerflow/testing/stack`: a Temporal dev server of
  * the test's own, RabbitMQ and Redis isolated by names unique to the run) with the handles the
- * engine's tests reach for (RabbitMQ, the read models, the shop's payment gateway).
+ * engine's tests reach for (RabbitMQ, the read models), running the engine's test domains.
  */
 import { createConnection } from 'node:net';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { Connection } from 'rabbitmq-client';
-import type { AppRouter } from '../../examples/shop/ledgerflow.config';
 import type { LedgerRouter } from './domains/ledger.config';
 import type { Config } from '../../core/config';
 import type { LoadedApp } from '../../infra/app-loader';
-import { loadLedger, loadShop, shopConfigPath } from './apps';
+import { ledgerConfigPath, loadLedger } from './apps';
 import { createLogger } from '../../infra/logger';
 import { freePort } from '../../infra/net';
 import { connectRabbit } from '../../infra/rabbit';
 import { closeRedis, createRedis } from '../../infra/redis';
-import { startPaymentGateway, type PaymentGateway } from '../../examples/shop/payments/gateway';
 import { createReadModels, type ReadModels } from '../../projectors/store';
 import {
   envOfSettings,
@@ -39,15 +37,13 @@ export function listening(port: number): Promise<boolean> {
 
 export interface TestStackOptions extends Omit<PublicTestStackOptions, 'config' | 'temporal' | 'env'> {
   env?: Record<string, string>;
-  /** The app the stack runs (the shop by default). */
-  app?: LoadedApp;
+  /** The app the stack runs: the ledger or one of its test releases (test/support/domains). */
+  app: LoadedApp;
 }
 
-export interface TestStack<Router extends AnyTRPCRouter = AppRouter> extends PublicTestStack<Router> {
+export interface TestStack<Router extends AnyTRPCRouter = LedgerRouter> extends PublicTestStack<Router> {
   /** The run's settings (the public stack's `settings`). */
   config: Config;
-  /** The stand-in payment gateway the shop's checkout process charges (its behavior can be changed). */
-  payments: PaymentGateway;
   rabbit: Connection;
   readModels: ReadModels;
 }
@@ -59,42 +55,29 @@ export async function startLedgerStack(options: Omit<TestStackOptions, 'app'> = 
   return startTestStack<LedgerRouter>({ ...options, app: await loadLedger() });
 }
 
-export async function startTestStack<Router extends AnyTRPCRouter = AppRouter>(options: TestStackOptions = {}): Promise<TestStack<Router>> {
+export async function startTestStack<Router extends AnyTRPCRouter = LedgerRouter>(options: TestStackOptions): Promise<TestStack<Router>> {
   const { app, env, ...rest } = options;
-  const payments = await startPaymentGateway();
-  let stack: PublicTestStack<Router>;
-  try {
-    stack = await startPublicStack<Router>({
-      ...rest,
-      config: app ?? (await loadShop()),
-      env: { LOG_LEVEL: process.env.LF_TEST_LOG ?? 'warn', PAYMENT_GATEWAY_URL: payments.url, ...env },
-    });
-  } catch (error) {
-    await payments.close();
-    throw error;
-  }
+  const stack = await startPublicStack<Router>({ ...rest, config: app, env: { LOG_LEVEL: process.env.LF_TEST_LOG ?? 'warn', ...env } });
   const rabbit = connectRabbit(stack.settings, 'test', createLogger('test', stack.settings.LOG_LEVEL));
   const stopPublic = stack.stop;
   return Object.assign(stack, {
     config: stack.settings,
-    payments,
     rabbit,
     readModels: createReadModels(stack.redis, stack.settings.REDIS_PREFIX),
     async stop() {
       await stopPublic();
       await rabbit.close();
-      await payments.close();
     },
   });
 }
 
 /**
  * The stack's configuration as environment variables, for a process of its own (worker,
- * projector, API, CLI): the shop's config unless `extra` names another LEDGERFLOW_CONFIG
+ * projector, API, CLI): the ledger's config unless `extra` names another LEDGERFLOW_CONFIG
  * (`{ LEDGERFLOW_CONFIG: stack.app.path }` for the stack's own app).
  */
 export function envOf(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, LEDGERFLOW_CONFIG: shopConfigPath, ...envOfSettings(config), ...extra };
+  return { ...process.env, LEDGERFLOW_CONFIG: ledgerConfigPath, ...envOfSettings(config), ...extra };
 }
 
 /** `removeRunData` with connections of its own, for a run whose processes had theirs. */
