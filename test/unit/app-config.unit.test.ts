@@ -83,8 +83,8 @@ describe('loading an app’s config', () => {
     const app = await loadApp(testAppPath('payouts'));
     const entry = workflowEntryOf(app, dir);
     const source = readFileSync(entry.workflowsPath, 'utf8');
-    assert.match(source, /export const aggregateWorkflow = aggregateWorkflowFor\(config\);/);
-    assert.match(source, /export const payoutProcess = config\.processes\["payoutProcess"\];/);
+    assert.match(source, /exports.aggregateWorkflow = aggregateWorkflowFor\(config\);/);
+    assert.match(source, /exports.payoutProcess = config\.processes\["payoutProcess"\];/);
     assert.ok(source.includes(JSON.stringify(testAppPath('payouts'))));
     assert.ok(entry.ignoreModules.includes('node:fs') && entry.ignoreModules.includes('fs'), 'Node built-ins stay out of the sandbox');
   });

@@ -5,13 +5,13 @@
  * once bundled zod's CommonJS build beside the app's ES one.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import type { LoadedApp } from '../../infra/app-loader';
+import { loadApp, type LoadedApp } from '../../infra/app-loader';
 import * as fromSource from '../../bin/worker';
-import { loadLedger } from '../support/apps';
+import { loadLedger, repoRoot } from '../support/apps';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
 const compiledWorker = join(__dirname, '..', '..', 'dist', 'bin', 'worker.js');
@@ -39,4 +39,17 @@ describe('the workflow bundle of an app', () => {
   it('preloads zod and holds one copy of it (compiled engine, as installed apps run it)', { skip: !existsSync(compiledWorker) && 'needs npm run build' }, async () => {
     assertZodOnceAndPreloaded(await bundleOf(await loadLedger(), require(compiledWorker) as typeof fromSource));
   });
+
+  // An app's package.json may say it is CommonJS (npm init -y writes "type": "commonjs") or an ES
+  // module: the generated entry bundles either way.
+  for (const type of ['commonjs', 'module'] as const) {
+    it(`bundles an app whose package.json says "type": "${type}"`, async (t) => {
+      const dir = join(repoRoot, 'test', `.app-${type}-${process.pid}`);
+      mkdirSync(dir, { recursive: true });
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: `app-${type}`, private: true, type }));
+      writeFileSync(join(dir, 'ledgerflow.config.ts'), "export { default } from '../support/domains/ledger.config';\n");
+      assertZodOnceAndPreloaded(await bundleOf(await loadApp(join(dir, 'ledgerflow.config.ts')), fromSource));
+    });
+  }
 });
