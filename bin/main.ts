@@ -27,7 +27,7 @@ async function shutdown(code: number): Promise<void> {
 }
 
 /** Start-up failures whose message says everything (a bad setting, a cluster not set up). */
-const expectedAtStart = new Set(['ConfigError', 'ClusterNotReadyError']);
+const expectedAtStart = new Set(['ConfigError', 'ClusterNotReadyError', 'WorkflowBundleError']);
 
 export function runMain(main: () => Promise<void>, name = 'ledgerflow'): void {
   const log = createLogger(name);

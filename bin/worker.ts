@@ -1,7 +1,7 @@
 /** The aggregate worker: runs every aggregate workflow and the publish activity. */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type WorkerOptions } from '@temporalio/worker';
 
 type WebpackConfiguration = Parameters<NonNullable<NonNullable<WorkerOptions['bundlerOptions']>['webpackConfigHook']>>[0];
 import { createActivities } from '../activities';
@@ -75,6 +75,31 @@ export function bundleOptionsOf(app: LoadedApp) {
   return { workflowsPath, bundlerOptions: { ignoreModules, preloadModules, webpackConfigHook } };
 }
 
+/** The app's workflows failed to bundle: webpack's own report of why is the message. */
+export class WorkflowBundleError extends Error {
+  override name = 'WorkflowBundleError';
+}
+
+/**
+ * Bundles the app's workflows (with tracing's workflow interceptors when `traced`). When webpack
+ * fails, its own report (which module, which line) is the error's message: Temporal's bundler
+ * would only log it, and say "Webpack finished with errors".
+ */
+export async function bundleApp(app: LoadedApp, options: { traced?: boolean; log?: Logger } = {}): Promise<{ code: string }> {
+  const { workflowsPath, bundlerOptions } = bundleOptionsOf(app);
+  const reports: string[] = [];
+  const note = (level: 'debug' | 'info' | 'warn') => (message: string, meta?: Record<string, unknown>) => options.log?.[level](meta ?? {}, message);
+  const logger = { log: (_level: string, message: string) => note('debug')(message), trace: note('debug'), debug: note('debug'), info: note('debug'), warn: note('warn'), error: (message: string) => void reports.push(message) };
+  try {
+    return await bundleWorkflowCode({ workflowsPath, ...bundlerOptions, workflowInterceptorModules: options.traced ? [workflowTracingModule] : [], logger });
+  } catch (error) {
+    // webpack's summary of what it built comes first; its errors are what a reader needs.
+    const full = reports.join('\n');
+    const report = (full.includes('ERROR in') ? full.slice(full.indexOf('ERROR in')) : full).trim();
+    throw new WorkflowBundleError(`the workflows of ${app.path} failed to bundle${report ? `:\n${report}` : `: ${error instanceof Error ? error.message : String(error)}`}`, { cause: error });
+  }
+}
+
 /** Runs an app's aggregates, its processes and the activities they call, on the task queue of `config`. */
 export async function createAggregateWorker(app: LoadedApp, config: Config, options: AggregateWorkerOptions = {}): Promise<AggregateWorker> {
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -96,8 +121,8 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...(prebuilt ? { workflowBundle: { codePath: prebuilt } } : bundleOptionsOf(app)),
-    ...(tracing && { interceptors: { activity: tracing.activity, ...(!prebuilt && { workflowModules: [workflowTracingModule] }) }, sinks: tracing.sinks }),
+    workflowBundle: prebuilt ? { codePath: prebuilt } : await bundleApp(app, { traced: tracing !== undefined, log: options.log }),
+    ...(tracing && { interceptors: { activity: tracing.activity }, sinks: tracing.sinks }),
     activities: {
       ...app.config.activities({ log: options.log ?? silentLog, env: options.env ?? process.env }),
       ...createActivities({

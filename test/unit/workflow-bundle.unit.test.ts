@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { loadApp, type LoadedApp } from '../../infra/app-loader';
 import * as fromSource from '../../bin/worker';
+import { bundleApp, WorkflowBundleError } from '../../bin/worker';
 import { loadLedger, repoRoot } from '../support/apps';
 
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
@@ -52,4 +53,21 @@ describe('the workflow bundle of an app', () => {
       assertZodOnceAndPreloaded(await bundleOf(await loadApp(join(dir, 'ledgerflow.config.ts')), fromSource));
     });
   }
+
+  it('says why an app’s workflows fail to bundle: webpack’s own error, naming the module', async (t) => {
+    // A package Node resolves (its "node" condition) but a workflow bundle cannot: no "node" there.
+    const dir = join(repoRoot, 'test', `.app-broken-${process.pid}`);
+    mkdirSync(join(dir, 'node_modules', 'node-only'), { recursive: true });
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'node_modules', 'node-only', 'package.json'), JSON.stringify({ name: 'node-only', exports: { node: './index.js' } }));
+    writeFileSync(join(dir, 'node_modules', 'node-only', 'index.js'), 'exports.rate = 1;\n');
+    writeFileSync(join(dir, 'ledgerflow.config.ts'), "import { rate } from 'node-only';\nimport config from '../support/domains/ledger.config';\nexport default { ...config, rate };\n");
+    const app = await loadApp(join(dir, 'ledgerflow.config.ts'));
+    await assert.rejects(bundleApp(app), (error: unknown) => {
+      assert.ok(error instanceof WorkflowBundleError);
+      assert.match(error.message, /failed to bundle:\nERROR in .*ledgerflow\.config\.ts/);
+      assert.match(error.message, /Module not found: .*node-only/);
+      return true;
+    });
+  });
 });
