@@ -67,7 +67,13 @@ export async function startDrillStack(): Promise<DrillStack> {
     COMMAND_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
   });
-  const env = envOf(config, { LEDGERFLOW_CONFIG: testAppPath('audited') });
+  // Operations endpoints on ports of their own: another stack on the machine may hold the defaults.
+  const env = envOf(config, {
+    LEDGERFLOW_CONFIG: testAppPath('audited'),
+    WORKER_METRICS_PORT: String(await freePort()),
+    PROJECTOR_METRICS_PORT: String(await freePort()),
+    WORKER_SDK_METRICS_PORT: '0',
+  });
   const roles: Record<Role['name'], Role> = {
     worker: { name: 'worker', crashes: 0, tail: [] },
     projector: { name: 'projector', crashes: 0, tail: [] },

@@ -96,7 +96,14 @@ export function createTally(): Tally {
 export async function sendCommand(apiUrl: string, tally: Tally, accountId: string, commandId: string, command: AccountCommand, wait: Wait = 'processed') {
   tally.commands.set(commandId, { commandId, accountId, command });
   const input = { accountId, commandId, wait, entryId: command.entryId, amount: command.amountCents / 100 };
+  // A command still unanswered after this long is a failure of the drill (a process that died
+  // for good, say), reported as such rather than retried until the test's own timeout.
+  const givesUpAt = Date.now() + 180_000;
   for (let attempt = 0; ; attempt++) {
+    if (Date.now() > givesUpAt) {
+      tally.failures.push(`${commandId}: no definite answer after 180 s of retries`);
+      return 'failed' as const;
+    }
     const backoff = () => new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000) * (0.5 + Math.random())));
     let response: Response;
     let body: ErrorBody;
