@@ -198,7 +198,8 @@ export async function startTestStack<Router extends AnyTRPCRouter = AnyTRPCRoute
   const stack: TestStack<Router> = {
     app,
     settings,
-    env: { ...process.env, ...envOfSettings(settings), LEDGERFLOW_CONFIG: app.path, ...options.env },
+    // A process a test starts with it binds its operations endpoint to a free port, not the default 9464/9465 another process may hold.
+    env: { ...process.env, ...envOfSettings(settings), WORKER_METRICS_PORT: '0', PROJECTOR_METRICS_PORT: '0', WORKER_SDK_METRICS_PORT: '0', LEDGERFLOW_CONFIG: app.path, ...options.env },
     get url() {
       if (!stack.api) throw new ConfigError('this test stack runs no API (api: false)');
       return stack.api.url;

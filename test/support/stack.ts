@@ -74,10 +74,13 @@ export async function startTestStack<Router extends AnyTRPCRouter = LedgerRouter
 /**
  * The stack's configuration as environment variables, for a process of its own (worker,
  * projector, API, CLI): the ledger's config unless `extra` names another LEDGERFLOW_CONFIG
- * (`{ LEDGERFLOW_CONFIG: stack.app.path }` for the stack's own app).
+ * (`{ LEDGERFLOW_CONFIG: stack.app.path }` for the stack's own app). The worker's and the
+ * projector's operations endpoints take free ports unless `extra` names them: another process on
+ * the machine may hold the defaults (9464, 9465), and a process that cannot bind exits.
  */
 export function envOf(config: Config, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, LEDGERFLOW_CONFIG: ledgerConfigPath, ...envOfSettings(config), ...extra };
+  const freePorts = { WORKER_METRICS_PORT: '0', PROJECTOR_METRICS_PORT: '0', WORKER_SDK_METRICS_PORT: '0' };
+  return { ...process.env, LEDGERFLOW_CONFIG: ledgerConfigPath, ...envOfSettings(config), ...freePorts, ...extra };
 }
 
 /** `removeRunData` with connections of its own, for a run whose processes had theirs. */
