@@ -49,7 +49,19 @@ export async function startApiServer(app: AnyAppConfig, config: Config, log: Log
     // A batch of procedures is one path parameter (`account.get,holder.get`).
     routerOptions: { maxParamLength: 5000 },
   });
-  if (config.API_CORS_ORIGINS.length > 0) {
+  // A preflight the API will not allow is refused 403 with the reason, for whoever debugs the
+  // browser's refusal (@fastify/cors would answer 204 without the allow headers); an OPTIONS
+  // that names no origin is told what the API allows.
+  const corsOrigins = config.API_CORS_ORIGINS;
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'OPTIONS') return;
+    const origin = request.headers.origin;
+    if (origin === undefined) return reply.code(204).header('allow', 'GET, POST, OPTIONS').send();
+    if (corsOrigins.includes('*') || corsOrigins.includes(origin)) return;
+    const message = corsOrigins.length === 0 ? 'cross-origin calls are off (API_CORS_ORIGINS is unset)' : `origin ${origin} is not in API_CORS_ORIGINS`;
+    return reply.code(403).header('vary', 'Origin').send({ error: message });
+  });
+  if (corsOrigins.length > 0) {
     // Tokens travel in a header (or connectionParams), never in cookies: no credentials.
     await fastify.register(cors, {
       origin: config.API_CORS_ORIGINS.includes('*') ? '*' : [...config.API_CORS_ORIGINS],

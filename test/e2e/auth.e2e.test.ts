@@ -379,10 +379,12 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     assert.equal(allowed.headers.get('access-control-allow-credentials'), null, 'tokens, not cookies');
     assert.match(allowed.headers.get('vary') ?? '', /Origin/);
 
-    // An origin not listed gets no Access-Control-Allow-Origin: the browser refuses the call.
+    // An origin not listed is refused, with the reason, and no Access-Control-Allow-Origin: the browser refuses the call.
     const other = await preflight('https://evil.example.com');
+    assert.equal(other.status, 403);
     assert.equal(other.headers.get('access-control-allow-origin'), null);
     assert.match(other.headers.get('vary') ?? '', /Origin/);
+    assert.deepEqual(await other.json(), { error: 'origin https://evil.example.com is not in API_CORS_ORIGINS' });
 
     // The actual calls: the allowed origin may read the answer (a refusal included), another may not.
     const fromApp = await fetch(`${api}/trpc/system.projections`, { headers: { origin: appOrigin, ...bearer(tokens.client) } });
@@ -413,7 +415,11 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
       }
       assert.equal((await fetch(`${open.url}/metrics`)).status, 200);
       const preflight = await fetch(`${open.url}/trpc/account.deposit`, { method: 'OPTIONS', headers: { origin: appOrigin, 'access-control-request-method': 'POST' } });
-      assert.ok(!preflight.ok, `no origin is allowed by default: the preflight fails (${preflight.status})`);
+      assert.equal(preflight.status, 403, 'no origin is allowed by default');
+      assert.match(((await preflight.json()) as { error: string }).error, /API_CORS_ORIGINS is unset/);
+      const bare = await fetch(`${open.url}/trpc/account.deposit`, { method: 'OPTIONS' });
+      assert.equal(bare.status, 204, 'an OPTIONS naming no origin is told what the API allows');
+      assert.equal(bare.headers.get('allow'), 'GET, POST, OPTIONS');
       assert.equal(preflight.headers.get('access-control-allow-origin'), null);
       assert.equal(preflight.headers.get('access-control-allow-methods'), null);
     } finally {
