@@ -102,6 +102,7 @@ export const ledgerflowFastify: FastifyPluginAsync<LedgerflowFastifyOptions> = a
     for (const file of readConsoleFiles()) {
       instance.get(`/console${file.route}`, (_request, reply) => reply.headers(consoleHeaders).type(file.contentType).send(file.body));
     }
+    instance.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/console', handler: (_request, reply) => reply.code(405).header('allow', 'GET, HEAD').send({ error: 'GET only' }) });
   }
 
   await instance.register(async (trpc) => {

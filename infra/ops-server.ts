@@ -44,7 +44,12 @@ export async function startOpsServer({ port, host, registry, ready, moreMetrics,
   };
   app.get('/health/ready', readiness);
   app.get('/health', readiness);
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found', see: ['/metrics', '/health/live', '/health/ready'] }));
+  const paths = ['/metrics', '/health/live', '/health/ready', '/health'];
+  app.setNotFoundHandler((request, reply) =>
+    paths.includes(request.url.split('?')[0]!)
+      ? reply.code(405).header('allow', 'GET, HEAD').send({ error: `${request.method} is not served here: GET only` })
+      : reply.code(404).send({ error: 'not found', see: ['/metrics', '/health/live', '/health/ready'] }),
+  );
   app.setErrorHandler((err, request, reply) => {
     log.error({ err, url: request.url }, 'operations request failed');
     return reply.code(500).send({ error: 'internal error' });

@@ -317,6 +317,9 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     const refused = (await (await fetch(`${api}/metrics`, { headers: bearer(tokens.client) })).json()) as { error: { data: { code: string } } };
     assert.equal(refused.error.data.code, 'FORBIDDEN');
     assert.match(await (await fetch(`${api}/metrics`, { headers: bearer(tokens.metrics) })).text(), /ledgerflow_api_requests_total/);
+    const posted = await fetch(`${api}/console`, { method: 'POST' });
+    assert.equal(posted.status, 405, 'the console is GET only');
+    assert.equal(posted.headers.get('allow'), 'GET, HEAD');
   });
 
   it('accepts a subscription token in connectionParams (what httpSubscriptionLink sends), and only for subscriptions', async () => {

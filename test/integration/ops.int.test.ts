@@ -98,6 +98,9 @@ describe('operations: /metrics, /health and logs of the worker and the projector
       assert.equal(ready.ok, true);
       assert.ok(Object.values(ready.checks).every(Boolean));
       assert.equal((await fetch(`${base}/nothing`)).status, 404);
+      const posted = await fetch(`${base}/metrics`, { method: 'POST' });
+      assert.equal(posted.status, 405, 'GET only');
+      assert.equal(posted.headers.get('allow'), 'GET, HEAD');
     }
   });
 
