@@ -40,7 +40,9 @@ describe('the read side heals itself (a redis-server of the test’s own)', { ti
     const admin = createRedis(redisServer.url, 'test-admin');
     await admin.connect();
     await admin.flushAll();
-    assert.equal(await admin.dbSize(), 0);
+    // The live projector may write its lease and status again at once; the read models and checkpoints are gone.
+    const left = await admin.keys('*');
+    assert.deepEqual(left.filter((key) => key.includes(':rm:') || key.endsWith(':checkpoint')), [], `left after FLUSHALL: ${left.join(', ')}`);
     await admin.quit();
 
     for (const accountId of accounts) {
