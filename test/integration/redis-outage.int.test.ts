@@ -39,11 +39,14 @@ describe('the read side heals itself (a redis-server of the test’s own)', { ti
     }
     const admin = createRedis(redisServer.url, 'test-admin');
     await admin.connect();
-    await admin.flushAll();
-    // The live projector may write its lease and status again at once; the read models and checkpoints are gone.
-    const left = await admin.keys('*');
-    assert.deepEqual(left.filter((key) => key.includes(':rm:') || key.endsWith(':checkpoint')), [], `left after FLUSHALL: ${left.join(', ')}`);
-    await admin.quit();
+    try {
+      await admin.flushAll();
+      // The live projector may write its lease and status again at once; the read models and checkpoints are gone.
+      const left = await admin.keys('*');
+      assert.deepEqual(left.filter((key) => key.includes(':rm:') || key.endsWith(':checkpoint')), [], `left after FLUSHALL: ${left.join(', ')}`);
+    } finally {
+      await admin.quit(); // an open client would keep the test process alive past a failure
+    }
 
     for (const accountId of accounts) {
       const doc = await accountOf(accountId, 2);
