@@ -27,6 +27,11 @@ export function workerTracing(): WorkerTracing | undefined {
   if (!tracing) return undefined;
   return {
     activity: [(ctx) => ({ inbound: new OpenTelemetryActivityInboundInterceptor(ctx), outbound: new OpenTelemetryActivityOutboundInterceptor(ctx) })],
-    sinks: { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) } as unknown as InjectedSinks<Record<string, never>>,
+    sinks: workflowSpanSinks(tracing.processor, tracing.resource),
   };
+}
+
+/** The sink the workflow interceptors export their spans through (never called on replay). */
+export function workflowSpanSinks(...exporter: Parameters<typeof makeWorkflowExporter>): InjectedSinks<Record<string, never>> {
+  return { exporter: makeWorkflowExporter(...exporter) } as unknown as InjectedSinks<Record<string, never>>;
 }

@@ -7,12 +7,11 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { makeWorkflowExporter } from '@temporalio/interceptors-opentelemetry/lib/worker';
-import { Worker, type InjectedSinks, type ReplayWorkerOptions } from '@temporalio/worker';
+import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { Resource } from '@opentelemetry/resources';
 import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { bundleOptionsOf } from '../bin/worker';
-import { workflowTracingModule } from '../infra/temporal-tracing';
+import { bundleApp } from '../bin/worker';
+import { workflowSpanSinks } from '../infra/temporal-tracing';
 import { loadApp, type LoadedApp } from '../infra/app-loader';
 
 export type { History };
@@ -34,11 +33,6 @@ export type ReplayOptions = Omit<Partial<ReplayWorkerOptions>, 'workflowsPath' |
   tracing?: 'off' | 'on' | 'both';
 };
 
-/** What a traced worker adds to its workflows; its spans are never exported on replay. */
-const tracedReplay = () => ({
-  interceptors: { workflowModules: [workflowTracingModule] },
-  sinks: { exporter: makeWorkflowExporter(new NoopSpanProcessor(), Resource.empty()) } as unknown as InjectedSinks<Record<string, never>>,
-});
 
 /**
  * Replays each history with the app's current workflow code (its config file, or a loaded app)
@@ -50,7 +44,9 @@ export async function replayHistories(app: string | LoadedApp, histories: Record
   const failures: ReplayFailure[] = [];
   for (const mode of tracing === 'both' ? (['off', 'on'] as const) : [tracing]) {
     const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
-    const replayOptions = { ...bundleOptionsOf(loaded), ...(mode === 'on' && tracedReplay()), ...workerOptions };
+    // Bundled as the worker bundles it (with tracing's interceptors when on); a traced bundle's spans are never exported on replay.
+    const workflowBundle = await bundleApp(loaded, { traced: mode === 'on' });
+    const replayOptions = { workflowBundle, ...(mode === 'on' && { sinks: workflowSpanSinks(new NoopSpanProcessor(), Resource.empty()) }), ...workerOptions };
     for await (const result of Worker.runReplayHistories(replayOptions, iterable)) {
       if (result.error) failures.push({ history: result.workflowId, tracing: mode, message: result.error.message });
     }
