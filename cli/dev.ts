@@ -66,10 +66,12 @@ async function answers(address: string): Promise<boolean> {
   }
 }
 
-/** The engine's process entry points, run the way this CLI itself runs (compiled, or from source through tsx). */
+/** An engine process's entry script, as this module runs (compiled, or from source through tsx). */
+export const engineScript = (name: 'worker' | 'projector' | 'api') => join(__dirname, '..', 'bin', `${name}${__filename.endsWith('.ts') ? '.ts' : '.js'}`);
+
+/** The engine's process entry points, run the way this CLI itself runs. */
 function engineProcess(name: 'worker' | 'projector' | 'api', cwd: string): Omit<Service, 'restarts'> {
-  const script = join(__dirname, '..', 'bin', `${name}${__filename.endsWith('.ts') ? '.ts' : '.js'}`);
-  return { name, command: process.execPath, args: [...process.execArgv, script], cwd };
+  return { name, command: process.execPath, args: [...process.execArgv, engineScript(name)], cwd };
 }
 
 export async function runDev(app: LoadedApp, config: Config, env: NodeJS.ProcessEnv = process.env): Promise<void> {

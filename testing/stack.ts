@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createTRPCClient, httpLink, type TRPCClient, type TRPCLink } from '@trpc/client';
@@ -14,7 +13,7 @@ import type { AnyTRPCRouter } from '@trpc/server';
 import type { Connection } from 'rabbitmq-client';
 import { startApiServer, type ApiServer } from '../api/server';
 import { createAggregateWorker, type AggregateWorker } from '../bin/worker';
-import { findTemporalCli, missingTemporalCli } from '../cli/dev';
+import { engineScript, findTemporalCli, missingTemporalCli } from '../cli/dev';
 import { ConfigError, projectionsOf } from '../core/app';
 import { loadConfig, type Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
@@ -135,10 +134,10 @@ function quietTemporalRuntime() {
   }
 }
 
-/** The engine's process entry point, run the way this module runs (compiled, or from source through tsx). */
+/** Node's arguments for an engine process, run the way this module runs (from source: through tsx). */
 const engineEntry = (name: 'worker') => {
-  const fromSource = __filename.endsWith('.ts');
-  return [...(fromSource ? ['--import', 'tsx'] : []), join(__dirname, '..', 'bin', `${name}${fromSource ? '.ts' : '.js'}`)];
+  const script = engineScript(name);
+  return [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), script];
 };
 
 async function startOwnTemporal(options: TestStackOptions): Promise<DevServer> {
