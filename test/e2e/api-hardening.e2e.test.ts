@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startApiServer } from '../../api/server';
 import { createLogger } from '../../infra/logger';
-import { eventually, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
+import { eventually, openAccountStream, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 
 /** Sends `total` bytes as a request body, `chunk` at a time, until the server answers or hangs up. */
 function upload(url: string, total: number, options: { chunked?: boolean } = {}) {
@@ -85,17 +85,8 @@ describe('the API under hostile requests', { timeout: 180_000 }, () => {
     const api = await startApiServer(stack.app.config, { ...stack.config, API_PORT: 0 }, createLogger('draining', 'silent'));
     let closing: Promise<void> | undefined;
     try {
-      const stream = await fetch(`${api.url}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId: uniqueId('drain') }))}`, {
-        headers: { accept: 'text/event-stream' },
-      });
+      const { response: stream, ended: streamEnded } = await openAccountStream(api.url, uniqueId('drain'));
       assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
-      const streamEnded = (async () => {
-        try {
-          for await (const _ of stream.body!) void _;
-        } catch {
-          // a stream cut off ends too
-        }
-      })();
       // A command whose headers arrived before close() and whose body arrives after it.
       const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
       await new Promise((resolve) => socket.once('connect', resolve));

@@ -23,7 +23,7 @@ import { describeBetween, runFor, startLoad, tallyBetween, type Load } from '../
 import { assertAccounted, audit, describeReport } from '../drills/support/verify';
 import { testAppPath } from '../support/apps';
 import audited from '../support/domains/audited.config';
-import { envOf, eventually, freePort, isolatedNames, listening, removeRunData, uniqueId } from '../support/stack';
+import { envOf, eventually, freePort, isolatedNames, listening, openAccountStream, removeRunData, uniqueId } from '../support/stack';
 
 const root = join(__dirname, '..', '..');
 const projections = projectionsOf(audited);
@@ -163,18 +163,8 @@ describe('SIGTERM under load drains each process without losing or doubling work
     await runFor(3000);
 
     // The API: refuses new requests, answers those in flight, ends live subscriptions, exits 0.
-    const subscription = await fetch(`http://127.0.0.1:${config.API_PORT}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId: load.hotAccount }))}`, {
-      headers: { accept: 'text/event-stream' },
-    });
+    const { response: subscription, ended: streamEnded } = await openAccountStream(`http://127.0.0.1:${config.API_PORT}`, load.hotAccount);
     assert.match(subscription.headers.get('content-type') ?? '', /text\/event-stream/);
-    // Resolves when the server ends the stream (the client would then resume elsewhere from its lastEventId).
-    const streamEnded = (async () => {
-      try {
-        for await (const _ of subscription.body!) void _;
-      } catch {
-        // a stream cut off ends too
-      }
-    })();
     const beforeApi = acknowledged();
     sent = Date.now();
     const api = await terminate('api');

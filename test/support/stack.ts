@@ -95,3 +95,20 @@ export async function removeRunDataOf(config: Config): Promise<void> {
     await closeRedis(redis);
   }
 }
+
+/**
+ * A live subscription to an account's changes over plain SSE (as a browser's EventSource opens
+ * it); `ended` resolves once the server ends the stream (a client would then resume elsewhere
+ * from its lastEventId).
+ */
+export async function openAccountStream(apiUrl: string, accountId: string): Promise<{ response: Response; ended: Promise<void> }> {
+  const response = await fetch(`${apiUrl}/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId }))}`, { headers: { accept: 'text/event-stream' } });
+  const ended = (async () => {
+    try {
+      for await (const _ of response.body!) void _;
+    } catch {
+      // a stream cut off ends too
+    }
+  })();
+  return { response, ended };
+}
