@@ -2,13 +2,16 @@ import type { TRPCMutationProcedure } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import type { AnyAggregate, PublicCommandsOf } from '../core/aggregate';
+import { isProcessCommandId } from '../core/ids';
+import { commandAccessOf, type AnyModule } from '../core/module';
 import type { AnyProjection } from '../core/projection';
+import { ruleRefusal } from './access';
 import { buildCommand } from '../commands/envelope';
 import { commandIdMessage, commandIdPattern, type CommandEnvelope, type DecidedEvent } from '../core/envelopes';
 import { engineCodes } from '../core/errors';
 import { aggregateLimits, jsonBytes } from '../core/limits';
 import { CommandInFlightError, toTRPCError } from './errors';
-import { clientProcedure, router, type ApiContext } from './trpc';
+import { clientProcedure, enforce, router, type ApiContext } from './trpc';
 
 /** How long `wait: 'projected'` waits for the read models before answering TIMEOUT. */
 export const projectedTimeoutMs = 5000;
@@ -57,8 +60,12 @@ export type CommandProcedures<A extends AnyAggregate> = {
   [K in PublicCommandsOf<A>]: TRPCMutationProcedure<{ input: CommandInput<A, K>; output: CommandResult; meta: object }>;
 };
 
-/** Builds `<aggregate>.<command>` mutations from the definition: input schema, envelope, dispatch. */
-export function commandRouter<A extends AnyAggregate>(aggregate: A, projections: readonly AnyProjection[]) {
+/**
+ * Builds `<aggregate>.<command>` mutations from the module: input schema, access rule, envelope,
+ * dispatch. The rule is checked from the aggregate id before anything is sent.
+ */
+export function commandRouter<A extends AnyAggregate>(module: AnyModule, projections: readonly AnyProjection[]) {
+  const aggregate: A = module.aggregate;
   const procedures = Object.fromEntries(
     Object.entries(aggregate.commands as Record<string, z.ZodObject>)
       // Commands only processes send (a cart's completeCheckout) are not offered to clients.
@@ -68,6 +75,9 @@ export function commandRouter<A extends AnyAggregate>(aggregate: A, projections:
       const mutation = clientProcedure.input(input).mutation(async ({ input, ctx }): Promise<CommandResult> => {
         const { [aggregate.idField]: aggregateId, commandId, expectedVersion, wait = 'processed', ...payload } = input as Record<string, unknown> &
           CommandOptions;
+        const what = `${aggregate.name}.${type} on ${aggregate.name} ${String(aggregateId)}`;
+        enforce(ruleRefusal(ctx.caller, commandAccessOf(module, type), () => module.access.owner!(aggregateId as string), what));
+        if (commandId !== undefined) refuseProcessCommandId(commandId);
         const envelope = buildCommand({
           aggregateType: aggregate.name,
           aggregateId: aggregateId as string,
@@ -84,6 +94,17 @@ export function commandRouter<A extends AnyAggregate>(aggregate: A, projections:
     }),
   );
   return router(procedures as unknown as CommandProcedures<A>);
+}
+
+/**
+ * A commandId in the process namespace is refused, whoever sends it: under an id a process will
+ * use for a step, a command of the caller's would be remembered and the step answered with its
+ * outcome, never applied.
+ */
+function refuseProcessCommandId(commandId: string): void {
+  if (!isProcessCommandId(commandId)) return;
+  const message = `commandId ${commandId} holds a '/': ids with '/' are the ones processes send; send another (a UUID)`;
+  throw toTRPCError({ kind: 'INVALID_COMMAND', code: engineCodes.PROCESS_COMMAND_ID, message });
 }
 
 /**

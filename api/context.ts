@@ -15,15 +15,16 @@ import { closeRedis, createRedis } from '../infra/redis';
 import { connectTemporalLazily } from '../infra/temporal';
 import { createProjectionAdmin, type ProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
+import { createAuthenticator } from './access';
 import type { ApiContext } from './trpc';
 import { sleep } from '../infra/deadline';
 
 /** Who is asking, as the app's own authentication found it. */
 export interface RequestIdentity {
-  /** The bearer token, checked against API_TOKENS' roles (unset API_TOKENS: any caller is a client and an admin). */
+  /** The bearer token: one of API_TOKENS, or a JWT (neither configured: any caller is an admin). */
   token?: string | null;
   correlationId?: string | null;
-  /** Reaches each command's metadata, so `decide` and the log know who sent it. */
+  /** Reaches each command's metadata, so `decide` and the log know who sent it, and owner rules; a verified JWT's `sub` wins over it. */
   userId?: string | null;
 }
 
@@ -57,7 +58,7 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
     log,
   });
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
-  const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config };
+  const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config, authenticate: createAuthenticator(config) };
   return {
     context: (request = {}) => ({ ...base, token: request.token ?? null, correlationId: request.correlationId ?? null, userId: request.userId ?? null }),
     bus,

@@ -9,7 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, F
 import type { AnyAppConfig } from '../core/app';
 import type { Logger } from '../infra/logger';
 import { traceRequest } from '../infra/tracing';
-import { bearerToken, refusal, refusals } from './access';
+import { bearerToken, isRefusal, refusals, roleRefusal } from './access';
 import { consoleHeaders, readConsoleFiles } from './console/page';
 import type { LedgerflowContext, RequestIdentity } from './context';
 import { checkHealth } from './health';
@@ -88,7 +88,8 @@ export const ledgerflowFastify: FastifyPluginAsync<LedgerflowFastifyOptions> = a
 
   if (options.metrics !== false) {
     instance.get('/metrics', async (request, reply) => {
-      const refused = refusal(config.API_TOKENS, bearerToken(request.headers.authorization), 'metrics');
+      const found = await base.authenticate(bearerToken(request.headers.authorization));
+      const refused = isRefusal(found) ? found : roleRefusal(found, 'metrics');
       if (refused) {
         const status = refusals[refused.code];
         if (refused.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');

@@ -3,15 +3,27 @@ import { z } from 'zod';
 import type { TRPCQueryProcedure } from '@trpc/server';
 import type { AnyAggregate } from '../core/aggregate';
 import { projectionsOf, type AnyAppConfig, type ModulesOf } from '../core/app';
-import type { AnyModule, ModuleDocOf, QueryDefinition } from '../core/module';
+import type { AnyModule, Caller, ModuleDocOf, QueryDefinition } from '../core/module';
+import { ruleRefusal } from './access';
 import { readsFrom, type AnyProjection } from '../core/projection';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
-import { adminProcedure, clientProcedure, mergeRouters, publicProcedure, router } from './trpc';
+import { adminProcedure, clientProcedure, enforce, mergeRouters, publicProcedure, router } from './trpc';
 
 /** How long a query with `minVersion` waits for the read model before answering TIMEOUT. */
 export const minVersionTimeoutMs = 5000;
+
+/** Refuses a caller the module's `read` rule does not let read aggregate `id` (decided from the id alone, before any read). */
+function enforceRead(module: AnyModule, caller: Caller, id: string, what: string): void {
+  enforce(ruleRefusal(caller, module.access.read ?? 'any', () => module.access.owner!(id), `${what} of ${module.aggregate.name} ${id}`));
+}
+
+/** A query's rule: `owner` queries name their user in their input (e.g. `customerId`). */
+function queryRefusal(query: QueryDefinition, caller: Caller, input: unknown, what: string) {
+  const access = query.access ?? 'any';
+  return typeof access === 'string' ? ruleRefusal(caller, access, () => null, what) : ruleRefusal(caller, 'owner', () => access.owner(input), what);
+}
 
 /** `<aggregate>.get`: the aggregate's read model, optionally no older than `minVersion`. */
 function getQuery<M extends AnyModule>(module: M) {
@@ -20,6 +32,7 @@ function getQuery<M extends AnyModule>(module: M) {
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, minVersion: z.number().int().positive().optional() });
   return clientProcedure.input(input).query(async ({ input, ctx }): Promise<ModuleDocOf<M>> => {
     const id = input[aggregate.idField] as string;
+    enforceRead(module, ctx.caller, id, `${aggregate.name}.get`);
     const minVersion = input.minVersion as number | undefined;
     if (minVersion !== undefined && !(await ctx.waiter.waitFor([readModel], aggregate.name, id, minVersion, minVersionTimeoutMs))) {
       throw new TRPCError({ code: 'TIMEOUT', message: `${aggregate.name} ${id} has not reached version ${minVersion} in the read model yet` });
@@ -35,10 +48,11 @@ function getQuery<M extends AnyModule>(module: M) {
  * events. Each message is tracked by its version: a client that reconnects sends the last one
  * it saw and receives the current document at once if it is newer, so it never stays behind.
  */
-function onChangeSubscription<P extends AnyProjection>(aggregate: AnyAggregate, projection: P) {
+function onChangeSubscription<P extends AnyProjection>(module: AnyModule, aggregate: AnyAggregate, projection: P) {
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, lastEventId: z.string().regex(/^\d+$/).nullish() });
   return clientProcedure.input(input).subscription(async function* ({ input, ctx, signal }) {
     const id = input[aggregate.idField] as string;
+    enforceRead(module, ctx.caller, id, `${aggregate.name}.onChange`);
     const since = Number(input.lastEventId ?? 0);
     for await (const { version, doc } of ctx.waiter.changes(projection, aggregate.name, id, since, signal ?? new AbortController().signal)) {
       yield tracked(String(version), doc);
@@ -51,11 +65,14 @@ type QueryProcedures<Q> = {
   [K in keyof Q & string]: Q[K] extends QueryDefinition<infer I, infer O> ? TRPCQueryProcedure<{ input: z.input<I>; output: O; meta: object }> : never;
 };
 
-function moduleQueries<Q extends AnyModule['queries']>(queries: Q) {
+function moduleQueries<Q extends AnyModule['queries']>(aggregate: AnyAggregate, queries: Q) {
   const procedures = Object.fromEntries(
     Object.entries(queries as Record<string, QueryDefinition>).map(([name, query]) => [
       name,
-      clientProcedure.input(query.input).query(({ ctx, input }) => query.run(ctx.readModels, input)),
+      clientProcedure.input(query.input).query(({ ctx, input }) => {
+        enforce(queryRefusal(query, ctx.caller, input, `${aggregate.name}.${name}`));
+        return query.run(ctx.readModels, input, ctx.caller);
+      }),
     ]),
   );
   return router(procedures as unknown as QueryProcedures<Q>);
@@ -67,9 +84,9 @@ function aggregateRouter<M extends AnyModule>(module: M, projections: readonly A
   const readModel: M['readModel'] = module.readModel;
   const sources = projections.filter((p) => readsFrom(p, aggregate.name));
   return mergeRouters(
-    commandRouter<M['aggregate']>(aggregate, sources),
-    router({ get: getQuery<M>(module), onChange: onChangeSubscription<M['readModel']>(aggregate, readModel) }),
-    moduleQueries<M['queries']>(module.queries),
+    commandRouter<M['aggregate']>(module, sources),
+    router({ get: getQuery<M>(module), onChange: onChangeSubscription<M['readModel']>(module, aggregate, readModel) }),
+    moduleQueries<M['queries']>(aggregate, module.queries),
   );
 }
 

@@ -6,6 +6,7 @@ import type { AnyAppConfig } from '../core/app';
 import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
+import { authOpen } from './access';
 import { createLedgerflowContext } from './context';
 import { ledgerflowFastify } from './fastify';
 
@@ -35,10 +36,10 @@ export interface ApiServerOptions {
  */
 export async function startApiServer(app: AnyAppConfig, config: Config, log: Logger, options: ApiServerOptions = {}): Promise<ApiServer> {
   // Refused before any connection is opened, so a refusal leaves nothing running.
-  const open = config.API_TOKENS.length === 0;
+  const open = authOpen(config);
   const host = config.API_HOST ?? (open ? '127.0.0.1' : '0.0.0.0');
   if (open && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
-    throw new Error(`API_HOST=${host} needs API_TOKENS: without tokens the API listens on 127.0.0.1 only`);
+    throw new Error(`API_HOST=${host} needs API_TOKENS or API_JWT_*: without authentication the API listens on 127.0.0.1 only`);
   }
   const ledgerflow = createLedgerflowContext(app, config, log, options);
   const fastify = Fastify({
@@ -84,11 +85,12 @@ export async function startApiServer(app: AnyAppConfig, config: Config, log: Log
   const { port } = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   if (open) {
-    log.warn({ host }, 'API_TOKENS is not set: no authentication, listening on 127.0.0.1 only (local development)');
+    log.warn({ host }, 'neither API_TOKENS nor API_JWT_* is set: no authentication, listening on 127.0.0.1 only (local development)');
   } else {
     const tokens: Record<string, number> = {};
     for (const { role } of config.API_TOKENS) tokens[role] = (tokens[role] ?? 0) + 1;
-    log.info({ host, tokens }, 'bearer tokens by role');
+    const jwt = config.API_JWT_JWKS_URL ? { keys: config.API_JWT_JWKS_URL } : config.API_JWT_SECRET ? { keys: 'HS256 secret' } : null;
+    log.info({ host, tokens, jwt: jwt && { ...jwt, issuer: config.API_JWT_ISSUER, audience: config.API_JWT_AUDIENCE } }, 'bearer tokens by role, and JWTs');
   }
   if (config.API_CORS_ORIGINS.length > 0) log.info({ origins: config.API_CORS_ORIGINS }, 'browsers may call from these origins (CORS)');
 

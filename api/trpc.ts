@@ -8,7 +8,8 @@ import type { ProjectionAdmin } from '../projectors/admin';
 import type { ReadModels, VersionWaiter } from '../projectors/store';
 import type { CommandBus } from '../commands/bus';
 import { anyCause, temporalAway } from '../commands/failures';
-import { refusal, type Access } from './access';
+import type { Caller } from '../core/module';
+import { isRefusal, roleRefusal, type Access, type Authenticator, type Refusal } from './access';
 import { commandFacts, RejectionError } from './errors';
 
 /** What every procedure can reach; built once per request by the HTTP adapter or a caller. */
@@ -23,6 +24,8 @@ export interface ApiContext {
   config: Config;
   /** The bearer token the request carried (for a subscription, possibly in its connectionParams), if any. */
   token: string | null;
+  /** Who a token belongs to (API_TOKENS, or a verified JWT). */
+  authenticate: Authenticator;
   correlationId: string | null;
   userId: string | null;
 }
@@ -68,13 +71,25 @@ export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure;
 
-/** Refuses a token that may not reach `access`: UNAUTHORIZED when missing or wrong, FORBIDDEN when its role falls short. */
+/**
+ * Refuses a token that may not reach `access`: UNAUTHORIZED when missing, wrong or expired,
+ * FORBIDDEN when its role falls short. What passes carries the caller on: a verified JWT's user,
+ * else the user the app's `identify` named.
+ */
 const requires = (access: Access) =>
-  t.middleware(({ ctx, next }) => {
-    const refused = refusal(ctx.config.API_TOKENS, ctx.token, access);
+  t.middleware(async ({ ctx, next }) => {
+    const found = await ctx.authenticate(ctx.token);
+    if (isRefusal(found)) throw new TRPCError(found);
+    const refused = roleRefusal(found, access);
     if (refused) throw new TRPCError(refused);
-    return next();
+    const caller: Caller = { role: found.role, userId: found.userId ?? ctx.userId };
+    return next({ ctx: { caller, userId: caller.userId } });
   });
+
+/** Throws the refusal an access rule gave (api/access.ts), if any. */
+export function enforce(refused: Refusal | null): void {
+  if (refused) throw new TRPCError(refused);
+}
 
 /** A service being away is a 503 the caller may retry, not a 500. */
 const unavailable = t.middleware(async ({ next }) => {

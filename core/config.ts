@@ -59,6 +59,18 @@ function parseOrigins(value: string | undefined, ctx: z.RefinementCtx): string[]
   return origins;
 }
 
+/** JWTs are checked against one key source, and always for their issuer and audience. */
+function checkJwtSettings(config: { API_JWT_JWKS_URL?: string; API_JWT_SECRET?: string; API_JWT_ISSUER?: string; API_JWT_AUDIENCE?: string }, ctx: z.RefinementCtx) {
+  const keyed = config.API_JWT_JWKS_URL !== undefined || config.API_JWT_SECRET !== undefined;
+  if (config.API_JWT_JWKS_URL !== undefined && config.API_JWT_SECRET !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['API_JWT_SECRET'], message: 'set API_JWT_JWKS_URL or API_JWT_SECRET, not both' });
+  }
+  for (const key of ['API_JWT_ISSUER', 'API_JWT_AUDIENCE'] as const) {
+    if (keyed && config[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required with API_JWT_JWKS_URL or API_JWT_SECRET' });
+    if (!keyed && config[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs API_JWT_JWKS_URL or API_JWT_SECRET' });
+  }
+}
+
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -80,6 +92,17 @@ export const configSchema = z.object({
   API_PORT: port.default(3000),
   /** Comma-separated bearer tokens, each `role:token` (a bare token is an admin's); unset means local development on 127.0.0.1 only. */
   API_TOKENS: z.string().optional().transform(parseTokens),
+  /** Bearer JWTs beside API_TOKENS: keys from this JWKS URL (RS256, ES256, EdDSA, ...), or */
+  API_JWT_JWKS_URL: url(['http:', 'https:']).optional(),
+  /** ... a shared secret (HS256), at least 32 characters. */
+  API_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** The `iss` and `aud` every JWT must carry (required once a JWKS URL or secret is set). */
+  API_JWT_ISSUER: z.string().min(1).optional(),
+  API_JWT_AUDIENCE: z.string().min(1).optional(),
+  /** The claim listing the caller's roles (`admin`, `client`, `metrics`); a JWT naming none is a client's. */
+  API_JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  /** Seconds of clock skew allowed on `exp` and `nbf`. */
+  API_JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
   /** Origins browsers may call the API from (`https://app.example.com,http://localhost:5173`, or `*`); unset allows none. */
   API_CORS_ORIGINS: z.string().optional().transform(parseOrigins),
   /** Largest request body the API reads; a larger one is refused with 413 without reading the rest. */
@@ -96,7 +119,7 @@ export const configSchema = z.object({
   PROJECTOR_METRICS_PORT: port.default(9465),
   /** Temporal Core's own Prometheus exporter, on loopback, read into the worker's /metrics; 0 picks a free port. */
   WORKER_SDK_METRICS_PORT: port.default(0),
-});
+}).superRefine(checkJwtSettings);
 
 export type Config = z.infer<typeof configSchema>;
 

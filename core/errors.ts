@@ -32,6 +32,8 @@ export const engineCodes = {
   UNKNOWN_COMMAND: 'UNKNOWN_COMMAND',
   INVALID_PAYLOAD: 'INVALID_PAYLOAD',
   COMMAND_TOO_LARGE: 'COMMAND_TOO_LARGE',
+  /** A caller sent a commandId in the process namespace (it holds a '/'): only processes send those. */
+  PROCESS_COMMAND_ID: 'PROCESS_COMMAND_ID',
   VERSION_CONFLICT: 'VERSION_CONFLICT',
   /** The domain code threw something other than a DomainError. */
   DECIDE_FAILED: 'DECIDE_FAILED',

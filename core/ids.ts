@@ -42,5 +42,16 @@ export function boundedId(parts: readonly string[], separator: string, max = 128
  * so a retried step (or a replayed process) sends the same id and is applied once.
  */
 export function processCommandId(processId: string, step: string): string {
-  return boundedId([processId, step], '/');
+  const id = boundedId([processId, step], '/');
+  // A long id is cut before its hash; the cut may drop the '/' that marks the namespace: the hash's separator becomes it.
+  return isProcessCommandId(id) ? id : `${id.slice(0, -9)}/${id.slice(-8)}`;
+}
+
+/**
+ * Whether a commandId is in the process namespace (it holds a '/'; every `processCommandId`
+ * does). The API refuses such ids from its callers, so no client can send, under an id a
+ * process will use, a command that the process's step would then be answered with.
+ */
+export function isProcessCommandId(commandId: string): boolean {
+  return commandId.includes('/');
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import type { AnyAggregate } from './aggregate';
+import type { AnyAggregate, PublicCommandsOf } from './aggregate';
+import type { ApiRole } from './config';
 import type { AnyProjection, DocOf } from './projection';
 
 /** Which documents of an index to read: by score, under a key for keyed indexes. */
@@ -17,11 +18,43 @@ export interface ReadModelReader {
   list<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query?: IndexRead): Promise<DocOf<P>[]>;
 }
 
+/** Who is calling, as the API authenticated them: a query's third argument. */
+export interface Caller {
+  role: ApiRole;
+  /** The signed-in user (a JWT's `sub`, or what the app's `identify` named); null for a service token. */
+  userId: string | null;
+}
+
+/**
+ * Who may send a command or read an aggregate, enforced by the API before anything is sent or
+ * read. An admin passes every rule.
+ * - `any`: every caller with a client token (or a JWT);
+ * - `owner`: a signed-in user the module's `owner` rule maps the aggregate id to;
+ * - `admin`: admins only (staff operations such as shipping an order);
+ * - `internal`: sent by processes; refused to clients, open to admins for repairs.
+ */
+export type CommandAccess = 'any' | 'owner' | 'admin' | 'internal';
+export type ReadAccess = 'any' | 'owner' | 'admin';
+/** A query's rule: `any`, `admin`, or `owner` with the user its input names (e.g. its `customerId`). */
+export type QueryAccess<I = unknown> = 'any' | 'admin' | { readonly owner: (input: I) => string | null };
+
+/** A module's access rules: who owns each aggregate id, who sends each command, who reads. */
+export interface ModuleAccess<A extends AnyAggregate = AnyAggregate> {
+  /** The user an aggregate id belongs to (null: no user's; only an admin reaches it). Needed by `owner` rules. */
+  readonly owner?: (aggregateId: string) => string | null;
+  /** Per public command; a command left out is `any`. */
+  readonly commands?: { readonly [K in PublicCommandsOf<A>]?: CommandAccess };
+  /** `get` and `onChange` (`any` when left out). */
+  readonly read?: ReadAccess;
+}
+
 /** A read-only query over read models, offered by the API as `<aggregate>.<name>`. */
 export interface QueryDefinition<I extends z.ZodType = z.ZodType, O = unknown> {
   readonly description: string;
   readonly input: I;
-  readonly run: (read: ReadModelReader, input: z.output<I>) => Promise<O>;
+  /** Who may call it (`any` when left out). */
+  readonly access?: QueryAccess<z.output<I>>;
+  readonly run: (read: ReadModelReader, input: z.output<I>, caller: Caller) => Promise<O>;
 }
 
 export function defineQuery<I extends z.ZodType, O>(query: QueryDefinition<I, O>): QueryDefinition<I, O> {
@@ -47,6 +80,7 @@ export interface AggregateModule<
   readonly isDocument: (doc: DocOf<P>) => doc is D;
   readonly projections: readonly AnyProjection[];
   readonly queries: Q;
+  readonly access: ModuleAccess<A>;
 }
 
 export function defineModule<A extends AnyAggregate, P extends AnyProjection, Q extends AnyQueries = Record<never, never>, D extends DocOf<P> = DocOf<P>>(module: {
@@ -57,11 +91,31 @@ export function defineModule<A extends AnyAggregate, P extends AnyProjection, Q 
   /** Projections besides the read model. */
   projections?: readonly AnyProjection[];
   queries?: Q;
+  /** Who may send each command and read the aggregate; everything is `any` when left out. */
+  access?: ModuleAccess<A>;
 }): AggregateModule<A, P, Q, D> {
   const projections = [module.readModel, ...(module.projections ?? []).filter((p) => p !== module.readModel)];
   const isDocument = module.document ?? ((doc: DocOf<P>): doc is D => doc !== null);
-  return { aggregate: module.aggregate, readModel: module.readModel, isDocument, projections, queries: (module.queries ?? {}) as Q };
+  const access = module.access ?? {};
+  checkAccess(module.aggregate, access);
+  return { aggregate: module.aggregate, readModel: module.readModel, isDocument, projections, queries: (module.queries ?? {}) as Q, access };
 }
+
+/** An `owner` rule without an owner, or a rule for a command the aggregate does not offer, is a mistake found at start. */
+function checkAccess(aggregate: AnyAggregate, access: ModuleAccess) {
+  const rules = Object.entries(access.commands ?? {}) as [string, CommandAccess][];
+  for (const [type] of rules) {
+    if (!(type in aggregate.commands) || (aggregate.internalCommands as readonly string[]).includes(type)) {
+      throw new Error(`access rule for '${aggregate.name}.${type}': the aggregate offers no such command`);
+    }
+  }
+  const owned = rules.some(([, rule]) => rule === 'owner') || access.read === 'owner';
+  if (owned && !access.owner) throw new Error(`module '${aggregate.name}' has 'owner' rules but no owner(aggregateId)`);
+}
+
+/** The rule a command follows (`any` unless the module says otherwise). */
+export const commandAccessOf = (module: AnyModule, type: string): CommandAccess =>
+  (module.access.commands as Readonly<Record<string, CommandAccess>> | undefined)?.[type] ?? 'any';
 
 export type AnyModule = AggregateModule<any, any, any, any>;
 /** The document type `<aggregate>.get` answers. */

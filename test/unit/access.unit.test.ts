@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bearerToken, refusal, roleOf } from '../../api/access';
+import { bearerToken, createAuthenticator, isRefusal, roleOf, roleRefusal, type Access } from '../../api/access';
 import { ConfigError, loadConfig } from '../../core/config';
 
 describe('API_TOKENS', () => {
@@ -46,18 +46,22 @@ describe('access', () => {
     assert.equal(roleOf([], null), 'admin', 'no tokens configured: local development, open');
   });
 
-  it('refuses missing and wrong tokens as UNAUTHORIZED, a role that falls short as FORBIDDEN', () => {
-    const code = (token: string | null, access: Parameters<typeof refusal>[2]) => refusal(tokens, token, access)?.code ?? 'OK';
-    assert.deepEqual(
-      ['A', 'C', 'M', 'X', null].map((t) => [code(t, 'public'), code(t, 'client'), code(t, 'admin'), code(t, 'metrics')]),
-      [
-        ['OK', 'OK', 'OK', 'OK'],
-        ['OK', 'OK', 'FORBIDDEN', 'FORBIDDEN'],
-        ['OK', 'FORBIDDEN', 'FORBIDDEN', 'OK'],
-        ['OK', 'UNAUTHORIZED', 'UNAUTHORIZED', 'UNAUTHORIZED'],
-        ['OK', 'UNAUTHORIZED', 'UNAUTHORIZED', 'UNAUTHORIZED'],
-      ],
-    );
+  it('refuses missing and wrong tokens as UNAUTHORIZED, a role that falls short as FORBIDDEN', async () => {
+    const authenticate = createAuthenticator(loadConfig({ API_TOKENS: 'admin:A,client:C,metrics:M' }));
+    const code = async (token: string | null, access: Access) => {
+      const found = await authenticate(token);
+      return isRefusal(found) ? found.code : (roleRefusal(found, access)?.code ?? 'OK');
+    };
+    const table = [];
+    for (const token of ['A', 'C', 'M', 'X', null]) table.push([await code(token, 'client'), await code(token, 'admin'), await code(token, 'metrics')]);
+    assert.deepEqual(table, [
+      ['OK', 'OK', 'OK'],
+      ['OK', 'FORBIDDEN', 'FORBIDDEN'],
+      ['FORBIDDEN', 'FORBIDDEN', 'OK'],
+      ['UNAUTHORIZED', 'UNAUTHORIZED', 'UNAUTHORIZED'],
+      ['UNAUTHORIZED', 'UNAUTHORIZED', 'UNAUTHORIZED'],
+    ]);
+    assert.deepEqual(await createAuthenticator(loadConfig({}))(null), { role: 'admin', userId: null }, 'nothing configured: local development, open');
   });
 
   it('reads a bearer token from the Authorization header', () => {
