@@ -8,6 +8,7 @@ export const orderQueries = {
   /** The customer's orders neither completed nor cancelled, newest first. */
   activeForCustomer: defineQuery({
     description: "The customer's orders neither completed nor cancelled, newest first.",
+    access: { owner: (input) => input.customerId },
     input: z.strictObject({ customerId: z.string().min(1).max(128), limit: z.number().int().min(1).max(100).optional() }),
     run: async (read, input) =>
       (await read.list(orderSummaries, 'activeByCustomer', { key: input.customerId, order: 'desc', limit: input.limit ?? 50 })).filter(isOrderSummary),
@@ -15,6 +16,8 @@ export const orderQueries = {
   /** Orders in a status, oldest first (e.g. `created`: waiting to be shipped). */
   byStatus: defineQuery({
     description: 'Orders in a status, oldest first.',
+    // Every user's orders: staff only.
+    access: 'admin',
     input: z.strictObject({ status, limit: z.number().int().min(1).max(100).optional() }),
     run: async (read, input) => (await read.list(orderSummaries, 'byStatus', { key: input.status, limit: input.limit ?? 50 })).filter(isOrderSummary),
   }),
