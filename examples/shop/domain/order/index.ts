@@ -14,5 +14,10 @@ export const orderModule = defineModule({
   readModel: orderSummaries,
   document: isOrderSummary,
   queries: orderQueries,
-  access: { owner: customerOfOrder, read: 'owner', commands: { create: 'internal', ship: 'admin', complete: 'admin', cancel: 'owner' } },
+  access: {
+    // An order's id is `<customerId>.<n>`: it belongs to that customer.
+    owner: customerOfOrder,
+    read: 'owner',
+    commands: { create: 'internal', ship: 'admin', complete: 'admin', cancel: 'owner' },
+  },
 });
