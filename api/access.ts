@@ -99,7 +99,10 @@ async function verifyJwt(settings: AuthSettings, keys: NonNullable<ReturnType<ty
   } catch (error) {
     return jwtRefusal(error);
   }
-  return { role: roleFromClaim(payload[settings.API_JWT_ROLES_CLAIM]), userId: payload.sub! };
+  const userId = payload.sub;
+  // The user id reaches metadata, logs and owner rules: a plain, bounded string.
+  if (typeof userId !== 'string' || !/^[!-~]{1,128}$/.test(userId)) return { code: 'UNAUTHORIZED', message: 'the bearer token names no usable user (sub: 1-128 printable characters)' };
+  return { role: roleFromClaim(payload[settings.API_JWT_ROLES_CLAIM]), userId };
 }
 
 /** A token that fails a check is UNAUTHORIZED (with the check); a JWKS that cannot be read is the server's trouble. */

@@ -14,7 +14,7 @@ const now = () => Math.floor(Date.now() / 1000);
 async function jwt(claims: Record<string, unknown> = {}, change: { key?: string; issuer?: string; audience?: string; exp?: number; alg?: string } = {}) {
   return new SignJWT({ roles: [], ...claims })
     .setProtectedHeader({ alg: change.alg ?? 'HS256' })
-    .setSubject('ada')
+    .setSubject(String(claims.sub ?? 'ada'))
     .setIssuer(change.issuer ?? env.API_JWT_ISSUER)
     .setAudience(change.audience ?? env.API_JWT_AUDIENCE)
     .setIssuedAt()
@@ -51,6 +51,7 @@ describe('bearer JWTs beside static tokens', () => {
       'HS512 instead of HS256': await jwt({}, { alg: 'HS512' }),
       'a tampered payload': (await jwt()).replace(/\.[^.]+\./, `.${Buffer.from(JSON.stringify({ sub: 'eve', exp: now() + 300 })).toString('base64url')}.`),
       'not a JWT': 'nope',
+      'a sub no id can hold': await jwt({ sub: 'x'.repeat(200) }),
     };
     for (const [label, token] of Object.entries(cases)) {
       const found = await authenticate(token);
