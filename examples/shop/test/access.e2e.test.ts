@@ -61,6 +61,8 @@ const rules: Record<string, 'public' | 'any' | 'owner' | 'admin' | 'internal'> =
 };
 
 type ProcedureType = 'query' | 'mutation' | 'subscription';
+/** How long a subscription let through may take to send its first event (the document exists: at once). */
+const subscriptionDeadlineMs = 30_000;
 const procedures = Object.entries(createRouter(config)._def.procedures as unknown as Record<string, { _def: { type: ProcedureType } }>).map(([path, p]) => ({
   path,
   type: p._def.type,
@@ -76,9 +78,12 @@ async function call(client: Client, path: string, type: ProcedureType, input: un
   const procedure = (client as unknown as Callable)[namespace]![name]!;
   if (type === 'subscription') {
     return new Promise((resolve) => {
+      const answer = (code: string) => (clearTimeout(deadline), subscription.unsubscribe(), resolve(code));
+      // A stream let through on a document that does not exist sends nothing: answered as such, not waited on forever.
+      const deadline = setTimeout(() => answer('NO_EVENT'), subscriptionDeadlineMs);
       const subscription = procedure.subscribe(input, {
-        onData: () => (subscription.unsubscribe(), resolve('OK')),
-        onError: (error) => (subscription.unsubscribe(), resolve(error.data?.code ?? error.message)),
+        onData: () => answer('OK'),
+        onError: (error) => answer(error.data?.code ?? error.message),
       });
     });
   }
