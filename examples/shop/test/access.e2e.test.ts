@@ -163,6 +163,12 @@ describe('who may do what in the shop (JWTs from a JWKS URL, real services)', { 
   it("lets a user act on their own customer, cart and order: the checkout's reserve is really applied", async () => {
     const registered = await asAda.customer.register.mutate({ customerId: ada, name: 'Ada', email: 'ada@example.com', wait: 'projected' });
     assert.equal(registered.version, 1);
+    // The JWT's sub is the command's metadata.userId, as the workflow recorded it.
+    const history = await stack.temporal.workflow.getHandle(`customer:${ada}`).fetchHistory();
+    const delivered = (history.events ?? [])
+      .flatMap((event) => event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads ?? [])
+      .flatMap((payload) => JSON.parse(Buffer.from(payload.data!).toString('utf8')) as { commandId: string; metadata: { userId?: string } }[]);
+    assert.equal(delivered.find((command) => command.commandId === registered.commandId)?.metadata.userId, ada);
     await asAda.cart.addItem.mutate({ cartId: ada, itemId: book, quantity: 3, price: 12.5 });
     await asAda.cart.changeQuantity.mutate({ cartId: ada, itemId: book, quantity: 2 });
     await asAda.cart.checkout.mutate({ cartId: ada, shippingAddress: address });
