@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SignJWT } from 'jose';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateKeyPair, SignJWT } from 'jose';
 import { createAuthenticator, isRefusal, ruleRefusal } from '../../api/access';
 import { ConfigError, loadConfig } from '../../core/config';
 import { isProcessCommandId, processCommandId } from '../../core/ids';
@@ -59,6 +61,18 @@ describe('bearer JWTs beside static tokens', () => {
     }
     assert.match(JSON.stringify(await authenticate(cases.expired!)), /expired/);
     assert.deepEqual(await authenticate(null), { code: 'UNAUTHORIZED', message: 'a bearer token is required' });
+  });
+
+  it('answers SERVICE_UNAVAILABLE (retryable), not UNAUTHORIZED, while the JWKS cannot be read', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setSubject('ada').setIssuer(env.API_JWT_ISSUER).setAudience(env.API_JWT_AUDIENCE).setExpirationTime('5m').sign(privateKey);
+    const { API_JWT_SECRET: _, ...rest } = env;
+    const found = await createAuthenticator(loadConfig({ ...rest, API_JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` }))(token);
+    assert.ok(isRefusal(found) && found.code === 'SERVICE_UNAVAILABLE', JSON.stringify(found));
   });
 
   it('with JWTs configured and no static tokens, the API is not open', async () => {
