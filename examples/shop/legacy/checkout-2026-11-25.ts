@@ -1,10 +1,7 @@
 /**
- * The checkout process (a process manager): started by a cart when it decides CheckoutStarted,
- * it reserves stock for every line, creates the order, charges the payment and commits the
- * reservations; if a step fails it compensates — refund, cancel the order, release what it
- * reserved — and tells the cart why, so the customer can fix the cart and check out again.
- * Every command it sends has a commandId derived from the process and the step, and the
- * payment an idempotency key, so retries and worker restarts apply each step once.
+ * The checkout process as released on 2026-11-25, frozen: checkouts started before the guarded
+ * checkout (processes/checkout.ts) replay and finish with it — their histories hold no
+ * `checkout-guarded` patch marker. Never edit it: add a newer frozen copy instead.
  */
 import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { fromCents } from 'ledgerflow';
@@ -15,7 +12,7 @@ import type { PaymentActivities } from '../payments/activities';
 const retryForever = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' } as const;
 const { chargePayment, refundPayment } = proxyActivities<PaymentActivities>({ startToCloseTimeout: '15 seconds', retry: retryForever });
 
-export type CheckoutResult = { status: 'completed'; orderId: string } | { status: 'failed'; orderId: string; code: string; reason: string };
+type CheckoutResult = { status: 'completed'; orderId: string } | { status: 'failed'; orderId: string; code: string; reason: string };
 
 /** A step the process cannot get past: it compensates and reports `code` to the cart. */
 class StepFailed extends Error {
@@ -27,7 +24,7 @@ class StepFailed extends Error {
   }
 }
 
-export async function checkoutProcess(input: CheckoutInput): Promise<CheckoutResult> {
+export async function checkout2026_11_25(input: CheckoutInput): Promise<CheckoutResult> {
   const { cartId, customerId, orderId, lines } = input;
   const processId = workflowInfo().workflowId;
   upsertSearchAttributes([
