@@ -129,12 +129,16 @@ export async function processGuard(guard: ProcessGuardInput): Promise<ProcessGua
  */
 export async function guarded<T>(options: { recovery: string; input: unknown; grace?: string }, work: () => Promise<T>): Promise<T> {
   const processId = workflowInfo().workflowId;
-  const guard = await startChild(processGuardType, {
-    workflowId: `${processId}:guard`,
-    args: [{ processId, recovery: options.recovery, input: options.input, grace: options.grace ?? processStepTimeout } satisfies ProcessGuardInput],
-    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    workflowIdReusePolicy: 'REJECT_DUPLICATE',
-  });
+  // Started outside the process's cancellation: cancelling the process (which then compensates)
+  // must not reach its guard; only the process's close does.
+  const guard = await CancellationScope.nonCancellable(() =>
+    startChild(processGuardType, {
+      workflowId: `${processId}:guard`,
+      args: [{ processId, recovery: options.recovery, input: options.input, grace: options.grace ?? processStepTimeout } satisfies ProcessGuardInput],
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    }),
+  );
   let result: T;
   try {
     result = await work();

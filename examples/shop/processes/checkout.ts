@@ -39,10 +39,10 @@ class StepFailed {
 type Rejected = Extract<CommandOutcome, { status: 'rejected' }>;
 
 /** The commands and the progress notes (Web UI details) of one checkout or its recovery. */
-function checkoutSteps(input: CheckoutInput, title: string) {
+function checkoutSteps(input: CheckoutInput, title: string, processType: 'checkout' | 'checkoutRecovery') {
   const { cartId, customerId, orderId, lines } = input;
   upsertSearchAttributes([
-    { key: ProcessType, value: 'checkout' },
+    { key: ProcessType, value: processType },
     { key: LinkedAggregates, value: [`cart:${cartId}`, `order:${orderId}`, `customer:${customerId}`, ...lines.map((l) => `inventory:${l.itemId}`)] },
   ]);
   const progress: string[] = [];
@@ -103,7 +103,7 @@ export async function checkoutProcess(input: CheckoutInput): Promise<CheckoutRes
 
 async function checkout(input: CheckoutInput): Promise<CheckoutResult> {
   const { cartId, customerId, orderId, lines } = input;
-  const steps = checkoutSteps(input, 'Checkout');
+  const steps = checkoutSteps(input, 'Checkout', 'checkout');
   const { note, send, unsettled } = steps;
   const required = async (aggregateType: string, aggregateId: string, type: string, payload: Record<string, unknown>) => {
     const outcome = await send(aggregateType, aggregateId, type, payload);
@@ -194,7 +194,7 @@ function failureOf(error: unknown): StepFailed {
  * Every step is idempotent, so whatever the checkout did before it ended is not done twice.
  */
 export async function checkoutRecovery(input: CheckoutInput): Promise<CheckoutResult> {
-  const steps = checkoutSteps(input, 'Checkout recovery');
+  const steps = checkoutSteps(input, 'Checkout recovery', 'checkoutRecovery');
   const { orderId, lines } = input;
   const all = lines.map((line) => line.itemId);
   const failure = new StepFailed('CHECKOUT_ABORTED', `the checkout process ended before it finished (${workflowInfo().workflowId})`);
