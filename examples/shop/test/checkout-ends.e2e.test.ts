@@ -66,7 +66,7 @@ describe('a checkout always finishes (real services, a slow gateway)', { timeout
     return stack.payments.charges.get(orderId)?.status;
   };
 
-  it('cancelled mid-payment: compensates in a non-cancellable scope — charge voided, order cancelled, stock released, cart open', async () => {
+  it('cancelled mid-payment: compensates in a non-cancellable scope — charge refunded or voided, order cancelled, stock released, cart open', async () => {
     const { customerId, product } = await shopper();
     Object.assign(stack.payments.behavior, { delayMs: 3_000 });
     const { orderId, startedAt } = await checkoutMidPayment(customerId);
