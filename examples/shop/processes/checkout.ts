@@ -38,6 +38,9 @@ class StepFailed {
 
 type Rejected = Extract<CommandOutcome, { status: 'rejected' }>;
 
+/** Refusals of an undo that mean there was nothing to undo: the order was never created, the stock never reserved. */
+const nothingToUndo = new Set(['ORDER_NOT_FOUND', 'NO_RESERVATION']);
+
 /** The commands and the progress notes (Web UI details) of one checkout or its recovery. */
 function checkoutSteps(input: CheckoutInput, title: string, processType: 'checkout' | 'checkoutRecovery') {
   const { cartId, customerId, orderId, lines } = input;
@@ -54,10 +57,12 @@ function checkoutSteps(input: CheckoutInput, title: string, processType: 'checko
   };
   const commands = processCommands({ correlationId: input.correlationId });
   const send = (aggregateType: string, aggregateId: string, type: string, payload: Record<string, unknown>) => commands.send(aggregateType, aggregateId, type, payload);
-  /** A settling step the domain refused: the thing it settles moved on; noted, never thrown. */
-  const settle = async (label: string, sent: Promise<CommandOutcome>) => {
-    const outcome = await sent;
-    if (outcome.status === 'rejected') {
+  /**
+   * A settling step the domain refused: what it settles has moved on. Noted and reported, never
+   * thrown; a refusal that says there was nothing to undo (never created, never reserved) is none.
+   */
+  const settled = (label: string, outcome: CommandOutcome) => {
+    if (outcome.status === 'rejected' && !nothingToUndo.has(outcome.rejection.code)) {
       unsettled.push(`${label}: ${outcome.rejection.code}`);
       note(`${label} refused: ${outcome.rejection.code} — ${outcome.rejection.message}`);
     }
@@ -78,20 +83,19 @@ function checkoutSteps(input: CheckoutInput, title: string, processType: 'checko
       if (done.payment) await refundPayment(orderId);
       let shipped = false;
       if (done.order) {
-        const cancelled = await send('order', orderId, 'cancel', { reason: `checkout failed: ${failure.code}` });
+        const cancelled = settled('order cancel', await send('order', orderId, 'cancel', { reason: `checkout failed: ${failure.code}` }));
         shipped = cancelled.status === 'rejected' && cancelled.rejection.code === 'ORDER_ALREADY_SHIPPED';
-        if (cancelled.status === 'rejected' && cancelled.rejection.code !== 'ORDER_NOT_FOUND') await settle('order cancel', Promise.resolve(cancelled));
       }
       const settling = shipped ? 'commit' : 'release';
-      for (const productId of done.reserved) await settle(`${settling} ${productId}`, send('inventory', productId, settling, { orderId }));
+      for (const productId of done.reserved) settled(`${settling} ${productId}`, await send('inventory', productId, settling, { orderId }));
     },
     /** Commits every reservation, one after the other; each is idempotent, so a resumed commit is that commit. */
     async commit(reserved: readonly string[]) {
-      for (const productId of reserved) await settle(`commit ${productId}`, send('inventory', productId, 'commit', { orderId }));
+      for (const productId of reserved) settled(`commit ${productId}`, await send('inventory', productId, 'commit', { orderId }));
     },
     /** Reports a failure to the cart; a cart that has left this checkout refuses it, and that is noted. */
-    reportFailure: (failure: StepFailed) =>
-      settle('cart failCheckout', send('cart', cartId, 'failCheckout', { orderId, code: failure.code.slice(0, 64), reason: failure.message.slice(0, 500) })),
+    reportFailure: async (failure: StepFailed) =>
+      settled('cart failCheckout', await send('cart', cartId, 'failCheckout', { orderId, code: failure.code.slice(0, 64), reason: failure.message.slice(0, 500) })),
   };
 }
 
