@@ -43,16 +43,23 @@ export async function replayHistories(app: string | LoadedApp, histories: Record
   const loaded = typeof app === 'string' ? await loadApp(app) : app;
   const failures: ReplayFailure[] = [];
   for (const mode of tracing === 'both' ? (['off', 'on'] as const) : [tracing]) {
-    const iterable = Object.entries(histories).map(([workflowId, history]) => ({ workflowId, history }));
+    // Each under the workflow id it ran with (a process's guard is named after it); failures by the history's name.
+    const named = Object.entries(histories).map(([name, history]) => ({ name, workflowId: recordedWorkflowId(history) ?? name, history }));
+    const iterable = named.map(({ workflowId, history }) => ({ workflowId, history }));
+    let replayed = 0;
     // Bundled as the worker bundles it (with tracing's interceptors when on); a traced bundle's spans are never exported on replay.
     const workflowBundle = await bundleApp(loaded, { traced: mode === 'on' });
     const replayOptions = { workflowBundle, ...(mode === 'on' && { sinks: workflowSpanSinks(new NoopSpanProcessor(), Resource.empty()) }), ...workerOptions };
     for await (const result of Worker.runReplayHistories(replayOptions, iterable)) {
-      if (result.error) failures.push({ history: result.workflowId, tracing: mode, message: result.error.message });
+      const { name } = named[replayed++] ?? { name: result.workflowId };
+      if (result.error) failures.push({ history: name, tracing: mode, message: result.error.message });
     }
   }
   return failures;
 }
+
+/** The workflow id a history's run was started with (recorded in its first event). */
+const recordedWorkflowId = (history: History): string | undefined => history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? undefined;
 
 /** Every `*.json` history under `dir` (subfolders too), by its path relative to `dir`. */
 export function readHistories(dir: string): Record<string, History> {

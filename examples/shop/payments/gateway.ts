@@ -26,7 +26,8 @@ export interface Charge {
   idempotencyKey: string;
   amountCents: number;
   customerId: string;
-  status: 'captured' | 'declined' | 'refunded';
+  /** `voided`: refunded before any charge arrived under its key; a later charge under it is declined. */
+  status: 'captured' | 'declined' | 'refunded' | 'voided';
   reason?: string;
 }
 
@@ -65,13 +66,18 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
   };
   const delay = () => (behavior.delayMs > 0 ? new Promise((resolve) => setTimeout(resolve, behavior.delayMs)) : undefined);
 
+  const remember = (made: Charge) => {
+    charges.set(made.idempotencyKey, made);
+    if (charges.size > chargesKept) charges.delete(charges.keys().next().value!);
+  };
+
   /** A charge's answer: status and body. */
   const charge = (key: unknown, body: unknown): [number, unknown] => {
     if (typeof key !== 'string' || key.length === 0 || key.length > 200) return [400, { error: 'an Idempotency-Key header is required' }];
     const parsed = chargeRequest.safeParse(body);
     if (!parsed.success) return [400, { error: z.flattenError(parsed.error) }];
     const known = charges.get(key);
-    if (known) return [known.status === 'declined' ? 402 : 200, known];
+    if (known) return [known.status === 'declined' || known.status === 'voided' ? 402 : 200, known];
     if (failing()) return [503, { error: 'the gateway is unavailable (simulated)' }];
     const declined = parsed.data.amountCents > behavior.declineAboveCents;
     const made: Charge = {
@@ -82,8 +88,7 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
       status: declined ? 'declined' : 'captured',
       ...(declined ? { reason: `amount above the limit of ${behavior.declineAboveCents} cents` } : {}),
     };
-    charges.set(key, made);
-    if (charges.size > chargesKept) charges.delete(charges.keys().next().value!);
+    remember(made);
     return [declined ? 402 : 201, made];
   };
 
@@ -121,7 +126,13 @@ export async function startPaymentGateway(options: { port?: number; host?: strin
     if (!parsed.success) return reply.code(400).send({ error: z.flattenError(parsed.error) });
     if (failing()) return reply.code(503).send({ error: 'the gateway is unavailable (simulated)' });
     const charge = charges.get(parsed.data.idempotencyKey);
-    if (!charge) return reply.code(404).send({ error: 'no such charge' });
+    if (!charge) {
+      // A refund that overtakes its charge (the caller gave up waiting) voids the key, as real
+      // gateways cancel a payment intent: the charge, when it arrives, is declined.
+      const voided: Charge = { chargeId: `void_${++counter}`, idempotencyKey: parsed.data.idempotencyKey, amountCents: 0, customerId: '', status: 'voided', reason: 'refunded before it was charged' };
+      remember(voided);
+      return voided;
+    }
     if (charge.status === 'captured') charge.status = 'refunded';
     return charge;
   });

@@ -210,6 +210,13 @@ describe('cart decider', () => {
       given(...reopened, quantityChanged('apple', 1)).when(checkout).then([started('agg-1.2', [line('apple', 1, 1999)], 1999)]);
     });
 
+    it('takes a failure reported again for the failed checkout as that failure: accepted, no new events (the process resent it, or its recovery did)', () => {
+      const reopened = [...history, failed('agg-1.1', 'OUT_OF_STOCK', 'apple: only 1 available')];
+      given(...reopened).when(fail('agg-1.1', 'CHECKOUT_ABORTED', 'the checkout process ended before it finished')).then([]);
+      given(...reopened, started('agg-1.2', [line('apple', 2, 1999)], 3998)).when(fail('agg-1.1', 'OUT_OF_STOCK', 'again')).then([]);
+      given(...reopened).when(complete('agg-1.1')).thenRejects('CHECKOUT_MISMATCH');
+    });
+
     it('starts the checkout process once, under an id derived from its order', () => {
       const start = cart.processes.CheckoutStarted!({
         aggregateId: 'user-1',

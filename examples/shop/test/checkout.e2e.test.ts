@@ -49,6 +49,9 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
     for await (const w of stack.temporal.workflow.list({ query: `ProcessType = 'checkout' AND LinkedAggregates = 'order:${orderId}'` })) found.push(w);
     return found;
   };
+  /** The checkout process of `orderId` once it has completed (it reports to its guard after its last step). */
+  const completedProcess = (orderId: string) =>
+    eventually(async () => (await processOf(orderId)).find((w) => w.workflowId === `checkout:${orderId}` && w.status.name === 'COMPLETED'), 30_000, `checkout:${orderId} completed`);
   const failure = async (call: Promise<unknown>) => {
     const error = await call.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
     assert.ok(error instanceof TRPCClientError, String(error));
@@ -86,8 +89,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
     assert.deepEqual(await stockOf(pen).then((s) => [s.onHand, s.reserved, s.available]), [2, 0, 2]);
     assert.deepEqual(chargesOf(customerId), [[orderId, 'captured', 2550]], 'one charge for this customer, the paid order\'s');
     // The process is a workflow of its own, found in the Web UI by the aggregates it touched.
-    const [process] = await processOf(orderId);
-    assert.equal(process?.status.name, 'COMPLETED');
+    await completedProcess(orderId);
 
     // Shipping and completing the order take it out of the customer's active orders.
     await stack.trpc.order.ship.mutate({ orderId });
@@ -214,8 +216,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
       assert.deepEqual([order.status, order.total], ['created', 30]);
       await eventually(async () => ((await stockOf(item)).onHand === 1 ? true : undefined), 30_000, 'committed once');
       assert.deepEqual(await stockOf(item).then((s) => [s.onHand, s.reserved, s.version]), [1, 0, 3], 'one reservation, committed once');
-      const [checkoutRun] = await processOf(orderId);
-      assert.equal(checkoutRun?.status.name, 'COMPLETED');
+      await completedProcess(orderId);
       t.diagnostic(`charge requests for ${orderId}: ${requests().map((r) => r.answered).join(', ')} (the open one answered ${inFlightAnswer} after the kill; ${resent.length} sent by the new worker)`);
     } finally {
       await worker.kill('SIGTERM');

@@ -24,18 +24,41 @@ describe('inventory decider', () => {
   });
 
   it('keeps one reservation per order (RESERVATION_EXISTS)', () => {
-    given(received(5), reserved('o1', 1)).when({ type: 'reserve', payload: { orderId: 'o1', quantity: 1 } }).thenRejects('RESERVATION_EXISTS');
+    given(received(5), reserved('o1', 1)).when({ type: 'reserve', payload: { orderId: 'o1', quantity: 2 } }).thenRejects('RESERVATION_EXISTS');
   });
 
-  it('releases a reservation once: the stock is available again', () => {
+  describe('a process step resent after its commandId was forgotten is that step', () => {
+    it('a reserve for the order that holds that reservation is that reservation: accepted, no new events', () => {
+      given(received(5), reserved('o1', 3)).when({ type: 'reserve', payload: { orderId: 'o1', quantity: 3 } }).then([]);
+    });
+
+    it('a reserve for a settled reservation is refused (RESERVATION_SETTLED): stock is never reserved twice for one order', () => {
+      given(received(5), reserved('o1', 3), released('o1', 3)).when({ type: 'reserve', payload: { orderId: 'o1', quantity: 3 } }).thenRejects('RESERVATION_SETTLED');
+      given(received(5), reserved('o1', 3), committed('o1', 3)).when({ type: 'reserve', payload: { orderId: 'o1', quantity: 3 } }).thenRejects('RESERVATION_SETTLED');
+    });
+
+    it('a release of a released reservation and a commit of a committed one: accepted, no new events', () => {
+      given(received(5), reserved('o1', 3), released('o1', 3)).when({ type: 'release', payload: { orderId: 'o1' } }).then([]);
+      given(received(5), reserved('o1', 3), committed('o1', 3)).when({ type: 'commit', payload: { orderId: 'o1' } }).then([]);
+    });
+
+    it('remembers which way a reservation settled across later ones', () => {
+      const history = [received(9), reserved('a', 1), committed('a', 1), reserved('b', 1), released('b', 1), reserved('c', 1), committed('c', 1)];
+      given(...history).when({ type: 'commit', payload: { orderId: 'a' } }).then([]);
+      given(...history).when({ type: 'release', payload: { orderId: 'a' } }).thenRejects('RESERVATION_SETTLED');
+      given(...history).when({ type: 'release', payload: { orderId: 'b' } }).then([]);
+      given(...history).when({ type: 'commit', payload: { orderId: 'b' } }).thenRejects('RESERVATION_SETTLED');
+    });
+  });
+
+  it('releases a reservation: the stock is available again; it cannot be committed after', () => {
     given(received(5), reserved('o1', 3)).when({ type: 'release', payload: { orderId: 'o1' } }).then([released('o1', 3)]);
     const state = given(received(5), reserved('o1', 3), released('o1', 3)).state();
     assert.deepEqual([state.onHand, reservedOf(state), availableOf(state)], [5, 0, 5]);
-    given(received(5), reserved('o1', 3), released('o1', 3)).when({ type: 'release', payload: { orderId: 'o1' } }).thenRejects('RESERVATION_SETTLED');
     given(received(5), reserved('o1', 3), released('o1', 3)).when({ type: 'commit', payload: { orderId: 'o1' } }).thenRejects('RESERVATION_SETTLED');
   });
 
-  it('commits a reservation once: the stock leaves the shelf', () => {
+  it('commits a reservation: the stock leaves the shelf; it cannot be released after', () => {
     given(received(5), reserved('o1', 3)).when({ type: 'commit', payload: { orderId: 'o1' } }).then([committed('o1', 3)]);
     const state = given(received(5), reserved('o1', 3), committed('o1', 3)).state();
     assert.deepEqual([state.onHand, reservedOf(state), availableOf(state)], [2, 0, 2]);

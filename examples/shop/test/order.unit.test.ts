@@ -35,8 +35,14 @@ describe('order decider', () => {
     assert.throws(() => order.decide(order.initialState(), createCommand, { ...defaultContext, lookups: { customer: customerAt('inactive') } }), /Customer is inactive/);
   });
 
-  it('is created once (ORDER_ALREADY_CREATED)', () => {
-    given(created).when(createCommand).thenRejects('ORDER_ALREADY_CREATED');
+  it('is created once: the same create resent is that order (no new events); another one is refused (ORDER_ALREADY_CREATED)', () => {
+    given(created).when(createCommand).then([]);
+    given(created).when({ ...createCommand, payload: { ...createCommand.payload, customerId: 'bob' } }).thenRejects('ORDER_ALREADY_CREATED');
+    given(created).when({ ...createCommand, payload: { ...createCommand.payload, items: [{ itemId: 'book', quantity: 3, price: 12.5 }] } }).thenRejects('ORDER_ALREADY_CREATED');
+  });
+
+  it('takes a cancel resent for a cancelled order as that cancellation: accepted, no new events', () => {
+    given(created, cancelled).when({ type: 'cancel', payload: { reason: 'checkout failed' } }).then([]);
   });
 
   it('ships, then completes; completion needs shipping first', () => {

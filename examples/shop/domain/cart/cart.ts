@@ -140,6 +140,8 @@ export const cart = defineAggregate({
         requirePending(state, command.payload.orderId);
         return [{ type: 'CartCheckedOut', payload: { totalItems: totalItems(state), totalCents: totalCents(state), orderId: command.payload.orderId } }];
       case 'failCheckout':
+        // Reported again (its commandId forgotten, or by the process's recovery): that failure.
+        if (state.lastCheckoutFailure?.orderId === command.payload.orderId && state.pendingOrderId !== command.payload.orderId) return [];
         requirePending(state, command.payload.orderId);
         return [{ type: 'CheckoutFailed', payload: command.payload }];
       default:

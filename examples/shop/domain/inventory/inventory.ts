@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { assertNever, defineAggregate, DomainError } from 'ledgerflow';
-import { availableOf, describeInventory, evolveInventory, initialInventory, inventoryEvents, inventoryLimits, type InventoryState } from './state';
+import { availableOf, describeInventory, evolveInventory, initialInventory, inventoryEvents, inventoryLimits, settlementOf, type InventoryState } from './state';
 
 const quantity = z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).max(1_000_000, { message: 'must be at most 1,000,000' });
 const orderId = z.string().min(1).max(128);
@@ -22,10 +22,16 @@ export const inventoryErrorCodes = {
 } as const;
 
 
-function openReservation(state: InventoryState, id: string): number {
-  const reserved = Object.hasOwn(state.reservations, id) ? state.reservations[id] : undefined;
-  if (reserved !== undefined) return reserved;
-  if (state.settled.includes(id)) throw new DomainError(inventoryErrorCodes.RESERVATION_SETTLED, `the reservation for order ${id} was already released or committed`);
+/**
+ * A process step resent for a reservation it already settled (its commandId forgotten by the
+ * aggregate meanwhile) is that step: accepted with no new events. The other step is refused.
+ */
+function settleStep(state: InventoryState, id: string, step: 'released' | 'committed', event: 'ReservationReleased' | 'ReservationCommitted') {
+  const quantity = Object.hasOwn(state.reservations, id) ? state.reservations[id] : undefined;
+  if (quantity !== undefined) return [{ type: event, payload: { orderId: id, quantity } }] as const;
+  const settled = settlementOf(state, id);
+  if (settled === step) return [];
+  if (settled) throw new DomainError(inventoryErrorCodes.RESERVATION_SETTLED, `the reservation for order ${id} was already ${settled}`);
   throw new DomainError(inventoryErrorCodes.NO_RESERVATION, `there is no reservation for order ${id}`);
 }
 
@@ -45,9 +51,12 @@ export const inventory = defineAggregate({
         return [{ type: 'StockReceived', payload: command.payload }];
       case 'reserve': {
         const { orderId: id, quantity: wanted } = command.payload;
-        if (Object.hasOwn(state.reservations, id) || state.settled.includes(id)) {
-          throw new DomainError(inventoryErrorCodes.RESERVATION_EXISTS, `order ${id} already has a reservation on this product`);
-        }
+        const held = Object.hasOwn(state.reservations, id) ? state.reservations[id] : undefined;
+        // The same reserve resent (its commandId forgotten meanwhile) is the reservation it made.
+        if (held === wanted) return [];
+        if (held !== undefined) throw new DomainError(inventoryErrorCodes.RESERVATION_EXISTS, `order ${id} already holds ${held} of this product`);
+        const settled = settlementOf(state, id);
+        if (settled) throw new DomainError(inventoryErrorCodes.RESERVATION_SETTLED, `the reservation for order ${id} was already ${settled}`);
         if (Object.keys(state.reservations).length >= inventoryLimits.openReservations) {
           throw new DomainError(inventoryErrorCodes.TOO_MANY_RESERVATIONS, `${inventoryLimits.openReservations} reservations are open on this product`);
         }
@@ -56,9 +65,9 @@ export const inventory = defineAggregate({
         return [{ type: 'StockReserved', payload: { orderId: id, quantity: wanted } }];
       }
       case 'release':
-        return [{ type: 'ReservationReleased', payload: { orderId: command.payload.orderId, quantity: openReservation(state, command.payload.orderId) } }];
+        return settleStep(state, command.payload.orderId, 'released', 'ReservationReleased');
       case 'commit':
-        return [{ type: 'ReservationCommitted', payload: { orderId: command.payload.orderId, quantity: openReservation(state, command.payload.orderId) } }];
+        return settleStep(state, command.payload.orderId, 'committed', 'ReservationCommitted');
       default:
         return assertNever(command);
     }

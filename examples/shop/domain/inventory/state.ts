@@ -26,17 +26,32 @@ export interface InventoryState {
   reservations: Record<string, number>;
   /** The most recently settled order ids, newest last. */
   settled: string[];
+  /**
+   * The settled ids that were committed (the rest were released), bounded like `settled`, so a
+   * step resent for a settled reservation is told apart: the same step again is that step, the
+   * other one is refused. Absent in inventories from before it was kept.
+   */
+  committed?: string[];
 }
 
 export const reservedOf = (state: InventoryState) => Object.values(state.reservations).reduce((sum, q) => sum + q, 0);
 export const availableOf = (state: InventoryState) => state.onHand - reservedOf(state);
 
-const settle = (state: InventoryState, id: string, onHand: number): InventoryState => {
+const remembered = (ids: readonly string[], id: string) => [...ids, id].slice(-inventoryLimits.settledRemembered);
+
+const settle = (state: InventoryState, id: string, onHand: number, how: 'released' | 'committed'): InventoryState => {
   const { [id]: _, ...reservations } = state.reservations;
-  return { onHand, reservations, settled: [...state.settled, id].slice(-inventoryLimits.settledRemembered) };
+  const committed = state.committed ?? [];
+  return { onHand, reservations, settled: remembered(state.settled, id), committed: how === 'committed' ? remembered(committed, id) : committed };
 };
 
-export const initialInventory = (): InventoryState => ({ onHand: 0, reservations: {}, settled: [] });
+/** How a remembered order's reservation was settled (`undefined`: open, or not remembered). */
+export function settlementOf(state: InventoryState, id: string): 'released' | 'committed' | undefined {
+  if (!state.settled.includes(id)) return undefined;
+  return state.committed?.includes(id) ? 'committed' : 'released';
+}
+
+export const initialInventory = (): InventoryState => ({ onHand: 0, reservations: {}, settled: [], committed: [] });
 
 export function evolveInventory(state: InventoryState, event: InventoryEvent): InventoryState {
   switch (event.type) {
@@ -45,9 +60,9 @@ export function evolveInventory(state: InventoryState, event: InventoryEvent): I
     case 'StockReserved':
       return { ...state, reservations: { ...state.reservations, [event.payload.orderId]: event.payload.quantity } };
     case 'ReservationReleased':
-      return settle(state, event.payload.orderId, state.onHand);
+      return settle(state, event.payload.orderId, state.onHand, 'released');
     case 'ReservationCommitted':
-      return settle(state, event.payload.orderId, state.onHand - event.payload.quantity);
+      return settle(state, event.payload.orderId, state.onHand - event.payload.quantity, 'committed');
     default:
       return assertNever(event);
   }

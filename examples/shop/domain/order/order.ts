@@ -38,6 +38,10 @@ function requireStatus(state: OrderState, action: string) {
   if (state.status === 'cancelled') throw new DomainError(orderErrorCodes.ORDER_CANCELLED, `a cancelled order cannot be ${action}`);
 }
 
+/** Whether a create asks for the order this one is: same customer, same total. */
+const sameOrder = (state: OrderState, create: { customerId: string; items: { quantity: number; price: number }[] }) =>
+  state.customerId === create.customerId && state.totalCents === create.items.reduce((sum, item) => sum + item.quantity * toCents(item.price), 0);
+
 export const order = defineAggregate({
   name: 'order',
   idField: 'orderId',
@@ -55,7 +59,11 @@ export const order = defineAggregate({
   decide(state, command, { lookups }) {
     switch (command.type) {
       case 'create': {
-        if (state.status !== 'none') throw new DomainError(orderErrorCodes.ORDER_ALREADY_CREATED, 'this order already exists');
+        if (state.status !== 'none') {
+          // The same create resent (its commandId forgotten meanwhile) is the order it created.
+          if (sameOrder(state, command.payload)) return [];
+          throw new DomainError(orderErrorCodes.ORDER_ALREADY_CREATED, 'this order already exists');
+        }
         const customer = lookups.customer as LookedUp<CustomerState> | null;
         if (!customer || customer.state.status === 'unregistered') {
           throw new DomainError(orderErrorCodes.CUSTOMER_NOT_FOUND, `customer ${command.payload.customerId} does not exist`);
@@ -79,6 +87,8 @@ export const order = defineAggregate({
         if (state.status !== 'shipped') throw new DomainError(orderErrorCodes.ORDER_NOT_SHIPPED, 'only a shipped order can be completed');
         return [{ type: 'OrderCompleted', payload: {} }];
       case 'cancel':
+        // A cancel resent for a cancelled order is that cancellation (a compensation's retry).
+        if (state.status === 'cancelled') return [];
         requireStatus(state, 'cancelled');
         if (state.status === 'shipped') throw new DomainError(orderErrorCodes.ORDER_ALREADY_SHIPPED, 'a shipped order cannot be cancelled');
         return [{ type: 'OrderCancelled', payload: command.payload }];
