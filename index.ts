@@ -25,7 +25,7 @@ export {
   type StateOf,
   type Upcasters,
 } from './core/aggregate';
-export { defineProjection, type DocOf, type IndexEntry, type ProjectionDefinition, type ProjectionReader, type SingleSourceProjection } from './core/projection';
+export { defineProjection, type DocOf, type IndexEntry, type IndexFanOut, type ProjectionDefinition, type ProjectionReader, type SingleSourceProjection } from './core/projection';
 export { defineModule, defineQuery, type AggregateModule, type QueryDefinition, type ReadModelReader } from './core/module';
 export { DomainError, engineCodes, errorKinds, isDomainError, type ErrorKind, type Rejection } from './core/errors';
 export { UpcastError } from './core/upcasting';

@@ -147,20 +147,45 @@ describe('applying a batch (pure, over an in-memory view)', () => {
     assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Cy' });
   });
 
-  it('holds a gap back: not applied, counted, and reported', async () => {
+  it('parks a gap instead of skipping it: the aggregate waits, the gap is recorded, a re-drive applies it once the missing versions came', async () => {
     const view = memoryView();
     await applyAndCommit(summaries, view, [registered('c1', 1, 'Ada')]);
     const gaps: unknown[] = [];
-    const { counters, batch } = await applyAndCommit(summaries, view, [renamed('c1', 3, 'Too early'), registered('c2', 1, 'Bob')], {
+    const first = await applyAndCommit(summaries, view, [renamed('c1', 3, 'Too early'), registered('c2', 1, 'Bob'), renamed('c1', 4, 'Later')], {
       onGap: (...gap) => gaps.push(gap),
     });
-    assert.deepEqual(counters, { applied: 1, duplicatesSkipped: 0, gaps: 1, parked: 0 });
+    assert.deepEqual(first.counters, { applied: 1, duplicatesSkipped: 0, gaps: 1, parked: 2 });
     assert.deepEqual(gaps, [['customer:c1', 2, 3]]);
-    assert.equal(batch.versions.has('customer:c1'), false);
+    assert.equal(first.filled, false);
+    assert.deepEqual(first.batch.parked.map((p) => [p.aggregate, p.version, p.gap ?? null]), [
+      ['customer:c1', 3, { expected: 2, got: 3, offset: first.batch.parked[0]!.offset }],
+      ['customer:c1', 4, null],
+    ]);
+    assert.match(first.batch.parked[0]!.error, /gap: versions 2\.\.2 of customer:c1 are not in the log/);
+    assert.equal(view.gapsMap.get('customer:c1')?.got, 3);
+    assert.equal(view.versionsMap.get('customer:c1'), 1, 'nothing applied past the gap');
     assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Ada' });
-    // Once the missing version arrives, both apply in order.
-    await applyAndCommit(summaries, view, [renamed('c1', 2, 'Bea'), renamed('c1', 3, 'Cy')]);
-    assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Cy' });
+
+    // The missing version arrives (republished): parked behind the gap, and it asks for a re-drive.
+    const fill = await applyAndCommit(summaries, view, [renamed('c1', 2, 'Bea')]);
+    assert.equal(fill.filled, true);
+    assert.equal(view.parked.length, 3);
+    // The re-drive applies them in version order and lifts the block and the gap.
+    const redrive = [...view.parked].sort((a, b) => a.version! - b.version!).map((p) => ({ offset: p.offset, body: p.event }));
+    const result = await applyEntries(summaries, redrive, view, { ...fast, unblocked: new Set(['customer:c1']) });
+    view.commit(result.batch, { count: redrive.length, unblock: ['customer:c1'] });
+    assert.deepEqual(result.counters, { applied: 3, duplicatesSkipped: 0, gaps: 0, parked: 0 });
+    assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Later' });
+    assert.equal(view.gapsMap.size, 0);
+    assert.equal(view.blockedSet.size, 0);
+  });
+
+  it('parks the first event of an aggregate whose history starts after version 1 (a trimmed log)', async () => {
+    const view = memoryView();
+    const { counters, batch } = await applyAndCommit(summaries, view, [renamed('c9', 7, 'Late'), renamed('c9', 8, 'Later')]);
+    assert.deepEqual(counters, { applied: 0, duplicatesSkipped: 0, gaps: 1, parked: 2 });
+    assert.deepEqual(batch.parked[0]!.gap, { expected: 1, got: 7, offset: batch.parked[0]!.offset });
+    assert.equal(view.document('customer:c9'), null);
   });
 
   it('retries a throwing handler, and applies the event if a retry succeeds', async () => {
@@ -217,14 +242,14 @@ describe('applying a batch (pure, over an in-memory view)', () => {
       registered('c2', 1, 'Bob'),
     ]);
     assert.deepEqual(counters, { applied: 1, duplicatesSkipped: 0, gaps: 0, parked: 4 });
-    // What is not an event at all is parked as it is read; the rest in log order.
+    // In log order, what is not an event at all too.
     assert.deepEqual(
       batch.parked.map((p) => [p.aggregate, p.version]),
-      [[null, null], ['customer:c1', 1], ['customer:c1', 2], ['order:o1', 1]],
+      [['customer:c1', 1], ['customer:c1', 2], [null, null], ['order:o1', 1]],
     );
-    assert.match(batch.parked[0]!.error, /not JSON/);
-    assert.match(batch.parked[1]!.error, /invalid CustomerRegistered payload/);
-    assert.match(batch.parked[2]!.error, /waiting behind/);
+    assert.match(batch.parked[2]!.error, /not JSON/);
+    assert.match(batch.parked[0]!.error, /invalid CustomerRegistered payload/);
+    assert.match(batch.parked[1]!.error, /waiting behind/);
     assert.match(batch.parked[3]!.error, /unknown event type OrderShredded/);
     assert.deepEqual(batch.blocked.sort(), ['customer:c1', 'order:o1']);
     assert.equal(view.document('customer:c1'), null);
