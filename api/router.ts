@@ -95,11 +95,19 @@ export const systemRouter = router({
     .query(({ ctx, input }) => adminCall(() => ctx.admin.parked(input.projection, input.limit))),
   /** Re-applies a projection's parked events (after its handler was fixed). */
   redrive: adminProcedure.input(projectionInput).mutation(({ ctx, input }) => adminCall(() => ctx.admin.requestRedrive(input.projection))),
-  /** Rebuilds a projection into a new generation from the start of the log; reads continue meanwhile. */
-  rebuild: adminProcedure.input(projectionInput).mutation(async ({ ctx, input }) => {
-    await adminCall(() => ctx.admin.requestRebuild(input.projection));
+  /**
+   * Rebuilds a projection into a new generation from the start of the log; reads continue meanwhile.
+   * A rebuild over a log that lacks some aggregates' history is held (status `rebuild.held`) until
+   * asked again with `acceptGaps`.
+   */
+  rebuild: adminProcedure.input(projectionInput.extend({ acceptGaps: z.boolean().optional() })).mutation(async ({ ctx, input }) => {
+    await adminCall(() => ctx.admin.requestRebuild(input.projection, { acceptGaps: input.acceptGaps }));
     return { requested: true };
   }),
+  /** Aggregates whose history the log lacks, in the live generation or the rebuild's (`of`). */
+  gaps: adminProcedure
+    .input(projectionInput.extend({ of: z.enum(['live', 'rebuild']).optional(), limit: z.number().int().min(1).max(1000).optional() }))
+    .query(({ ctx, input }) => adminCall(() => ctx.admin.gaps(input.projection, { of: input.of, limit: input.limit }))),
 });
 
 type AggregateRouters<M> = { [K in keyof M]: M[K] extends AnyModule ? ReturnType<typeof aggregateRouter<M[K]>> : never };

@@ -1,4 +1,6 @@
+import { engineCodes } from '../core/errors';
 import type { Redis } from '../infra/redis';
+import type { GapRecord } from './working-set';
 import type { ProjectionContext } from './context';
 import { consumeGeneration, stopRunner, type ConsumerHooks, type Runner } from './consumer';
 import { appliedChannel, type ProjectionKeys } from './keys';
@@ -14,11 +16,18 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'LEASE_LOST' end
 if redis.call('HGET', KEYS[2], 'rebuilding') ~= ARGV[2] then return 'GENERATION_CHANGED' end
 redis.call('HSET', KEYS[2], 'generation', ARGV[2], 'version', ARGV[3])
 redis.call('HDEL', KEYS[2], 'rebuilding')
+redis.call('DEL', KEYS[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 'OK'`;
 
-/** A generation being built beside the live one. */
-export type Rebuild = Runner & { startedAt: number };
+/**
+ * A generation being built beside the live one. `held` while it has caught up but the log lacks
+ * some aggregates' history: it does not switch until an operator accepts the gaps.
+ */
+export type Rebuild = Runner & { startedAt: number; held: { code: typeof engineCodes.REBUILD_HELD_FOR_GAPS; gaps: number } | null };
+
+/** At most this many gaps are named in a log line (the rest are counted). */
+const gapSample = 20;
 
 /** What a rebuild needs from the projection's supervisor. */
 export interface RebuildHost extends Pick<ConsumerHooks, 'running' | 'account'> {
@@ -30,6 +39,8 @@ export interface RebuildHost extends Pick<ConsumerHooks, 'running' | 'account'> 
   ended(): void;
   /** Starts consuming the switched-to generation as the live one; false if this instance no longer may. */
   promote(generation: number): boolean;
+  /** Lets the live generation, paused for a switch that is not going to happen, consume again. */
+  resumeLive(): void;
 }
 
 /**
@@ -45,8 +56,8 @@ export async function startRebuild(ctx: ProjectionContext, host: RebuildHost, re
   await redis.hSet(keys.meta, 'rebuilding', String(generation));
   log.info({ generation, reason }, 'rebuilding into a new generation');
   const target = { keys, projection: ctx.projection.name, channel: appliedChannel(ctx.prefix), owner: ctx.owner, generation, guard: 'rebuilding' as const };
-  const runner = consumeGeneration(ctx, target, { running: host.running, account: host.account, afterCommit: (r) => catchUp(ctx, host, r) });
-  const rebuild = Object.assign(runner, { startedAt: Date.now() });
+  const runner = consumeGeneration(ctx, target, { running: host.running, account: host.account, afterCommit: () => catchUp(ctx, host, rebuild) });
+  const rebuild: Rebuild = Object.assign(runner, { startedAt: Date.now(), held: null });
   void rebuild.done
     .then(async (end) => {
       const previous = host.live();
@@ -61,7 +72,7 @@ export async function startRebuild(ctx: ProjectionContext, host: RebuildHost, re
 }
 
 /** Whether the rebuild has caught up with the live generation and switched to it. */
-async function catchUp(ctx: ProjectionContext, host: RebuildHost, rebuild: Runner): Promise<boolean> {
+async function catchUp(ctx: ProjectionContext, host: RebuildHost, rebuild: Rebuild): Promise<boolean> {
   const { redis, keys, projection, log } = ctx;
   const serving = host.live()!;
   const liveCheckpoint = await redis.get(keys.checkpoint(serving.generation));
@@ -69,21 +80,68 @@ async function catchUp(ctx: ProjectionContext, host: RebuildHost, rebuild: Runne
   const tail = host.tail();
   if (liveCheckpoint === null && tail === null) return false;
   const behind = (liveCheckpoint === null ? tail! : Number(liveCheckpoint)) - (rebuild.checkpoint ?? -1);
+  if (behind > ctx.batchSize) return false;
+  // Close enough to switch: not over missing history unless an operator said so.
+  if (await heldForGaps(ctx, rebuild)) {
+    host.resumeLive();
+    return false;
+  }
   // Once close, pause the live model (reads keep being served from it): under steady load it
   // is always an event or two ahead, and a paused writer cannot race the switch.
-  if (behind <= ctx.batchSize && !serving.stopped) {
+  if (!serving.stopped) {
     await stopRunner(serving);
     return false;
   }
   if (behind > 0) return false;
   const notice = JSON.stringify({ projection: projection.name, generation: rebuild.generation, switched: true } satisfies AppliedNotice);
   const result = await redis.eval(switchScript, {
-    keys: [keys.lease, keys.meta],
+    keys: [keys.lease, keys.meta, keys.acceptGaps],
     arguments: [ctx.owner, String(rebuild.generation), String(projection.version), appliedChannel(ctx.prefix), notice],
   });
   if (result !== 'OK') return false;
   log.info({ generation: rebuild.generation, previous: serving.generation, events: rebuild.counters.applied }, 'rebuild caught up; switched generation');
   return true;
+}
+
+/**
+ * True while the rebuilt generation has aggregates whose history the log lacks and nobody
+ * accepted that: the rebuild keeps following the log (a republished event may still fill a gap)
+ * and the live generation keeps serving. Accepted, it switches with those aggregates parked
+ * behind their gaps, absent from the read model, and says so.
+ */
+async function heldForGaps(ctx: ProjectionContext, rebuild: Rebuild): Promise<boolean> {
+  const { redis, keys, log } = ctx;
+  const gaps = await redis.hLen(keys.gaps(rebuild.generation));
+  if (gaps === 0) {
+    rebuild.held = null;
+    return false;
+  }
+  const accepted = (await redis.get(keys.acceptGaps)) !== null;
+  if (!rebuild.held || accepted) {
+    const missing = await listGaps(redis, keys.gaps(rebuild.generation), gapSample);
+    if (accepted) log.warn({ gaps, missing }, 'switching with gaps accepted: these aggregates stay parked behind their gaps, absent from the read model');
+    else log.error({ gaps, missing, code: engineCodes.REBUILD_HELD_FOR_GAPS }, 'rebuild held: the log lacks these aggregates\' history; rebuild with --accept-gaps to switch without it');
+  }
+  if (accepted) return false;
+  rebuild.held = { code: engineCodes.REBUILD_HELD_FOR_GAPS, gaps };
+  return true;
+}
+
+/** An aggregate whose versions from `expected` to `got - 1` the log lacks. */
+export interface MissingHistory extends GapRecord {
+  aggregate: string;
+}
+
+/** Up to `limit` of a generation's open gaps, in one bounded pass of HSCAN calls. */
+export async function listGaps(redis: Redis, key: string, limit: number): Promise<MissingHistory[]> {
+  const found: MissingHistory[] = [];
+  for await (const entries of redis.hScanIterator(key, { COUNT: Math.min(limit, 500) })) {
+    for (const { field, value } of entries) {
+      if (found.length < limit) found.push({ aggregate: field, ...(JSON.parse(value) as GapRecord) });
+    }
+    if (found.length >= limit) break;
+  }
+  return found;
 }
 
 /** Deletes every key of one generation (documents, indexes, versions, checkpoint, parked). */

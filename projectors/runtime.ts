@@ -105,6 +105,9 @@ function superviseProjection(ctx: ProjectionContext) {
         startLive(generation);
         return true;
       },
+      resumeLive() {
+        if (!stopped && state.owning && state.live?.stopped) startLive(state.live.generation);
+      },
     }, reason);
   }
 

@@ -56,9 +56,9 @@ describe('the CLI arguments', () => {
 
 describe('the CLI output', () => {
   it('draws a progress bar from a rebuild status', () => {
-    const line = progressBar({ generation: 3, done: 420, total: 1000, eventsPerSecond: 1500, etaSeconds: 1 }, 10);
+    const line = progressBar({ generation: 3, done: 420, total: 1000, eventsPerSecond: 1500, etaSeconds: 1, held: null }, 10);
     assert.equal(line, '[████░░░░░░]  42.0%  420/1000 events  1500 events/s  1s left');
-    assert.match(progressBar({ generation: 3, done: 0, total: null, eventsPerSecond: 0, etaSeconds: null }), /^\[counting events…\]  0\/\? events/);
+    assert.match(progressBar({ generation: 3, done: 0, total: null, eventsPerSecond: 0, etaSeconds: null, held: null }), /^\[counting events…\]  0\/\? events/);
   });
 
   it('lists what setup checked and changed, and its verdict', () => {
