@@ -26,7 +26,7 @@ export {
   type Upcasters,
 } from './core/aggregate';
 export { defineProjection, type DocOf, type IndexEntry, type IndexFanOut, type ProjectionDefinition, type ProjectionReader, type SingleSourceProjection } from './core/projection';
-export { defineModule, defineQuery, type AggregateModule, type QueryDefinition, type ReadModelReader } from './core/module';
+export { defineModule, defineQuery, maxPageSize, pageInput, type AggregateModule, type Page, type QueryDefinition, type ReadModelReader } from './core/module';
 export { DomainError, engineCodes, errorKinds, isDomainError, type ErrorKind, type Rejection } from './core/errors';
 export { UpcastError } from './core/upcasting';
 export { cents, decimalAmount, fromCents, toCents, type Cents } from './core/money';

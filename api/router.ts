@@ -6,6 +6,7 @@ import { projectionsOf, type AnyAppConfig, type ModulesOf } from '../core/app';
 import type { AnyModule, ModuleDocOf, QueryDefinition } from '../core/module';
 import { readsFrom, type AnyProjection } from '../core/projection';
 import { UnknownProjectionError } from '../projectors/admin';
+import { InvalidCursorError } from '../projectors/store';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
 import { adminProcedure, clientProcedure, mergeRouters, publicProcedure, router } from './trpc';
@@ -55,10 +56,20 @@ function moduleQueries<Q extends AnyModule['queries']>(queries: Q) {
   const procedures = Object.fromEntries(
     Object.entries(queries as Record<string, QueryDefinition>).map(([name, query]) => [
       name,
-      clientProcedure.input(query.input).query(({ ctx, input }) => query.run(ctx.readModels, input)),
+      clientProcedure.input(query.input).query(({ ctx, input }) => inQuery(() => query.run(ctx.readModels, input))),
     ]),
   );
   return router(procedures as unknown as QueryProcedures<Q>);
+}
+
+/** A made-up page cursor is the caller's mistake: BAD_REQUEST, not a 500. */
+async function inQuery<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof InvalidCursorError) throw new TRPCError({ code: 'BAD_REQUEST', message: error.message, cause: error });
+    throw error;
+  }
 }
 
 /** `<aggregate>.*`: its public commands, `get`, `onChange` and the module's own queries. */

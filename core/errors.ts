@@ -63,8 +63,6 @@ export const engineCodes = {
    * 1, or a gap): it does not switch until an operator accepts the gaps. In its status (`rebuild.held`).
    */
   REBUILD_HELD_FOR_GAPS: 'REBUILD_HELD_FOR_GAPS',
-  /** A list query's cursor is not one this query gave out (kind INVALID_COMMAND). */
-  INVALID_CURSOR: 'INVALID_CURSOR',
 } as const;
 
 /** A JSON-safe description of a rejection: what the workflow answers and the API reports. */

@@ -30,7 +30,7 @@ describe('read models across aggregates', { timeout: 300_000 }, () => {
   /** What a user would look at: every summary, the active list, the customer, the stock. */
   const snapshot = async () => ({
     summaries: await Promise.all(orderIds.map((orderId) => stack.trpc.order.get.query({ orderId }))),
-    active: (await stack.trpc.order.activeForCustomer.query({ customerId })).map((o) => o.orderId),
+    active: (await stack.trpc.order.activeForCustomer.query({ customerId })).items.map((o) => o.orderId),
     customer: await stack.trpc.customer.get.query({ customerId }),
     stock: await stack.trpc.inventory.get.query({ productId: product }),
   });
