@@ -6,6 +6,7 @@ import type { EventEnvelope } from '../../core/envelopes';
 import { defineProjection, handlerFor, readsFrom, type AnyProjection, type DocOf, type ProjectionSource } from '../../core/projection';
 import { currentSchemaVersion } from '../../core/upcasting';
 import { applyEntries, type ApplyOptions, type LogEntry } from '../../projectors/apply';
+import { applyFanOut, type FanOutCommit } from '../../projectors/fan-out';
 import { memoryView, type MemoryView } from './support/memory-view';
 
 /** A source as an aggregate definition provides it: a name, event schemas, upcasters. */
@@ -448,5 +449,79 @@ describe('projection definitions (types)', () => {
     });
     const name: DocOf<typeof inferred>['name'] = 'x';
     assert.equal(name, 'x');
+  });
+});
+
+describe('a fan-out in chunks (pure, over an in-memory view)', () => {
+  type Doc = { kind: 'order'; customerId: string; at: number; renames: number } | { kind: 'customer'; name: string };
+  /** Counts renames per order, so a document applied twice shows. */
+  const counting = (moves = false) =>
+    defineProjection<Doc, [typeof customer, typeof order]>({
+      name: 'counting',
+      version: 1,
+      sources: [customer, order],
+      handlers: {
+        'order.OrderCreated': { apply: (_doc, event) => ({ kind: 'order', customerId: event.payload.customerId, at: event.payload.total, renames: 0 }) },
+        'customer.CustomerRenamed': {
+          documents: (event) => [`customer:${event.aggregateId}`],
+          fanOut: (event) => ({ index: 'byCustomer', key: event.aggregateId }),
+          apply: (doc, event, _read, id) =>
+            id.startsWith('customer:') ? { kind: 'customer', name: event.payload.name } : doc?.kind === 'order' ? { ...doc, renames: doc.renames + 1, at: moves ? doc.at + 1000 : doc.at } : doc,
+        },
+      },
+      indexes: { byCustomer: (doc) => (doc.kind === 'order' ? { key: doc.customerId, score: doc.at } : null) },
+    });
+
+  async function seeded(projection: AnyProjection, orders: number) {
+    const view = memoryView();
+    await applyAndCommit(projection, view, Array.from({ length: orders }, (_, i) => created(`o${i}`, 1, 'c1', i % 7)));
+    return view;
+  }
+
+  it('stops the batch before the fan-out, and resumes after a crash between chunks without applying a document twice', async () => {
+    const projection = counting();
+    const view = await seeded(projection, 25);
+    const entries = [registered('c2', 1, 'Bob'), renamed('c1', 1, 'Ada'), registered('c3', 1, 'Cy')];
+    const first = await applyEntries(projection, entries, view, fast);
+    assert.equal(first.consumed, 1, 'the batch covers what came before the fan-out');
+    assert.equal(first.fanOut?.event.type, 'CustomerRenamed');
+    view.commit(first.batch);
+
+    // Chunks of 10; the commit of the second chunk is lost (the process died).
+    const commits: FanOutCommit[] = [];
+    const crashing = await applyFanOut(projection, view, first.fanOut!, { chunk: 10, attempts: 1, progress: null }, async (step) => {
+      if (commits.length === 1) return 'LEASE_LOST';
+      commits.push(step);
+      view.commit(step.batch);
+      return 'OK';
+    });
+    assert.equal(crashing.result, 'LEASE_LOST');
+    assert.deepEqual(commits.map((c) => [c.final, c.progress]), [[false, { version: 1, done: 10 }]]);
+    assert.equal(commits[0]!.batch.documents.size, 10, 'one chunk is at most 10 documents');
+    assert.equal(commits[0]!.batch.versions.size, 0, 'the aggregate’s version moves only at the end');
+
+    // Resumed from the recorded progress: the other 15, then the customer's own document and version.
+    const resumed = await applyFanOut(projection, view, first.fanOut!, { chunk: 10, attempts: 1, progress: commits[0]!.progress }, async (step) => {
+      commits.push(step);
+      view.commit(step.batch);
+      return 'OK';
+    });
+    assert.equal(resumed.result, 'OK');
+    assert.deepEqual(commits.slice(1).map((c) => [c.final, c.progress, c.batch.documents.size]), [[false, { version: 1, done: 20 }, 10], [false, { version: 1, done: 25 }, 5], [true, null, 1]]);
+    assert.equal(view.versionsMap.get('customer:c1'), 1);
+    const renames = Array.from({ length: 25 }, (_, i) => (view.document(`o${i}`) as { renames: number }).renames);
+    assert.deepEqual(renames, Array(25).fill(1), 'every order renamed exactly once');
+    assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Ada' });
+  });
+
+  it('parks a fan-out that moves documents within the index it pages through', async () => {
+    const projection = counting(true);
+    const view = await seeded(projection, 5);
+    const { fanOut } = await applyEntries(projection, [renamed('c1', 1, 'Ada')], view, fast);
+    const steps: FanOutCommit[] = [];
+    const result = await applyFanOut(projection, view, fanOut!, { chunk: 10, attempts: 1, progress: null }, async (step) => (steps.push(step), 'OK'));
+    assert.equal(result.parked.length, 1);
+    assert.match(result.parked[0]!.error, /must not change that index/);
+    assert.deepEqual(steps.map((s) => [s.final, s.batch.blocked]), [[true, ['customer:c1']]]);
   });
 });
