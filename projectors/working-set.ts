@@ -137,6 +137,8 @@ export function createWorkingSet(projection: AnyProjection, view: GenerationView
       for (const [id, byIndex] of placed) {
         for (const [index, now] of byIndex) {
           const was = placedBefore.get(id)?.get(index) ?? null;
+          // An entry where it was needs no write (a rename fanned out to 100,000 summaries moves none).
+          if (was && now && was.key === now.key && was.score === now.score) continue;
           if (was && (now === null || now.key !== was.key)) writes.push({ index, key: was.key, id, score: null });
           if (now) writes.push({ index, key: now.key, id, score: now.score });
         }
