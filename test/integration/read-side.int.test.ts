@@ -6,9 +6,13 @@
  * list queries page with a cursor.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Connection } from 'rabbitmq-client';
 import { z } from 'zod';
+import { projectionsOf } from '../../core/app';
+import { loadConfig } from '../../core/config';
 import type { EventEnvelope } from '../../core/envelopes';
 import { defineProjection, type AnyProjection, type ProjectionSource } from '../../core/projection';
 import { createLogger } from '../../infra/logger';
@@ -18,7 +22,23 @@ import { createProjectionAdmin } from '../../projectors/admin';
 import { projectionKeys } from '../../projectors/keys';
 import { startProjector, type Projector, type ProjectorOptions } from '../../projectors/runtime';
 import { createReadModels, InvalidCursorError } from '../../projectors/store';
-import { deleteKeys, eventually, uniqueId } from '../support/stack';
+import { ledgerConfigPath } from '../support/apps';
+import ledger from '../support/domains/ledger.config';
+import { deleteKeys, envOf, eventually, uniqueId } from '../support/stack';
+
+const cli = join(__dirname, '..', '..', 'bin', 'ledgerflow.ts');
+
+/** Runs the `ledgerflow` CLI from its sources. */
+function runCli(env: NodeJS.ProcessEnv, ...args: string[]) {
+  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.once('exit', (code) => resolve({ code, out, err }));
+  });
+}
 
 const source = <const N extends string, E extends Record<string, z.ZodObject>>(name: N, events: E): ProjectionSource<N, E> => ({ name, events, upcasters: {} });
 const customer = source('customer', { CustomerRegistered: z.object({ name: z.string() }), CustomerRenamed: z.object({ name: z.string() }) });
@@ -239,6 +259,39 @@ describe('the read side at its edges', { timeout: 300_000 }, () => {
       const overLimit = await s.readModels.page(summaries, 'byCustomer', { key: 'k1', limit: 1000 });
       assert.equal(overLimit.items.length, 100, 'a page holds at most maxPageSize');
       await assert.rejects(s.readModels.page(summaries, 'byCustomer', { key: 'k1', cursor: 'made-up' }), InvalidCursorError);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the CLI: `rebuild` exits 1 naming the aggregates and versions the log lacks; `--accept-gaps` switches and says what it drops', async () => {
+    const s = scene(rabbit, redis);
+    try {
+      await s.declare();
+      const projections = projectionsOf(ledger);
+      // a1's first version was trimmed away; a2 is whole.
+      const deposited = (id: string, version: number) => ['account', id, version, 'Deposited', { entryId: `e${version}`, amountCents: 100 }] as const;
+      await s.publish(deposited('a1', 2), deposited('a2', 1), deposited('a1', 3));
+      s.start(projections);
+      const admin = s.admin(projections);
+      await eventually(async () => ((await admin.statuses()).every((st) => st.checkpoint === 2) ? true : undefined), 30_000, 'live caught up');
+      const config = loadConfig({ REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', REDIS_PREFIX: s.prefix });
+      const env = { ...envOf(config, { LEDGERFLOW_CONFIG: ledgerConfigPath }), LOG_LEVEL: 'silent' };
+
+      const held = await runCli(env, 'rebuild', 'accounts');
+      assert.equal(held.code, 1, held.err);
+      assert.match(held.out, /rebuild of accounts held \(REBUILD_HELD_FOR_GAPS\): the log lacks the history of 1 aggregate/);
+      assert.match(held.out, /account:a1: versions 1\.\.1 missing \(the log holds v2 at offset 0\)/);
+      assert.match(held.out, /--accept-gaps/);
+      const json = await runCli(env, 'rebuild', 'accounts', '--json');
+      assert.equal(json.code, 1);
+      assert.deepEqual(JSON.parse(json.out).gaps, [{ aggregate: 'account:a1', expected: 1, got: 2, offset: 0 }]);
+
+      const accepted = await runCli(env, 'rebuild', 'accounts', '--accept-gaps');
+      assert.equal(accepted.code, 0, accepted.err);
+      assert.match(accepted.out, /rebuilt: accounts now serves generation 2/);
+      assert.match(accepted.out, /with gaps accepted, 1 aggregate\(s\) are parked behind their gaps, out of the read model:\n {2}account:a1: versions 1\.\.1 missing/);
+      assert.equal(await s.readModels.get(projections.find((p) => p.name === 'accounts')!, 'a1'), null);
     } finally {
       await s.close();
     }
