@@ -26,7 +26,10 @@ export interface ProjectionStatus {
   /** Aggregates of the live generation parked behind a version gap now (`ledgerflow parked` lists their events). */
   gapsOpen: number;
   parked: number;
-  /** Set while the projection consumes nothing because its parked list is full (PARKED_LIST_FULL); a re-drive makes room. */
+  /**
+   * Set while the projection (or its rebuild) consumes nothing because its parked list is full
+   * (PARKED_LIST_FULL); a re-drive makes room in the live one; a rebuild stays halted, unswitched.
+   */
   halted: Runner['halted'];
   /** Offsets the log had trimmed when the projection resumed after them: history it never read. */
   trimmed: Runner['trimmed'];
@@ -84,7 +87,7 @@ export function createStatusReporter(ctx: ProjectionContext) {
       gaps: totals.gaps,
       gapsOpen,
       parked,
-      halted: live?.halted ?? null,
+      halted: live?.halted ?? rebuild?.halted ?? null,
       trimmed: live?.trimmed ?? null,
       rebuild: rebuild ? rebuildProgress(rebuild, tail, now) : null,
       updatedAt: new Date(now).toISOString(),
