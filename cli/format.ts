@@ -36,7 +36,9 @@ export function progressBar(r: RebuildProgress, width = 24): string {
 
 /** The aggregates whose history the log lacks, one a line. */
 export function formatGaps(gaps: readonly MissingHistory[], total: number): string {
-  const lines = gaps.map((g) => `  ${g.aggregate}: versions ${g.expected}..${g.got - 1} missing (the log holds v${g.got} at offset ${g.offset})`);
+  const lines = gaps.map(
+    (g) => `  ${g.aggregate}: versions ${g.expected}..${g.got - 1} missing (${g.offset < 0 ? 'none of its events is left in the log' : `the log holds v${g.got} at offset ${g.offset}`})`,
+  );
   return [...lines, ...(total > gaps.length ? [`  … and ${total - gaps.length} more`] : [])].join('\n');
 }
 

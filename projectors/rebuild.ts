@@ -1,4 +1,5 @@
 import { engineCodes } from '../core/errors';
+import { readsFrom } from '../core/projection';
 import type { Redis } from '../infra/redis';
 import type { GapRecord } from './working-set';
 import type { ProjectionContext } from './context';
@@ -81,6 +82,13 @@ async function catchUp(ctx: ProjectionContext, host: RebuildHost, rebuild: Rebui
   if (liveCheckpoint === null && tail === null) return false;
   const behind = (liveCheckpoint === null ? tail! : Number(liveCheckpoint)) - (rebuild.checkpoint ?? -1);
   if (behind > ctx.batchSize) return false;
+  // Level with the live generation: what it applied and the rebuild never saw is missing history
+  // too. Compared again whenever the rebuild moved, and once more with the live one paused.
+  const level = `${rebuild.checkpoint}:${serving.stopped}`;
+  if (behind <= 0 && comparedAt.get(rebuild) !== level) {
+    comparedAt.set(rebuild, level);
+    await recordVanished(ctx, serving.generation, rebuild.generation);
+  }
   // Close enough to switch: not over missing history unless an operator said so.
   if (await heldForGaps(ctx, rebuild)) {
     host.resumeLive();
@@ -92,7 +100,7 @@ async function catchUp(ctx: ProjectionContext, host: RebuildHost, rebuild: Rebui
     await stopRunner(serving);
     return false;
   }
-  if (behind > 0) return false;
+  if (behind > 0 || comparedAt.get(rebuild) !== level) return false;
   const notice = JSON.stringify({ projection: projection.name, generation: rebuild.generation, switched: true } satisfies AppliedNotice);
   const result = await redis.eval(switchScript, {
     keys: [keys.lease, keys.meta, keys.acceptGaps],
@@ -125,6 +133,42 @@ async function heldForGaps(ctx: ProjectionContext, rebuild: Rebuild): Promise<bo
   if (accepted) return false;
   rebuild.held = { code: engineCodes.REBUILD_HELD_FOR_GAPS, gaps };
   return true;
+}
+
+/** Where each rebuild was last compared with the live generation (its checkpoint, and whether the live one was paused). */
+const comparedAt = new WeakMap<Rebuild, string>();
+
+/**
+ * Aggregates the live generation applied that the rebuilt one never saw (retention trimmed all
+ * their events) are missing history too: recorded as gaps of the rebuild (offset -1: no event of
+ * theirs is left), so they hold the switch like any other. One pass over the live versions, 500
+ * at a time.
+ */
+async function recordVanished(ctx: ProjectionContext, live: number, rebuilt: number): Promise<void> {
+  const { redis, keys } = ctx;
+  // Records of an earlier comparison the rebuild has since caught up with (it applied the aggregate).
+  for await (const entries of redis.hScanIterator(keys.gaps(rebuilt), { COUNT: 500 })) {
+    const earlier = entries.filter(({ value }) => (JSON.parse(value) as GapRecord).offset < 0).map(({ field }) => field);
+    if (earlier.length === 0) continue;
+    const versions = await redis.hmGet(keys.versions(rebuilt), earlier);
+    const seen = earlier.filter((_, i) => versions[i] !== null);
+    if (seen.length) await redis.hDel(keys.gaps(rebuilt), seen);
+  }
+  for await (const entries of redis.hScanIterator(keys.versions(live), { COUNT: 500 })) {
+    // Only aggregates of sources the projection still reads (a new version may have dropped one).
+    const read = entries.filter(({ field }) => readsFrom(ctx.projection, field.slice(0, field.indexOf(':'))));
+    if (read.length === 0) continue;
+    const fields = read.map((e) => e.field);
+    const [versions, gaps, blocked] = await Promise.all([
+      redis.hmGet(keys.versions(rebuilt), fields),
+      redis.hmGet(keys.gaps(rebuilt), fields),
+      redis.smIsMember(keys.blocked(rebuilt), fields),
+    ]);
+    const vanished = read.filter((_, i) => versions[i] === null && gaps[i] === null && Number(blocked[i]) !== 1);
+    if (vanished.length === 0) continue;
+    const records = vanished.map(({ field, value }) => [field, JSON.stringify({ expected: 1, got: Number(value) + 1, offset: -1 } satisfies GapRecord)]);
+    await redis.hSet(keys.gaps(rebuilt), Object.fromEntries(records));
+  }
 }
 
 /** An aggregate whose versions from `expected` to `got - 1` the log lacks. */

@@ -25,7 +25,8 @@ export interface GenerationView {
 
 /**
  * An aggregate's versions missing from the log: `expected` was due, `got` arrived (at `offset`).
- * The aggregate is blocked behind it until a re-drive applies the missing versions.
+ * The aggregate is blocked behind it until a re-drive applies the missing versions. Offset -1:
+ * a rebuild found none of its events in the log, though the live generation had applied `got - 1`.
  */
 export interface GapRecord {
   expected: number;

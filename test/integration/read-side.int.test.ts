@@ -192,15 +192,23 @@ describe('the read side at its edges', { timeout: 300_000 }, () => {
       await s.publish(renamed('c1', 3, 'Cy'), renamed('c2', 1, 'Bob'), renamed('c1', 4, 'Di'), renamed('c2', 2, 'Bo'));
       s.start([names]);
       await eventually(async () => ((await admin.statuses())[0]?.checkpoint === 3 ? true : undefined), 30_000, 'live caught up');
+      // c0 was applied by the live generation from events retention has since trimmed entirely.
+      const keys = projectionKeys(s.prefix, 'names');
+      await redis.hSet(keys.versions(1), 'customer:c0', '2');
+      await redis.set(keys.document(1, 'c0'), JSON.stringify({ name: 'Old', version: 2 }));
 
       await admin.requestRebuild('names');
       const held = await eventually(async () => {
         const [st] = await admin.statuses();
-        return st?.rebuild?.held ? st : undefined;
+        return st?.rebuild?.held?.gaps === 2 ? st : undefined;
       }, 30_000, 'the rebuild held');
-      assert.deepEqual(held.rebuild!.held, { code: 'REBUILD_HELD_FOR_GAPS', gaps: 1 });
+      assert.deepEqual(held.rebuild!.held, { code: 'REBUILD_HELD_FOR_GAPS', gaps: 2 });
       assert.equal(held.generation, 1, 'the old generation keeps serving');
-      assert.deepEqual(await admin.gaps('names', { of: 'rebuild' }), [{ aggregate: 'customer:c1', expected: 1, got: 3, offset: 0 }]);
+      const missing = (await admin.gaps('names', { of: 'rebuild' })).sort((a, b) => a.aggregate.localeCompare(b.aggregate));
+      assert.deepEqual(missing, [
+        { aggregate: 'customer:c0', expected: 1, got: 3, offset: -1 },
+        { aggregate: 'customer:c1', expected: 1, got: 3, offset: 0 },
+      ]);
       // It stays held (and the live generation keeps applying) while nobody accepts.
       await s.publish(renamed('c2', 3, 'Bobby'));
       await eventually(async () => ((await s.readModels.get(names, 'c2'))?.version === 3 ? true : undefined), 30_000, 'live still applies');
@@ -213,8 +221,8 @@ describe('the read side at its edges', { timeout: 300_000 }, () => {
         const [st] = await admin.statuses();
         return st?.generation === 2 && !st.rebuild ? st : undefined;
       }, 30_000, 'switched with the gaps accepted');
-      assert.equal(switched.gapsOpen, 1, 'c1 stays parked behind its gap in the new generation');
-      assert.deepEqual(await admin.gaps('names'), [{ aggregate: 'customer:c1', expected: 1, got: 3, offset: 0 }]);
+      assert.equal(switched.gapsOpen, 2, 'c0 and c1 stay missing in the new generation, and say so');
+      assert.equal(await s.readModels.get(names, 'c0'), null);
       assert.equal(await s.readModels.get(names, 'c1'), null, 'dropped from the read model, not built from half its history');
       assert.deepEqual(await s.readModels.get(names, 'c2'), { name: 'Bobby', version: 3 });
       assert.equal(await redis.get(projectionKeys(s.prefix, 'names').acceptGaps), null, 'the acceptance is used up by the switch');
