@@ -25,8 +25,8 @@ export {
   type StateOf,
   type Upcasters,
 } from './core/aggregate';
-export { defineProjection, type DocOf, type IndexEntry, type ProjectionDefinition, type ProjectionReader, type SingleSourceProjection } from './core/projection';
-export { defineModule, defineQuery, type AggregateModule, type Caller, type CommandAccess, type ModuleAccess, type QueryAccess, type QueryDefinition, type ReadAccess, type ReadModelReader } from './core/module';
+export { defineProjection, type DocOf, type IndexEntry, type IndexFanOut, type ProjectionDefinition, type ProjectionReader, type SingleSourceProjection } from './core/projection';
+export { defineModule, defineQuery, maxPageSize, pageInput, type AggregateModule, type Caller, type CommandAccess, type ModuleAccess, type Page, type QueryAccess, type QueryDefinition, type ReadAccess, type ReadModelReader } from './core/module';
 export { DomainError, engineCodes, errorKinds, isDomainError, type ErrorKind, type Rejection } from './core/errors';
 export { UpcastError } from './core/upcasting';
 export { cents, decimalAmount, fromCents, toCents, type Cents } from './core/money';

@@ -9,6 +9,9 @@ const projectionGauges: [string, string, (s: ProjectionStatus) => number | null]
   ['ledgerflow_projection_stream_tail', 'Newest offset in the event stream', (s) => s.tail],
   ['ledgerflow_projection_events_per_second', 'Events applied per second', (s) => s.eventsPerSecond],
   ['ledgerflow_projection_parked', 'Parked (dead-lettered) events', (s) => s.parked],
+  ['ledgerflow_projection_gaps_open', 'Aggregates parked behind a version gap (history missing from the log)', (s) => s.gapsOpen],
+  ['ledgerflow_projection_halted', '1 while the projection consumes nothing because its parked list is full', (s) => (s.halted ? 1 : 0)],
+  ['ledgerflow_projection_rebuild_held', '1 while a rebuild waits for its gaps to be accepted', (s) => (s.rebuild?.held ? 1 : 0)],
   ['ledgerflow_projection_up', '1 when an instance owns and runs the projection', (s) => (s.state === 'live' || s.state === 'rebuilding' ? 1 : 0)],
   ['ledgerflow_projection_rebuilding', '1 while a rebuild runs', (s) => (s.state === 'rebuilding' ? 1 : 0)],
 ];

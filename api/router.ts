@@ -7,6 +7,7 @@ import type { AnyModule, Caller, ModuleDocOf, QueryDefinition } from '../core/mo
 import { ruleRefusal } from './access';
 import { readsFrom, type AnyProjection } from '../core/projection';
 import { UnknownProjectionError } from '../projectors/admin';
+import { InvalidCursorError } from '../projectors/store';
 import { commandRouter } from './aggregate-router';
 import { checkHealth } from './health';
 import { adminProcedure, clientProcedure, enforce, mergeRouters, publicProcedure, router } from './trpc';
@@ -71,11 +72,21 @@ function moduleQueries<Q extends AnyModule['queries']>(aggregate: AnyAggregate, 
       name,
       clientProcedure.input(query.input).query(({ ctx, input }) => {
         enforce(queryRefusal(query, ctx.caller, input, `${aggregate.name}.${name}`));
-        return query.run(ctx.readModels, input, ctx.caller);
+        return inQuery(() => query.run(ctx.readModels, input, ctx.caller));
       }),
     ]),
   );
   return router(procedures as unknown as QueryProcedures<Q>);
+}
+
+/** A made-up page cursor is the caller's mistake: BAD_REQUEST, not a 500. */
+async function inQuery<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof InvalidCursorError) throw new TRPCError({ code: 'BAD_REQUEST', message: error.message, cause: error });
+    throw error;
+  }
 }
 
 /** `<aggregate>.*`: its public commands, `get`, `onChange` and the module's own queries. */
@@ -112,11 +123,19 @@ export const systemRouter = router({
     .query(({ ctx, input }) => adminCall(() => ctx.admin.parked(input.projection, input.limit))),
   /** Re-applies a projection's parked events (after its handler was fixed). */
   redrive: adminProcedure.input(projectionInput).mutation(({ ctx, input }) => adminCall(() => ctx.admin.requestRedrive(input.projection))),
-  /** Rebuilds a projection into a new generation from the start of the log; reads continue meanwhile. */
-  rebuild: adminProcedure.input(projectionInput).mutation(async ({ ctx, input }) => {
-    await adminCall(() => ctx.admin.requestRebuild(input.projection));
+  /**
+   * Rebuilds a projection into a new generation from the start of the log; reads continue meanwhile.
+   * A rebuild over a log that lacks some aggregates' history is held (status `rebuild.held`) until
+   * asked again with `acceptGaps`.
+   */
+  rebuild: adminProcedure.input(projectionInput.extend({ acceptGaps: z.boolean().optional() })).mutation(async ({ ctx, input }) => {
+    await adminCall(() => ctx.admin.requestRebuild(input.projection, { acceptGaps: input.acceptGaps }));
     return { requested: true };
   }),
+  /** Aggregates whose history the log lacks, in the live generation or the rebuild's (`of`). */
+  gaps: adminProcedure
+    .input(projectionInput.extend({ of: z.enum(['live', 'rebuild']).optional(), limit: z.number().int().min(1).max(1000).optional() }))
+    .query(({ ctx, input }) => adminCall(() => ctx.admin.gaps(input.projection, { of: input.of, limit: input.limit }))),
 });
 
 type AggregateRouters<M> = { [K in keyof M]: M[K] extends AnyModule ? ReturnType<typeof aggregateRouter<M[K]>> : never };

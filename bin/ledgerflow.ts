@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { commandHelp, integerOption, parseInvocation, usage, UsageError, type Invocation } from '../cli/args';
-import { formatParked, formatRebuild, formatSetup, formatStatus, progressBar } from '../cli/format';
+import { formatGaps, formatParked, formatRebuild, formatSetup, formatStatus, progressBar } from '../cli/format';
 import { createCommandBus } from '../commands/bus';
 import { buildCommand } from '../commands/envelope';
 import type { AnyAggregate } from '../core/aggregate';
@@ -55,7 +55,14 @@ function bounded(admin: ProjectionAdmin, ms: number, host: string): ProjectionAd
     <A extends unknown[], T>(call: (...args: A) => Promise<T>) =>
     (...args: A) =>
       within(ms, call(...args), new Error(message));
-  return { ...admin, statuses: limit(admin.statuses), parked: limit(admin.parked), requestRedrive: limit(admin.requestRedrive), requestRebuild: limit(admin.requestRebuild) };
+  return {
+    ...admin,
+    statuses: limit(admin.statuses),
+    parked: limit(admin.parked),
+    gaps: limit(admin.gaps),
+    requestRedrive: limit(admin.requestRedrive),
+    requestRebuild: limit(admin.requestRebuild),
+  };
 }
 
 async function withAdmin(app: AnyAppConfig, config: Config, run: Run, work: (admin: ProjectionAdmin) => Promise<void>) {
@@ -70,7 +77,8 @@ async function withAdmin(app: AnyAppConfig, config: Config, run: Run, work: (adm
 async function rebuild(admin: ProjectionAdmin, run: Run, target: string) {
   const statusOf = async () => (await admin.statuses()).find((s) => s.name === target)!;
   const before = await statusOf();
-  await admin.requestRebuild(target);
+  const acceptGaps = run.options['accept-gaps'] === true;
+  await admin.requestRebuild(target, { acceptGaps });
   const tty = process.stdout.isTTY === true && !run.json;
   if (!run.json) console.log(`rebuild of ${target} requested (live generation ${before.generation ?? '-'})`);
   const started = Date.now();
@@ -79,6 +87,16 @@ async function rebuild(admin: ProjectionAdmin, run: Run, target: string) {
   for (;;) {
     await sleep(1000);
     const status = await statusOf();
+    if (status.rebuild?.held && !acceptGaps) {
+      if (tty) process.stdout.write('\n');
+      const gaps = await admin.gaps(target, { of: 'rebuild', limit: 20 });
+      const held = { projection: target, code: status.rebuild.held.code, generation: status.rebuild.generation, aggregates: status.rebuild.held.gaps, gaps };
+      print(run, held, () =>
+        [`rebuild of ${target} held (${held.code}): the log lacks the history of ${held.aggregates} aggregate(s); generation ${before.generation ?? '-'} keeps serving`, formatGaps(gaps, held.aggregates), 'run again with --accept-gaps to switch without it (those aggregates stay parked)'].join('\n'),
+      );
+      process.exitCode = 1;
+      return;
+    }
     if (status.rebuild) {
       seen = true;
       if (tty) process.stdout.write(`\r${progressBar(status.rebuild)}  `);
@@ -90,7 +108,9 @@ async function rebuild(admin: ProjectionAdmin, run: Run, target: string) {
     } else if (seen || (status.generation ?? 0) > (before.generation ?? 0)) {
       const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
       if (tty && seen) process.stdout.write('\n');
-      print(run, { projection: target, generation: status.generation, previousGeneration: before.generation, seconds }, () => `rebuilt: ${target} now serves generation ${status.generation} (${seconds.toFixed(1)}s)`);
+      const dropped = acceptGaps ? await admin.gaps(target, { limit: 20 }) : [];
+      const droppedNote = dropped.length ? `\nwith gaps accepted, ${status.gapsOpen} aggregate(s) are parked behind their gaps, out of the read model:\n${formatGaps(dropped, status.gapsOpen)}` : '';
+      print(run, { projection: target, generation: status.generation, previousGeneration: before.generation, seconds, gapsOpen: status.gapsOpen, dropped }, () => `rebuilt: ${target} now serves generation ${status.generation} (${seconds.toFixed(1)}s)${droppedNote}`);
       return;
     } else if (Date.now() - started > 30_000 && status.owner === null) {
       throw new Error(`no projector owns ${target}: start one (make up, or node dist/bin/projector.js)`);

@@ -93,11 +93,12 @@ export const commands: Readonly<Record<CommandName, CommandSpec>> = {
     options: {},
   },
   rebuild: {
-    usage: 'rebuild <projection> [--json]',
+    usage: 'rebuild <projection> [--accept-gaps] [--json]',
     summary: 'rebuild into a new generation from the start of the log, showing progress',
-    details: 'Waits until the new generation serves. A progress bar is drawn only on a terminal.',
+    details:
+      "Waits until the new generation serves. A progress bar is drawn only on a terminal.\nIf the log lacks some aggregates' history (trimmed by retention), the rebuild does not switch:\nthis exits 1 naming the aggregates and missing versions. --accept-gaps switches anyway (this\nrebuild, or one already held), leaving those aggregates parked behind their gaps.",
     args: ['projection'],
-    options: {},
+    options: { 'accept-gaps': { type: 'boolean', help: "switch even if the log lacks some aggregates' history (they stay parked)" } },
   },
   send: {
     usage: 'send <aggregate> <id> <command> [payload-json] [--command-id <id>] [--json]',
@@ -117,7 +118,7 @@ export const commands: Readonly<Record<CommandName, CommandSpec>> = {
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);
 
-export const exitCodes = 'exit codes: 0 done, 1 failed (a service unreachable, no projector, a command refused, setup not ok), 2 usage';
+export const exitCodes = 'exit codes: 0 done, 1 failed (a service unreachable, no projector, a command refused, setup not ok, a rebuild held for gaps), 2 usage';
 
 export function usage(): string {
   const width = Math.max(...Object.values(commands).map((c) => c.usage.split(' ')[0]!.length)) + 2;

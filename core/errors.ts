@@ -55,6 +55,16 @@ export const engineCodes = {
   COMMAND_TIMEOUT: 'COMMAND_TIMEOUT',
   /** Temporal did not answer. */
   TEMPORAL_UNAVAILABLE: 'TEMPORAL_UNAVAILABLE',
+  /**
+   * A projection's parked list reached its bound (kind UNAVAILABLE): the projection stops
+   * consuming, drops nothing, and goes on once a re-drive makes room. In its status (`halted`).
+   */
+  PARKED_LIST_FULL: 'PARKED_LIST_FULL',
+  /**
+   * A rebuild caught up but the log lacks some aggregates' history (a first event after version
+   * 1, or a gap): it does not switch until an operator accepts the gaps. In its status (`rebuild.held`).
+   */
+  REBUILD_HELD_FOR_GAPS: 'REBUILD_HELD_FOR_GAPS',
 } as const;
 
 /** A JSON-safe description of a rejection: what the workflow answers and the API reports. */

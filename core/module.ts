@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { AnyAggregate, PublicCommandsOf } from './aggregate';
 import type { ApiRole } from './config';
 import type { AnyProjection, DocOf } from './projection';
@@ -12,10 +12,31 @@ export interface IndexRead {
   order?: 'asc' | 'desc';
 }
 
+/** Most documents one page of a list query holds (`page`, `pageInput`). */
+export const maxPageSize = 100;
+
+/** A page of documents, and the cursor that reads the next one (null on the last page). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/**
+ * The input fields of a paged list query, to spread into its zod object: `limit` (1 to
+ * `maxPageSize`) and `cursor` (a previous page's `nextCursor`; a made-up one is a BAD_REQUEST).
+ */
+export const pageInput = {
+  limit: z.number().int().min(1).max(maxPageSize).optional(),
+  cursor: z.string().min(1).max(1024).optional(),
+};
+
 /** What a module's queries read: the documents of the active generation of its projections. */
 export interface ReadModelReader {
   get<P extends AnyProjection>(projection: P, id: string): Promise<DocOf<P> | null>;
+  /** The first `limit` documents of an index (100 by default). */
   list<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query?: IndexRead): Promise<DocOf<P>[]>;
+  /** One page of an index, after `cursor`: every document is reached by following `nextCursor`. */
+  page<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query?: IndexRead & { cursor?: string }): Promise<Page<DocOf<P>>>;
 }
 
 /** Who is calling, as the API authenticated them: a query's third argument. */

@@ -46,9 +46,26 @@ export interface ProjectionReader {
   ids(index: string, options?: { key?: string; limit?: number; order?: 'asc' | 'desc' }): Promise<string[]>;
 }
 
+/**
+ * Every document in one of the projection's indexes (under `key` for a keyed index): a fan-out
+ * of any size, which the runtime reads and applies in bounded chunks (`fanOutChunk` documents
+ * per Redis call), resuming after a crash where it stopped. The handler must not move documents
+ * within that index (the chunks page through it by rank): doing so parks the event.
+ */
+export interface IndexFanOut {
+  readonly index: string;
+  readonly key?: string;
+}
+
 export interface EventHandler<Doc, Ev> {
-  /** The ids of the documents this event changes; default [event.aggregateId]. May read (fan-out). */
+  /**
+   * The ids of the documents this event changes; default [event.aggregateId]. May read. Meant
+   * for a few documents: a list that grows with the data (all orders of a customer) belongs in
+   * `fanOut`, which is applied in bounded chunks.
+   */
   readonly documents?: (event: Ev, read: ProjectionReader) => readonly string[] | Promise<readonly string[]>;
+  /** Also change every document of an index (see IndexFanOut), besides those `documents` names. */
+  readonly fanOut?: (event: Ev) => IndexFanOut;
   /** The new document or null to delete it. May read other documents. */
   readonly apply: (doc: Doc | null, event: Ev, read: ProjectionReader, id: string) => Doc | null | Promise<Doc | null>;
 }

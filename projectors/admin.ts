@@ -2,6 +2,7 @@ import type { AnyProjection } from '../core/projection';
 import type { Redis } from '../infra/redis';
 import type { ParkedEvent } from './apply';
 import { projectionKeys } from './keys';
+import { listGaps, type MissingHistory } from './rebuild';
 import type { ProjectionStatus } from './status';
 
 /**
@@ -26,9 +27,10 @@ export function createProjectionAdmin(redis: Redis, prefix: string, projections:
         projections.map(async (projection) => {
           const keys = projectionKeys(prefix, projection.name);
           const meta = await redis.hGetAll(keys.meta);
-          const [raw, parked] = await Promise.all([redis.get(keys.status), redis.lLen(keys.parked(Number(meta.generation ?? 1)))]);
-          if (raw) return { ...(JSON.parse(raw) as ProjectionStatus), parked };
-          return stalledStatus(projection, parked, meta);
+          const generation = Number(meta.generation ?? 1);
+          const [raw, parked, gapsOpen] = await Promise.all([redis.get(keys.status), redis.lLen(keys.parked(generation)), redis.hLen(keys.gaps(generation))]);
+          if (raw) return { ...(JSON.parse(raw) as ProjectionStatus), parked, gapsOpen };
+          return stalledStatus(projection, parked, gapsOpen, meta);
         }),
       );
     },
@@ -47,9 +49,27 @@ export function createProjectionAdmin(redis: Redis, prefix: string, projections:
       return { parked: await redis.lLen(keys.parked(await liveGeneration(keys.meta))) };
     },
 
-    /** Asks the owner to rebuild into a new generation from the start of the log. */
-    async requestRebuild(name: string): Promise<void> {
-      await redis.set(keysOf(name).rebuildRequested, new Date().toISOString());
+    /**
+     * Asks the owner to rebuild into a new generation from the start of the log. With
+     * `acceptGaps`, the rebuild (this one, or one already held) switches even though the log
+     * lacks some aggregates' history: they stay parked behind their gaps, out of the read model.
+     */
+    async requestRebuild(name: string, options: { acceptGaps?: boolean } = {}): Promise<void> {
+      const keys = keysOf(name);
+      if (options.acceptGaps) await redis.set(keys.acceptGaps, new Date().toISOString());
+      await redis.set(keys.rebuildRequested, new Date().toISOString());
+    },
+
+    /**
+     * Aggregates whose history the log lacks (their versions from `expected` to `got - 1`), at
+     * most `limit`: in the live generation, or in the rebuild's while one runs (`of: 'rebuild'`).
+     */
+    async gaps(name: string, options: { of?: 'live' | 'rebuild'; limit?: number } = {}): Promise<MissingHistory[]> {
+      const keys = keysOf(name);
+      const meta = await redis.hGetAll(keys.meta);
+      const generation = options.of === 'rebuild' ? meta.rebuilding : (meta.generation ?? '1');
+      if (generation === undefined) return [];
+      return listGaps(redis, keys.gaps(Number(generation)), options.limit ?? 100);
     },
   };
 }
@@ -63,7 +83,7 @@ export class UnknownProjectionError extends Error {
   }
 }
 
-function stalledStatus(projection: AnyProjection, parked: number, meta: Record<string, string>): ProjectionStatus {
+function stalledStatus(projection: AnyProjection, parked: number, gapsOpen: number, meta: Record<string, string>): ProjectionStatus {
   return {
     name: projection.name,
     owner: null,
@@ -78,7 +98,10 @@ function stalledStatus(projection: AnyProjection, parked: number, meta: Record<s
     applied: 0,
     duplicatesSkipped: 0,
     gaps: 0,
+    gapsOpen,
     parked,
+    halted: null,
+    trimmed: null,
     rebuild: null,
     updatedAt: new Date().toISOString(),
   };

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { eventEnvelopeSchema, type EventEnvelope } from '../core/envelopes';
-import { handlerFor, type AnyProjection, type EventHandler } from '../core/projection';
+import { handlerFor, type AnyProjection, type EventHandler, type IndexFanOut, type ProjectionReader } from '../core/projection';
 import { upcast } from '../core/upcasting';
 import { aggregateKey } from './keys';
 import { sleep } from '../infra/deadline';
-import { createWorkingSet, type GenerationView, type IndexWrite, type WorkingSet } from './working-set';
+import { createWorkingSet, type GapRecord, type GenerationView, type IndexWrite, type WorkingSet } from './working-set';
 
-export type { GenerationView, IndexMember, IndexWrite } from './working-set';
+export type { GapRecord, GenerationView, IndexMember, IndexWrite } from './working-set';
 
 /** An event the projection could not apply, kept with the reason until it is re-driven. */
 export interface ParkedEvent {
@@ -16,6 +16,8 @@ export interface ParkedEvent {
   error: string;
   attempts: number;
   parkedAt: string;
+  /** Set when the event was parked because versions before it are missing from the log. */
+  gap?: GapRecord;
   /** The message body as it was on the log. */
   event: unknown;
 }
@@ -57,6 +59,8 @@ export interface AppliedBatch {
   parked: ParkedEvent[];
   /** Aggregates newly blocked behind a parked event. */
   blocked: string[];
+  /** Gaps newly found, by aggregate (each aggregate is in `blocked` too). */
+  gaps: Map<string, GapRecord>;
 }
 
 type Parsed =
@@ -94,24 +98,45 @@ export function parseEntry(body: unknown, projection: AnyProjection): Parsed {
   return { kind: 'event', event: { ...current, payload: payload.data as Record<string, unknown> } };
 }
 
+/** An event whose handler fans out over an index: applied in chunks of its own (projectors/fan-out.ts). */
+export interface PendingFanOut {
+  entry: LogEntry;
+  event: EventEnvelope;
+  handler: EventHandler<unknown, EventEnvelope>;
+  spec: IndexFanOut;
+}
+
+export interface AppliedEntries {
+  batch: AppliedBatch;
+  counters: ApplyCounters;
+  /** How many entries, from the first, the batch covers: all of them unless it stopped at a fan-out. */
+  consumed: number;
+  /** The fan-out event the batch stopped before (at `entries[consumed]`). */
+  fanOut?: PendingFanOut;
+  /** A missing version of a gap-blocked aggregate arrived (and was parked behind it): a re-drive can now apply them in order. */
+  filled: boolean;
+}
+
 /**
  * Folds a batch of log entries into what it changes, reading the generation only through `view`.
  * Per aggregate: a version not newer than the stored one is a duplicate and skipped; one that
- * skips versions is held back (a gap); an event whose handler keeps throwing, or that cannot be
- * read, is parked and blocks its aggregate's later events, parked behind it so their order
- * survives a re-drive. Aggregates never wait on each other.
+ * skips versions is a gap: parked, and its aggregate blocked behind it, never skipped (the log may
+ * have lost history, or the missing versions are still to come); an event whose handler keeps
+ * throwing, or that cannot be read, is parked and blocks its aggregate too. Events of a blocked
+ * aggregate are parked behind the block, so their order survives a re-drive. Aggregates never
+ * wait on each other. The batch stops before an event that fans out over an index.
  */
 export async function applyEntries(
   projection: AnyProjection,
   entries: readonly LogEntry[],
   view: GenerationView,
   options: ApplyOptions = {},
-): Promise<{ batch: AppliedBatch; counters: ApplyCounters }> {
+): Promise<AppliedEntries> {
   const attempts = options.attempts ?? 3;
   const now = options.now ?? (() => new Date().toISOString());
   const counters: ApplyCounters = { applied: 0, duplicatesSkipped: 0, gaps: 0, parked: 0 };
   const parked: ParkedEvent[] = [];
-  const park = (entry: LogEntry, error: string, tries: number, event?: EventEnvelope) => {
+  const park = (entry: LogEntry, error: string, tries: number, event?: EventEnvelope, gap?: GapRecord) => {
     parked.push({
       offset: entry.offset,
       aggregate: event ? aggregateKey(event.aggregateType, event.aggregateId) : null,
@@ -119,34 +144,48 @@ export async function applyEntries(
       error,
       attempts: tries,
       parkedAt: now(),
+      ...(gap && { gap }),
       event: entry.body,
     });
   };
 
-  // Events of this projection in log order; unreadable ones stay in place to be parked in turn.
-  const events: { entry: LogEntry; event: EventEnvelope; invalid?: string }[] = [];
-  for (const entry of entries) {
-    const parsed = parseEntry(entry.body, projection);
-    if (parsed.kind === 'event') events.push({ entry, event: parsed.event });
-    else if (parsed.kind === 'invalid' && parsed.envelope) events.push({ entry, event: parsed.envelope, invalid: parsed.error });
-    else if (parsed.kind === 'invalid') park(entry, parsed.error, 1);
-  }
+  // Every entry in log order: events of this projection (unreadable ones kept to be parked in turn).
+  const read = entries.map((entry) => ({ entry, parsed: parseEntry(entry.body, projection) }));
+  const events = read.flatMap(({ entry, parsed }): { entry: LogEntry; event: EventEnvelope; invalid?: string }[] =>
+    parsed.kind === 'event' ? [{ entry, event: parsed.event }] : parsed.kind === 'invalid' && parsed.envelope ? [{ entry, event: parsed.envelope, invalid: parsed.error }] : [],
+  );
 
   const working = createWorkingSet(projection, view);
   const aggregates = [...new Set(events.map(({ event }) => aggregateKey(event.aggregateType, event.aggregateId)))];
   // The documents events change by default are read ahead with the versions, in one round trip.
-  const ahead = events.filter((e) => !e.invalid && !handlerFor(projection, e.event.aggregateType, e.event.type)?.documents);
-  const [storedVersions, blockedFlags] = await Promise.all([
+  const ahead = events.filter((e) => {
+    const handler = e.invalid ? undefined : handlerFor(projection, e.event.aggregateType, e.event.type);
+    return handler && !handler.documents && !handler.fanOut;
+  });
+  const [storedVersions, blockedFlags, storedGaps] = await Promise.all([
     aggregates.length ? view.versions(aggregates) : [],
     aggregates.length ? view.blocked(aggregates) : [],
+    aggregates.length ? view.gaps(aggregates) : [],
     working.load(ahead.map(({ event }) => event.aggregateId)),
   ]);
   const versions = new Map(aggregates.map((key, i) => [key, storedVersions[i] ?? 0]));
   const blocked = new Set(aggregates.filter((key, i) => blockedFlags[i] && !options.unblocked?.has(key)));
+  const gaps = new Map(aggregates.flatMap((key, i) => (storedGaps[i] && blocked.has(key) ? [[key, storedGaps[i]!] as const] : [])));
   const newlyBlocked = new Set<string>();
+  const newGaps = new Map<string, GapRecord>();
   const changedVersions = new Map<string, number>();
+  let filled = false;
+  let consumed = entries.length;
+  let fanOut: PendingFanOut | undefined;
 
-  for (const { entry, event, invalid } of events) {
+  for (const [position, { entry, parsed }] of read.entries()) {
+    if (parsed.kind === 'other') continue;
+    if (parsed.kind === 'invalid' && !parsed.envelope) {
+      park(entry, parsed.error, 1);
+      continue;
+    }
+    const event = parsed.kind === 'event' ? parsed.event : parsed.envelope!;
+    const invalid = parsed.kind === 'invalid' ? parsed.error : undefined;
     const key = aggregateKey(event.aggregateType, event.aggregateId);
     const last = versions.get(key) ?? 0;
     if (event.version <= last) {
@@ -154,6 +193,9 @@ export async function applyEntries(
       continue;
     }
     if (blocked.has(key) || newlyBlocked.has(key)) {
+      const gap = gaps.get(key) ?? newGaps.get(key);
+      // A version the gap lacks: parked too, and the re-drive it asks for applies them in order.
+      if (gap && event.version < gap.got) filled = true;
       park(entry, `waiting behind an earlier parked event of ${key}`, 0, event);
       continue;
     }
@@ -163,15 +205,23 @@ export async function applyEntries(
       continue;
     }
     if (event.version > last + 1) {
-      // Held back, not applied: the publisher re-sends from its first unconfirmed event, so
-      // the missing versions come, and this one after them. Counted, so a gap that never
-      // fills (events lost to retention) shows in status and metrics.
+      // Never skipped: the log lacks versions last+1..version-1 (lost to retention, or still to
+      // come from a publisher's retry). Parked, blocking the aggregate, reported, until a re-drive.
+      const gap = { expected: last + 1, got: event.version, offset: entry.offset };
       counters.gaps += 1;
-      options.onGap?.(key, last + 1, event.version);
+      options.onGap?.(key, gap.expected, gap.got);
+      park(entry, `gap: versions ${gap.expected}..${gap.got - 1} of ${key} are not in the log before this one`, 0, event, gap);
+      newlyBlocked.add(key);
+      newGaps.set(key, gap);
       continue;
     }
     // An event without a handler changes no document, but its aggregate's version still moves.
     const handler = handlerFor(projection, event.aggregateType, event.type);
+    if (handler?.fanOut) {
+      consumed = position;
+      fanOut = { entry, event, handler, spec: handler.fanOut(event) };
+      break;
+    }
     if (handler) {
       const failed = await withAttempts(attempts, options.retryDelayMs, () => applyEvent(working, handler, event));
       if (failed) {
@@ -188,18 +238,24 @@ export async function applyEntries(
 
   return {
     counters,
-    batch: { documents: working.documents(), indexes: working.indexWrites(), versions: changedVersions, parked, blocked: [...newlyBlocked] },
+    consumed,
+    ...(fanOut && { fanOut }),
+    filled,
+    batch: {
+      documents: working.documents(),
+      indexes: working.indexWrites(),
+      versions: changedVersions,
+      parked,
+      blocked: [...newlyBlocked],
+      gaps: newGaps,
+    },
   };
 }
 
-/** Applies one event to every document it changes, all or nothing. */
-async function applyEvent(working: WorkingSet, handler: EventHandler<unknown, EventEnvelope>, event: EventEnvelope): Promise<void> {
+/** Applies one event to every document it changes (or to `only` those), all or nothing. */
+export async function applyEvent(working: WorkingSet, handler: EventHandler<unknown, EventEnvelope>, event: EventEnvelope, only?: readonly string[]): Promise<void> {
   const layer = working.layer();
-  const ids = handler.documents ? await handler.documents(event, layer.reader) : [event.aggregateId];
-  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '')) {
-    throw new Error(`documents() for ${event.aggregateType}.${event.type} gave ${JSON.stringify(ids)}, not a list of ids`);
-  }
-  const unique = [...new Set(ids)];
+  const unique = only ?? (await documentsOf(handler, event, layer.reader));
   await working.load(unique);
   for (const id of unique) {
     const doc = await handler.apply(layer.current(id), event, layer.reader, id);
@@ -209,8 +265,17 @@ async function applyEvent(working: WorkingSet, handler: EventHandler<unknown, Ev
   layer.keep();
 }
 
+/** The documents a handler names for an event (its aggregate's own by default), checked and without repeats. */
+export async function documentsOf(handler: EventHandler<unknown, EventEnvelope>, event: EventEnvelope, reader: ProjectionReader): Promise<string[]> {
+  const ids = handler.documents ? await handler.documents(event, reader) : [event.aggregateId];
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && id !== '')) {
+    throw new Error(`documents() for ${event.aggregateType}.${event.type} gave ${JSON.stringify(ids)}, not a list of ids`);
+  }
+  return [...new Set(ids)];
+}
+
 /** Runs a handler up to `attempts` times with a short backoff; the last error, or null once it succeeds. */
-async function withAttempts(attempts: number, delayMs: ((attempt: number) => number) | undefined, run: () => Promise<void>): Promise<string | null> {
+export async function withAttempts(attempts: number, delayMs: ((attempt: number) => number) | undefined, run: () => Promise<void>): Promise<string | null> {
   let last: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
     try {

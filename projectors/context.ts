@@ -27,6 +27,14 @@ export interface ProjectorOptions {
   prefetch?: number;
   /** Attempts of a throwing handler before its event is parked. */
   handlerAttempts?: number;
+  /**
+   * Most parked events a generation holds (10,000). A batch that would park more is not written:
+   * the projection stops consuming, says so in its status (`halted`), and goes on once a re-drive
+   * made room. Nothing is dropped.
+   */
+  maxParked?: number;
+  /** Documents per chunk of a fan-out, and parked events per step of a re-drive (500): the most one Redis call reads or writes for them. */
+  chunk?: number;
   /** How long an owner's lease lasts without renewal; a standby takes over after it. */
   leaseMs?: number;
   /** How often the owner renews its lease, checks requests and publishes its status. */
@@ -46,6 +54,8 @@ export interface ProjectionContext extends Omit<ProjectorDeps, 'log'> {
   batchSize: number;
   prefetch: number;
   attempts: number;
+  maxParked: number;
+  chunk: number;
   leaseMs: number;
   tickMs: number;
   /** The stream's newest offset, as this process's tail follower last saw it. */
@@ -62,6 +72,8 @@ export function projectionContext(deps: ProjectorDeps, projection: AnyProjection
     batchSize: options.batchSize ?? 2000,
     prefetch: options.prefetch ?? 4000,
     attempts: options.handlerAttempts ?? 3,
+    maxParked: options.maxParked ?? 10_000,
+    chunk: options.chunk ?? 500,
     leaseMs: options.leaseMs ?? 5000,
     tickMs: options.tickMs ?? 1000,
     streamTail: options.streamTail,

@@ -16,11 +16,17 @@ export function projectionKeys(prefix: string, projection: string) {
     /** Flags the CLI and admin API set for the owner to act on. */
     rebuildRequested: `${base}:rebuild-requested`,
     redriveRequested: `${base}:redrive-requested`,
+    /** Set by an operator: the rebuild may switch although the log lacks some aggregates' history. */
+    acceptGaps: `${base}:accept-gaps`,
     checkpoint: (generation: number) => `${base}:g${generation}:checkpoint`,
     /** List of the generation's parked events (JSON), oldest first. */
     parked: (generation: number) => `${base}:g${generation}:parked`,
     /** Set of aggregate keys with a parked event in the generation: their later events wait behind it. */
     blocked: (generation: number) => `${base}:g${generation}:blocked`,
+    /** Hash: aggregate key → its open version gap (JSON GapRecord); the aggregate is in `blocked` too. */
+    gaps: (generation: number) => `${base}:g${generation}:gaps`,
+    /** Hash: aggregate key → `{ version, done }` of the fan-out in progress (documents done so far). */
+    fanOuts: (generation: number) => `${base}:g${generation}:fan-outs`,
     /** Hash: `<aggregateType>:<aggregateId>` → last applied version. */
     versions: (generation: number) => `${base}:g${generation}:versions`,
     document: (generation: number, id: string) => `${prefix}:rm:${projection}:g${generation}:${id}`,

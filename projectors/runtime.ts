@@ -11,6 +11,11 @@ import { sleep } from '../infra/deadline';
 import { followTail } from './stream';
 
 export type { ProjectorDeps, ProjectorOptions } from './context';
+
+/** Deletes a key only while it holds the given value. */
+const deleteIfScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
 export { dropGeneration } from './rebuild';
 
 export interface Projector {
@@ -50,9 +55,25 @@ function superviseProjection(ctx: ProjectionContext) {
   const reporter = createStatusReporter(ctx);
   const state = { owning: false, live: undefined as Runner | undefined, rebuild: undefined as Rebuild | undefined };
   let stopped = false;
-  /** A re-drive was asked for and has not been done yet. */
-  let redrivePending = false;
+  /**
+   * The re-drive request being acted on (the value of its key), or null. The key stays in Redis
+   * until the re-drive is done, so one cut short by a crash is taken up by the next owner.
+   */
+  let redriveRequest: string | null = null;
   const running = () => !stopped;
+  const redrive = {
+    due: () => redriveRequest !== null,
+    async request(reason: string) {
+      redriveRequest = `${new Date().toISOString()} ${reason}`;
+      await redis.set(keys.redriveRequested, redriveRequest);
+    },
+    async done() {
+      const finished = redriveRequest;
+      redriveRequest = null;
+      // A request made while this one ran has another value, and stays for the next tick.
+      if (finished !== null) await redis.eval(deleteIfScript, { keys: [keys.redriveRequested], arguments: [finished] });
+    },
+  };
 
   /** Consumes `generation` as the live one; a run that ends on a lost lease or generation gives ownership up. */
   function startLive(generation: number) {
@@ -61,7 +82,7 @@ function superviseProjection(ctx: ProjectionContext) {
       running,
       account: reporter.account,
       // Whichever live runner runs next re-drives, even after a switch.
-      redrive: { due: () => redrivePending, done: () => void (redrivePending = false) },
+      redrive,
     });
     void state.live.done.then((end) => {
       if (end === 'LEASE_LOST' || end === 'GENERATION_CHANGED') {
@@ -83,6 +104,9 @@ function superviseProjection(ctx: ProjectionContext) {
         if (stopped || !state.owning) return false;
         startLive(generation);
         return true;
+      },
+      resumeLive() {
+        if (!stopped && state.owning && state.live?.stopped) startLive(state.live.generation);
       },
     }, reason);
   }
@@ -122,8 +146,9 @@ function superviseProjection(ctx: ProjectionContext) {
       return;
     }
     if (await redis.getDel(keys.rebuildRequested)) await beginRebuild('requested');
-    if (await redis.getDel(keys.redriveRequested)) {
-      redrivePending = true;
+    const asked = redriveRequest === null ? await redis.get(keys.redriveRequested) : null;
+    if (asked !== null) {
+      redriveRequest = asked;
       state.live.subscription?.interrupt();
     }
     // A version raised while ownership was being set up still gets its rebuild.

@@ -21,9 +21,27 @@ export interface ProjectionStatus {
   eventsPerSecond: number;
   applied: number;
   duplicatesSkipped: number;
+  /** Version gaps met (events parked because versions before them were missing), counted by this owner. */
   gaps: number;
+  /** Aggregates of the live generation parked behind a version gap now (`ledgerflow parked` lists their events). */
+  gapsOpen: number;
   parked: number;
-  rebuild: { generation: number; done: number; total: number | null; eventsPerSecond: number; etaSeconds: number | null } | null;
+  /**
+   * Set while the projection (or its rebuild) consumes nothing because its parked list is full
+   * (PARKED_LIST_FULL); a re-drive makes room in the live one; a rebuild stays halted, unswitched.
+   */
+  halted: Runner['halted'];
+  /** Offsets the log had trimmed when the projection resumed after them: history it never read. */
+  trimmed: Runner['trimmed'];
+  rebuild: {
+    generation: number;
+    done: number;
+    total: number | null;
+    eventsPerSecond: number;
+    etaSeconds: number | null;
+    /** Caught up but not switching: the log lacks `gaps` aggregates' history (REBUILD_HELD_FOR_GAPS). */
+    held: Rebuild['held'];
+  } | null;
   updatedAt: string;
 }
 
@@ -43,7 +61,7 @@ export function createStatusReporter(ctx: ProjectionContext) {
   const totals = zeroCounters();
   let lastRate = { at: Date.now(), applied: 0, eventsPerSecond: 0 };
 
-  function current({ owning, live, rebuild }: Supervised, parked = totals.parked, version = projection.version): ProjectionStatus {
+  function current({ owning, live, rebuild }: Supervised, parked = totals.parked, version = projection.version, gapsOpen = 0): ProjectionStatus {
     const now = Date.now();
     if (now - lastRate.at >= 1000) {
       lastRate = { at: now, applied: totals.applied, eventsPerSecond: ((totals.applied - lastRate.applied) * 1000) / (now - lastRate.at) };
@@ -67,7 +85,10 @@ export function createStatusReporter(ctx: ProjectionContext) {
       applied: totals.applied,
       duplicatesSkipped: totals.duplicatesSkipped,
       gaps: totals.gaps,
+      gapsOpen,
       parked,
+      halted: live?.halted ?? rebuild?.halted ?? null,
+      trimmed: live?.trimmed ?? null,
       rebuild: rebuild ? rebuildProgress(rebuild, tail, now) : null,
       updatedAt: new Date(now).toISOString(),
     };
@@ -80,7 +101,9 @@ export function createStatusReporter(ctx: ProjectionContext) {
     current,
     /** Writes the status with the live generation's parked count. */
     async publish(state: Supervised, version: number) {
-      const status = current(state, await redis.lLen(keys.parked(state.live?.generation ?? 1)), version);
+      const generation = state.live?.generation ?? 1;
+      const [parked, gapsOpen] = await Promise.all([redis.lLen(keys.parked(generation)), redis.hLen(keys.gaps(generation))]);
+      const status = current(state, parked, version, gapsOpen);
       await redis.set(keys.status, JSON.stringify(status), { expiration: { type: 'PX', value: ctx.leaseMs * 2 } });
     },
   };
@@ -100,5 +123,6 @@ function rebuildProgress(rebuild: Rebuild, tail: number | null, now: number): No
     total,
     eventsPerSecond: Math.round(rate),
     etaSeconds: total === null || perOffset === 0 ? null : Math.round((total - done) / perOffset),
+    held: rebuild.held,
   };
 }

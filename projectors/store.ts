@@ -1,3 +1,4 @@
+import { maxPageSize, type Page } from '../core/module';
 import type { AnyProjection, DocOf } from '../core/projection';
 import type { Redis } from '../infra/redis';
 import { aggregateKey, appliedChannel, projectionKeys } from './keys';
@@ -26,6 +27,69 @@ if #ids == 0 then return {} end
 local keys = {}
 for i, id in ipairs(ids) do keys[i] = ARGV[1] .. generation .. ARGV[7] .. id end
 return redis.call('MGET', unpack(keys))`;
+
+/**
+ * One page of documents from an index, in the active generation, in one step. After a cursor
+ * (the last member of the previous page and its score), the page starts right after that member
+ * while it still holds its score, or else after every member scored before it (a document that
+ * moved since may then show twice, never be skipped). Reads at most `limit` members and documents.
+ */
+const readPage = `
+local generation = redis.call('HGET', KEYS[1], 'generation') or '1'
+local index = ARGV[1] .. generation .. ARGV[2]
+local min, max, limit, desc = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6] == 'desc'
+local start = 0
+if desc then start = redis.call('ZCOUNT', index, '(' .. max, '+inf') else start = redis.call('ZCOUNT', index, '-inf', '(' .. min) end
+if ARGV[8] ~= '' then
+  local score = redis.call('ZSCORE', index, ARGV[8])
+  local rank
+  if desc then rank = redis.call('ZREVRANK', index, ARGV[8]) else rank = redis.call('ZRANK', index, ARGV[8]) end
+  local after
+  if rank and score and tonumber(score) == tonumber(ARGV[9]) then after = rank + 1
+  elseif desc then after = redis.call('ZCOUNT', index, '(' .. ARGV[9], '+inf')
+  else after = redis.call('ZCOUNT', index, '-inf', '(' .. ARGV[9]) end
+  if after > start then start = after end
+end
+local members
+if desc then members = redis.call('ZREVRANGE', index, start, start + limit - 1, 'WITHSCORES')
+else members = redis.call('ZRANGE', index, start, start + limit - 1, 'WITHSCORES') end
+local ids, scores = {}, {}
+local low, high = tonumber(min) or -math.huge, tonumber(max) or math.huge
+if min == '-inf' then low = -math.huge end
+if max == '+inf' then high = math.huge end
+for i = 1, #members, 2 do
+  local s = tonumber(members[i + 1])
+  if s < low or s > high then break end
+  ids[#ids + 1] = members[i]
+  scores[#scores + 1] = members[i + 1]
+end
+if #ids == 0 then return { {}, {}, {} } end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = ARGV[1] .. generation .. ARGV[7] .. id end
+return { ids, scores, redis.call('MGET', unpack(keys)) }`;
+
+/** A cursor is the last member of a page and its score, opaque to clients. */
+const encodeCursor = (id: string, score: string) => Buffer.from(JSON.stringify([id, score])).toString('base64url');
+
+/** The member and score a cursor names, or null if it is not one `page` gave out. */
+export function decodeCursor(cursor: string): { id: string; score: string } | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string' && Number.isFinite(Number(value[1]))) {
+      return { id: value[0], score: value[1] };
+    }
+  } catch {
+    // not base64url JSON
+  }
+  return null;
+}
+
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor() {
+    super('not a cursor this query gave out');
+  }
+}
 
 export interface IndexQuery {
   /** The key whose sorted set to read, for a keyed index (one whose entries are `{ key, score }`). */
@@ -57,6 +121,35 @@ export function createReadModels(redis: Redis, prefix: string) {
         ],
       })) as (string | null)[];
       return raw.filter((doc): doc is string => doc !== null).map((doc) => JSON.parse(doc) as DocOf<P>);
+    },
+
+    /**
+     * One page of documents in a projection's index (under `query.key` for a keyed index), by
+     * score, after `query.cursor` (a previous page's `nextCursor`); at most `maxPageSize`.
+     */
+    async page<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query: IndexQuery & { cursor?: string } = {}): Promise<Page<DocOf<P>>> {
+      const limit = Math.min(query.limit ?? 50, maxPageSize);
+      const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+      if (query.cursor !== undefined && after === null) throw new InvalidCursorError();
+      const keys = projectionKeys(prefix, projection.name);
+      const [before, rest] = keys.documentParts;
+      const [ids, scores, docs] = (await redis.eval(readPage, {
+        keys: [keys.meta],
+        arguments: [
+          before,
+          keys.indexSuffix(index, query.key),
+          query.min === undefined ? '-inf' : String(query.min),
+          query.max === undefined ? '+inf' : String(query.max),
+          String(limit),
+          query.order ?? 'asc',
+          rest,
+          after?.id ?? '',
+          after?.score ?? '0',
+        ],
+      })) as [string[], string[], (string | null)[]];
+      const items = docs.filter((doc): doc is string => doc !== null).map((doc) => JSON.parse(doc) as DocOf<P>);
+      const last = ids.length - 1;
+      return { items, nextCursor: ids.length === limit ? encodeCursor(ids[last]!, scores[last]!) : null };
     },
 
     async get<P extends AnyProjection>(projection: P, id: string): Promise<DocOf<P> | null> {

@@ -15,10 +15,23 @@ export interface GenerationView {
   versions(aggregates: readonly string[]): Promise<number[]>;
   /** Whether each aggregate waits behind a parked event, in the order asked. */
   blocked(aggregates: readonly string[]): Promise<boolean[]>;
+  /** Each aggregate's open version gap (why it is blocked), or null, in the order asked. */
+  gaps(aggregates: readonly string[]): Promise<(GapRecord | null)[]>;
   /** Each document as stored (parsed JSON), or null, in the order asked. */
   documents(ids: readonly string[]): Promise<unknown[]>;
-  /** One sorted set of an index (`key` null for an unkeyed index), by score, ties by id. */
-  members(index: string, key: string | null, options: { order: 'asc' | 'desc'; limit?: number }): Promise<IndexMember[]>;
+  /** One sorted set of an index (`key` null for an unkeyed index), by score, ties by id, from rank `start` (0). */
+  members(index: string, key: string | null, options: { order: 'asc' | 'desc'; limit?: number; start?: number }): Promise<IndexMember[]>;
+}
+
+/**
+ * An aggregate's versions missing from the log: `expected` was due, `got` arrived (at `offset`).
+ * The aggregate is blocked behind it until a re-drive applies the missing versions. Offset -1:
+ * a rebuild found none of its events in the log, though the live generation had applied `got - 1`.
+ */
+export interface GapRecord {
+  expected: number;
+  got: number;
+  offset: number;
 }
 
 /** Where a document sits in one index: a score in the set named by `key` (null: the unkeyed set). */
@@ -125,6 +138,8 @@ export function createWorkingSet(projection: AnyProjection, view: GenerationView
       for (const [id, byIndex] of placed) {
         for (const [index, now] of byIndex) {
           const was = placedBefore.get(id)?.get(index) ?? null;
+          // An entry where it was needs no write (a rename fanned out to 100,000 summaries moves none).
+          if (was && now && was.key === now.key && was.score === now.score) continue;
           if (was && (now === null || now.key !== was.key)) writes.push({ index, key: was.key, id, score: null });
           if (now) writes.push({ index, key: now.key, id, score: now.score });
         }

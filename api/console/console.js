@@ -199,7 +199,10 @@
         stat('lag · ' + num(s.lagSeconds) + ' s', num(s.lagEvents), lagAlert),
         stat('events/s', num(s.eventsPerSecond)),
         stat('applied', num(s.applied)),
-        stat('parked', num(s.parked), s.parked > 0, 'parked')),
+        stat('parked', num(s.parked), s.parked > 0, 'parked'),
+        stat('open gaps', num(s.gapsOpen || 0), s.gapsOpen > 0, 'gaps-open')),
+      s.halted ? h('p', { class: 'note alert', 'data-field': 'halted', text: 'Halted (' + s.halted.code + ' since ' + clock(s.halted.since) + '): the parked list holds its limit of ' + num(s.halted.limit) + '; re-drive to make room.' }) : null,
+      s.gapsOpen > 0 ? h('p', { class: 'note', 'data-field': 'gaps-note', text: num(s.gapsOpen) + ' aggregate(s) wait behind a version gap: their events are parked until the missing versions are re-driven.' }) : null,
       rebuildView(s),
       parkedView(s));
   }
@@ -216,7 +219,8 @@
       var eta = p.etaSeconds === null ? '' : ' · ' + p.etaSeconds + ' s left';
       return h('div', { class: 'rebuild', 'data-field': 'rebuild' },
         h('div', { class: 'bar', role: 'progressbar', 'aria-valuenow': Math.round(percent), 'aria-valuemin': 0, 'aria-valuemax': 100 }, h('div', { 'width%': percent })),
-        h('p', { text: 'Rebuilding generation ' + p.generation + ': ' + num(p.done) + ' of ' + (p.total === null ? '?' : num(p.total)) + ' events (' + percent.toFixed(0) + '%) · ' + num(p.eventsPerSecond) + ' ev/s' + eta }));
+        h('p', { text: 'Rebuilding generation ' + p.generation + ': ' + num(p.done) + ' of ' + (p.total === null ? '?' : num(p.total)) + ' events (' + percent.toFixed(0) + '%) · ' + num(p.eventsPerSecond) + ' ev/s' + eta }),
+        p.held ? h('p', { class: 'note alert', 'data-field': 'rebuild-held', text: 'Held (' + p.held.code + '): the log lacks the history of ' + num(p.held.gaps) + ' aggregate(s); the rebuild switches only when accepted (ledgerflow rebuild --accept-gaps).' }) : null);
     }
     if (r && r.finishedAt) {
       var seconds = ((r.finishedAt - r.startedAt) / 1000).toFixed(1);

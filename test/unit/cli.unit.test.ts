@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { commandHelp, commands, parseInvocation, UsageError, type CommandName } from '../../cli/args';
-import { formatSetup, progressBar } from '../../cli/format';
+import { formatGaps, formatSetup, progressBar } from '../../cli/format';
 
 const usageError = (argv: string[]) => assert.throws(() => parseInvocation(argv), UsageError);
 
@@ -56,9 +56,16 @@ describe('the CLI arguments', () => {
 
 describe('the CLI output', () => {
   it('draws a progress bar from a rebuild status', () => {
-    const line = progressBar({ generation: 3, done: 420, total: 1000, eventsPerSecond: 1500, etaSeconds: 1 }, 10);
+    const line = progressBar({ generation: 3, done: 420, total: 1000, eventsPerSecond: 1500, etaSeconds: 1, held: null }, 10);
     assert.equal(line, '[████░░░░░░]  42.0%  420/1000 events  1500 events/s  1s left');
-    assert.match(progressBar({ generation: 3, done: 0, total: null, eventsPerSecond: 0, etaSeconds: null }), /^\[counting events…\]  0\/\? events/);
+    assert.match(progressBar({ generation: 3, done: 0, total: null, eventsPerSecond: 0, etaSeconds: null, held: null }), /^\[counting events…\]  0\/\? events/);
+  });
+
+  it('names the aggregates whose history a held rebuild lacks, and counts the rest', () => {
+    const gaps = [{ aggregate: 'cart:c1', expected: 1, got: 4, offset: 17 }];
+    assert.equal(formatGaps(gaps, 3), '  cart:c1: versions 1..3 missing (the log holds v4 at offset 17)\n  … and 2 more');
+    const run = parseInvocation(['rebuild', 'carts', '--accept-gaps']);
+    assert.equal(run.kind === 'run' && run.options['accept-gaps'], true);
   });
 
   it('lists what setup checked and changed, and its verdict', () => {

@@ -6,6 +6,7 @@ import type { EventEnvelope } from '../../core/envelopes';
 import { defineProjection, handlerFor, readsFrom, type AnyProjection, type DocOf, type ProjectionSource } from '../../core/projection';
 import { currentSchemaVersion } from '../../core/upcasting';
 import { applyEntries, type ApplyOptions, type LogEntry } from '../../projectors/apply';
+import { applyFanOut, type FanOutCommit } from '../../projectors/fan-out';
 import { memoryView, type MemoryView } from './support/memory-view';
 
 /** A source as an aggregate definition provides it: a name, event schemas, upcasters. */
@@ -147,20 +148,45 @@ describe('applying a batch (pure, over an in-memory view)', () => {
     assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Cy' });
   });
 
-  it('holds a gap back: not applied, counted, and reported', async () => {
+  it('parks a gap instead of skipping it: the aggregate waits, the gap is recorded, a re-drive applies it once the missing versions came', async () => {
     const view = memoryView();
     await applyAndCommit(summaries, view, [registered('c1', 1, 'Ada')]);
     const gaps: unknown[] = [];
-    const { counters, batch } = await applyAndCommit(summaries, view, [renamed('c1', 3, 'Too early'), registered('c2', 1, 'Bob')], {
+    const first = await applyAndCommit(summaries, view, [renamed('c1', 3, 'Too early'), registered('c2', 1, 'Bob'), renamed('c1', 4, 'Later')], {
       onGap: (...gap) => gaps.push(gap),
     });
-    assert.deepEqual(counters, { applied: 1, duplicatesSkipped: 0, gaps: 1, parked: 0 });
+    assert.deepEqual(first.counters, { applied: 1, duplicatesSkipped: 0, gaps: 1, parked: 2 });
     assert.deepEqual(gaps, [['customer:c1', 2, 3]]);
-    assert.equal(batch.versions.has('customer:c1'), false);
+    assert.equal(first.filled, false);
+    assert.deepEqual(first.batch.parked.map((p) => [p.aggregate, p.version, p.gap ?? null]), [
+      ['customer:c1', 3, { expected: 2, got: 3, offset: first.batch.parked[0]!.offset }],
+      ['customer:c1', 4, null],
+    ]);
+    assert.match(first.batch.parked[0]!.error, /gap: versions 2\.\.2 of customer:c1 are not in the log/);
+    assert.equal(view.gapsMap.get('customer:c1')?.got, 3);
+    assert.equal(view.versionsMap.get('customer:c1'), 1, 'nothing applied past the gap');
     assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Ada' });
-    // Once the missing version arrives, both apply in order.
-    await applyAndCommit(summaries, view, [renamed('c1', 2, 'Bea'), renamed('c1', 3, 'Cy')]);
-    assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Cy' });
+
+    // The missing version arrives (republished): parked behind the gap, and it asks for a re-drive.
+    const fill = await applyAndCommit(summaries, view, [renamed('c1', 2, 'Bea')]);
+    assert.equal(fill.filled, true);
+    assert.equal(view.parked.length, 3);
+    // The re-drive applies them in version order and lifts the block and the gap.
+    const redrive = [...view.parked].sort((a, b) => a.version! - b.version!).map((p) => ({ offset: p.offset, body: p.event }));
+    const result = await applyEntries(summaries, redrive, view, { ...fast, unblocked: new Set(['customer:c1']) });
+    view.commit(result.batch, { count: redrive.length, unblock: ['customer:c1'] });
+    assert.deepEqual(result.counters, { applied: 3, duplicatesSkipped: 0, gaps: 0, parked: 0 });
+    assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Later' });
+    assert.equal(view.gapsMap.size, 0);
+    assert.equal(view.blockedSet.size, 0);
+  });
+
+  it('parks the first event of an aggregate whose history starts after version 1 (a trimmed log)', async () => {
+    const view = memoryView();
+    const { counters, batch } = await applyAndCommit(summaries, view, [renamed('c9', 7, 'Late'), renamed('c9', 8, 'Later')]);
+    assert.deepEqual(counters, { applied: 0, duplicatesSkipped: 0, gaps: 1, parked: 2 });
+    assert.deepEqual(batch.parked[0]!.gap, { expected: 1, got: 7, offset: batch.parked[0]!.offset });
+    assert.equal(view.document('customer:c9'), null);
   });
 
   it('retries a throwing handler, and applies the event if a retry succeeds', async () => {
@@ -217,14 +243,14 @@ describe('applying a batch (pure, over an in-memory view)', () => {
       registered('c2', 1, 'Bob'),
     ]);
     assert.deepEqual(counters, { applied: 1, duplicatesSkipped: 0, gaps: 0, parked: 4 });
-    // What is not an event at all is parked as it is read; the rest in log order.
+    // In log order, what is not an event at all too.
     assert.deepEqual(
       batch.parked.map((p) => [p.aggregate, p.version]),
-      [[null, null], ['customer:c1', 1], ['customer:c1', 2], ['order:o1', 1]],
+      [['customer:c1', 1], ['customer:c1', 2], [null, null], ['order:o1', 1]],
     );
-    assert.match(batch.parked[0]!.error, /not JSON/);
-    assert.match(batch.parked[1]!.error, /invalid CustomerRegistered payload/);
-    assert.match(batch.parked[2]!.error, /waiting behind/);
+    assert.match(batch.parked[2]!.error, /not JSON/);
+    assert.match(batch.parked[0]!.error, /invalid CustomerRegistered payload/);
+    assert.match(batch.parked[1]!.error, /waiting behind/);
     assert.match(batch.parked[3]!.error, /unknown event type OrderShredded/);
     assert.deepEqual(batch.blocked.sort(), ['customer:c1', 'order:o1']);
     assert.equal(view.document('customer:c1'), null);
@@ -423,5 +449,79 @@ describe('projection definitions (types)', () => {
     });
     const name: DocOf<typeof inferred>['name'] = 'x';
     assert.equal(name, 'x');
+  });
+});
+
+describe('a fan-out in chunks (pure, over an in-memory view)', () => {
+  type Doc = { kind: 'order'; customerId: string; at: number; renames: number } | { kind: 'customer'; name: string };
+  /** Counts renames per order, so a document applied twice shows. */
+  const counting = (moves = false) =>
+    defineProjection<Doc, [typeof customer, typeof order]>({
+      name: 'counting',
+      version: 1,
+      sources: [customer, order],
+      handlers: {
+        'order.OrderCreated': { apply: (_doc, event) => ({ kind: 'order', customerId: event.payload.customerId, at: event.payload.total, renames: 0 }) },
+        'customer.CustomerRenamed': {
+          documents: (event) => [`customer:${event.aggregateId}`],
+          fanOut: (event) => ({ index: 'byCustomer', key: event.aggregateId }),
+          apply: (doc, event, _read, id) =>
+            id.startsWith('customer:') ? { kind: 'customer', name: event.payload.name } : doc?.kind === 'order' ? { ...doc, renames: doc.renames + 1, at: moves ? doc.at + 1000 : doc.at } : doc,
+        },
+      },
+      indexes: { byCustomer: (doc) => (doc.kind === 'order' ? { key: doc.customerId, score: doc.at } : null) },
+    });
+
+  async function seeded(projection: AnyProjection, orders: number) {
+    const view = memoryView();
+    await applyAndCommit(projection, view, Array.from({ length: orders }, (_, i) => created(`o${i}`, 1, 'c1', i % 7)));
+    return view;
+  }
+
+  it('stops the batch before the fan-out, and resumes after a crash between chunks without applying a document twice', async () => {
+    const projection = counting();
+    const view = await seeded(projection, 25);
+    const entries = [registered('c2', 1, 'Bob'), renamed('c1', 1, 'Ada'), registered('c3', 1, 'Cy')];
+    const first = await applyEntries(projection, entries, view, fast);
+    assert.equal(first.consumed, 1, 'the batch covers what came before the fan-out');
+    assert.equal(first.fanOut?.event.type, 'CustomerRenamed');
+    view.commit(first.batch);
+
+    // Chunks of 10; the commit of the second chunk is lost (the process died).
+    const commits: FanOutCommit[] = [];
+    const crashing = await applyFanOut(projection, view, first.fanOut!, { chunk: 10, attempts: 1, progress: null }, async (step) => {
+      if (commits.length === 1) return 'LEASE_LOST';
+      commits.push(step);
+      view.commit(step.batch);
+      return 'OK';
+    });
+    assert.equal(crashing.result, 'LEASE_LOST');
+    assert.deepEqual(commits.map((c) => [c.final, c.progress]), [[false, { version: 1, done: 10 }]]);
+    assert.equal(commits[0]!.batch.documents.size, 10, 'one chunk is at most 10 documents');
+    assert.equal(commits[0]!.batch.versions.size, 0, 'the aggregate’s version moves only at the end');
+
+    // Resumed from the recorded progress: the other 15, then the customer's own document and version.
+    const resumed = await applyFanOut(projection, view, first.fanOut!, { chunk: 10, attempts: 1, progress: commits[0]!.progress }, async (step) => {
+      commits.push(step);
+      view.commit(step.batch);
+      return 'OK';
+    });
+    assert.equal(resumed.result, 'OK');
+    assert.deepEqual(commits.slice(1).map((c) => [c.final, c.progress, c.batch.documents.size]), [[false, { version: 1, done: 20 }, 10], [false, { version: 1, done: 25 }, 5], [true, null, 1]]);
+    assert.equal(view.versionsMap.get('customer:c1'), 1);
+    const renames = Array.from({ length: 25 }, (_, i) => (view.document(`o${i}`) as { renames: number }).renames);
+    assert.deepEqual(renames, Array(25).fill(1), 'every order renamed exactly once');
+    assert.deepEqual(view.document('customer:c1'), { kind: 'customer', name: 'Ada' });
+  });
+
+  it('parks a fan-out that moves documents within the index it pages through', async () => {
+    const projection = counting(true);
+    const view = await seeded(projection, 5);
+    const { fanOut } = await applyEntries(projection, [renamed('c1', 1, 'Ada')], view, fast);
+    const steps: FanOutCommit[] = [];
+    const result = await applyFanOut(projection, view, fanOut!, { chunk: 10, attempts: 1, progress: null }, async (step) => (steps.push(step), 'OK'));
+    assert.equal(result.parked.length, 1);
+    assert.match(result.parked[0]!.error, /must not change that index/);
+    assert.deepEqual(steps.map((s) => [s.final, s.batch.blocked]), [[true, ['customer:c1']]]);
   });
 });

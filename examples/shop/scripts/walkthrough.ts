@@ -53,7 +53,9 @@ async function main() {
   //    models follow the log independently: `minVersion` waits until this one has the order.)
   const orderId = cart.orderId!;
   await shop.order.get.query({ orderId, minVersion: 1 });
-  const [active] = await shop.order.activeForCustomer.query({ customerId });
+  const {
+    items: [active],
+  } = await shop.order.activeForCustomer.query({ customerId });
   console.log(`active order ${active?.orderId}: ${active?.itemCount} item(s), ${active?.total}, for ${active?.customerName}`);
   const stock = await shop.inventory.get.query({ productId: book, minVersion: 3 }); // received, reserved, committed
   console.log(`${book}: on hand ${stock.onHand}, reserved ${stock.reserved}, available ${stock.available}`);
@@ -65,7 +67,7 @@ async function main() {
   // 5. Ship and complete it: it leaves the active orders; a completed order takes no more commands.
   await shop.order.ship.mutate({ orderId });
   await shop.order.complete.mutate({ orderId, wait: 'projected' });
-  console.log(`active orders after completion: ${(await shop.order.activeForCustomer.query({ customerId })).length}`);
+  console.log(`active orders after completion: ${(await shop.order.activeForCustomer.query({ customerId })).items.length}`);
 
   // Failure stories: each checkout compensates — no reservation stays behind — and the cart says why.
   // Out of stock: the lamp is gone.

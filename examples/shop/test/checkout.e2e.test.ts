@@ -83,7 +83,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
     const order = await eventually(() => stack.trpc.order.get.query({ orderId }).catch(() => undefined), 30_000, 'order summary');
     assert.deepEqual([order.customerId, order.customerName, order.status, order.itemCount, order.total], [customerId, 'Ada Lovelace', 'created', 3, 25.5]);
     const active = await stack.trpc.order.activeForCustomer.query({ customerId });
-    assert.deepEqual(active.map((o) => o.orderId), [orderId]);
+    assert.deepEqual(active.items.map((o) => o.orderId), [orderId]);
     await eventually(async () => ((await stockOf(book)).version === 3 ? true : undefined), 30_000, 'stock committed');
     assert.deepEqual(await stockOf(book).then((s) => [s.onHand, s.reserved, s.available]), [3, 0, 3]);
     assert.deepEqual(await stockOf(pen).then((s) => [s.onHand, s.reserved, s.available]), [2, 0, 2]);
@@ -94,7 +94,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
     // Shipping and completing the order take it out of the customer's active orders.
     await stack.trpc.order.ship.mutate({ orderId });
     await stack.trpc.order.complete.mutate({ orderId, wait: 'projected' });
-    assert.deepEqual(await stack.trpc.order.activeForCustomer.query({ customerId }), []);
+    assert.deepEqual((await stack.trpc.order.activeForCustomer.query({ customerId })).items, []);
     const done = await stack.trpc.order.get.query({ orderId });
     assert.equal(done.status, 'completed');
     assert.ok(done.shippedAt);
@@ -138,7 +138,7 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
       return o?.status === 'cancelled' ? o : undefined;
     }, 30_000, 'order cancelled');
     assert.match(cancelled.cancelReason ?? '', /PAYMENT_DECLINED/);
-    assert.deepEqual(await stack.trpc.order.activeForCustomer.query({ customerId }), [], 'a cancelled order is not active');
+    assert.deepEqual((await stack.trpc.order.activeForCustomer.query({ customerId })).items, [], 'a cancelled order is not active');
     await eventually(async () => ((await stockOf(item)).reserved === 0 ? true : undefined), 30_000, 'reservation released');
     assert.deepEqual(await stockOf(item).then((s) => [s.onHand, s.available]), [5, 5]);
 

@@ -30,7 +30,7 @@ describe('read models across aggregates', { timeout: 300_000 }, () => {
   /** What a user would look at: every summary, the active list, the customer, the stock. */
   const snapshot = async () => ({
     summaries: await Promise.all(orderIds.map((orderId) => stack.trpc.order.get.query({ orderId }))),
-    active: (await stack.trpc.order.activeForCustomer.query({ customerId })).map((o) => o.orderId),
+    active: (await stack.trpc.order.activeForCustomer.query({ customerId })).items.map((o) => o.orderId),
     customer: await stack.trpc.customer.get.query({ customerId }),
     stock: await stack.trpc.inventory.get.query({ productId: product }),
   });
@@ -71,6 +71,15 @@ describe('read models across aggregates', { timeout: 300_000 }, () => {
     const renamed = await snapshot();
     assert.deepEqual(renamed.summaries.map((s) => s.customerName), Array(3).fill('Rear Admiral Hopper'), 'a rename reaches every summary');
     assert.deepEqual(renamed.active, [...orderIds].reverse(), 'newest first');
+    // A page at a time: two pages of two, then none; a made-up cursor or a page over 100 is a 400.
+    const first = await stack.trpc.order.activeForCustomer.query({ customerId, limit: 2 });
+    assert.deepEqual(first.items.map((o) => o.orderId), [orderIds[2], orderIds[1]]);
+    const second = await stack.trpc.order.activeForCustomer.query({ customerId, limit: 2, cursor: first.nextCursor! });
+    assert.deepEqual([second.items.map((o) => o.orderId), second.nextCursor], [[orderIds[0]], null]);
+    for (const input of [{ customerId, cursor: 'made-up' }, { customerId, limit: 101 }]) {
+      const refused = await stack.trpc.order.activeForCustomer.query(input).then(() => null, (e: { data?: { code?: string } }) => e);
+      assert.equal(refused?.data?.code, 'BAD_REQUEST', JSON.stringify(input));
+    }
 
     await stack.trpc.order.ship.mutate({ orderId: orderIds[0]! });
     await stack.trpc.order.complete.mutate({ orderId: orderIds[0]!, wait: 'projected' });

@@ -1,4 +1,4 @@
-import type { AppliedBatch, GenerationView, IndexMember, ParkedEvent } from '../../../projectors/apply';
+import type { AppliedBatch, GapRecord, GenerationView, IndexMember, ParkedEvent } from '../../../projectors/apply';
 
 /**
  * One projection generation in memory: what `applyEntries` reads, and `commit` writes a batch
@@ -7,6 +7,7 @@ import type { AppliedBatch, GenerationView, IndexMember, ParkedEvent } from '../
 export function memoryView() {
   const versions = new Map<string, number>();
   const blocked = new Set<string>();
+  const gaps = new Map<string, GapRecord>();
   /** Documents as JSON, so every read hands out a fresh copy like Redis does. */
   const documents = new Map<string, string>();
   /** `<index>` or `<index>::<key>` → id → score. */
@@ -17,12 +18,13 @@ export function memoryView() {
   const view: GenerationView = {
     versions: async (aggregates) => aggregates.map((key) => versions.get(key) ?? 0),
     blocked: async (aggregates) => aggregates.map((key) => blocked.has(key)),
+    gaps: async (aggregates) => aggregates.map((key) => gaps.get(key) ?? null),
     documents: async (ids) => ids.map((id) => (documents.has(id) ? JSON.parse(documents.get(id)!) : null)),
-    async members(index, key, { order, limit }) {
+    async members(index, key, { order, limit, start = 0 }) {
       const members: IndexMember[] = [...(sets.get(setName(index, key)) ?? [])].map(([id, score]) => ({ id, score }));
       members.sort((a, b) => a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       if (order === 'desc') members.reverse();
-      return members.slice(0, limit);
+      return members.slice(start, limit === undefined ? undefined : start + limit);
     },
   };
 
@@ -30,6 +32,7 @@ export function memoryView() {
     ...view,
     versionsMap: versions,
     blockedSet: blocked,
+    gapsMap: gaps,
     parked,
     document: (id: string): unknown => (documents.has(id) ? JSON.parse(documents.get(id)!) : null),
     /** Ids in one set, by score. */
@@ -40,7 +43,10 @@ export function memoryView() {
     commit(batch: AppliedBatch, redriven?: { count: number; unblock: string[] }) {
       if (redriven) {
         parked.splice(0, redriven.count);
-        for (const key of redriven.unblock) blocked.delete(key);
+        for (const key of redriven.unblock) {
+          blocked.delete(key);
+          gaps.delete(key);
+        }
       }
       for (const [id, doc] of batch.documents) {
         if (doc === null) documents.delete(id);
@@ -55,6 +61,7 @@ export function memoryView() {
       for (const [key, version] of batch.versions) versions.set(key, version);
       parked.push(...batch.parked);
       for (const key of batch.blocked) blocked.add(key);
+      for (const [key, gap] of batch.gaps) gaps.set(key, gap);
     },
   };
 }

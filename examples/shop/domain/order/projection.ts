@@ -1,11 +1,11 @@
 /**
  * Order summaries: one document per order, fed by two aggregates — the order's own events, and
  * the customer's, so a summary shows the customer's current name. A rename fans out to every
- * summary of that customer (found through the byCustomer index); an order created before its
+ * summary of that customer (the byCustomer index, in bounded chunks); an order created before its
  * customer's registration reached the log gets the name when it arrives. Indexes answer
  * "active orders of a customer, newest first" and "orders by status" without joins.
  */
-import { fromCents, defineProjection, type ProjectionReader } from 'ledgerflow';
+import { fromCents, defineProjection } from 'ledgerflow';
 import { customer } from '../customer/customer';
 import { order } from './order';
 
@@ -40,8 +40,15 @@ export const isOrderSummary = (doc: OrderSummaryDocument | null): doc is OrderSu
 const customerDoc = (customerId: string) => `customer:${customerId}`;
 const active = (status: OrderSummary['status']) => status === 'created' || status === 'shipped';
 
-/** The customer's name document and every summary of the customer's orders. */
-const customerAndOrders = async (customerId: string, read: ProjectionReader) => [customerDoc(customerId), ...(await read.ids('byCustomer', { key: customerId }))];
+/**
+ * A customer event changes the customer's name document and fans out to every summary of the
+ * customer's orders through the byCustomer index: the runtime pages through it in bounded chunks
+ * (a customer with 100,000 orders is no single big Redis call). The name changes no index entry.
+ */
+const customerDocAndOrders = {
+  documents: (event: { aggregateId: string }) => [customerDoc(event.aggregateId)],
+  fanOut: (event: { aggregateId: string }) => ({ index: 'byCustomer', key: event.aggregateId }),
+};
 
 /** A customer event's name, written into its own document and each of the customer's summaries. */
 const withName = (doc: OrderSummaryDocument | null, customerId: string, name: string, id: string): OrderSummaryDocument | null =>
@@ -80,11 +87,11 @@ export const orderSummaries = defineProjection<OrderSummaryDocument, readonly [t
     'order.OrderCompleted': { apply: (doc, event) => step(doc, event.version, event.occurredAt, { status: 'completed' }) },
     'order.OrderCancelled': { apply: (doc, event) => step(doc, event.version, event.occurredAt, { status: 'cancelled', cancelReason: event.payload.reason }) },
     'customer.CustomerRegistered': {
-      documents: (event, read) => customerAndOrders(event.aggregateId, read),
+      ...customerDocAndOrders,
       apply: (doc, event, _read, id) => withName(doc, event.aggregateId, event.payload.name, id),
     },
     'customer.CustomerRenamed': {
-      documents: (event, read) => customerAndOrders(event.aggregateId, read),
+      ...customerDocAndOrders,
       apply: (doc, event, _read, id) => withName(doc, event.aggregateId, event.payload.name, id),
     },
   },
