@@ -149,12 +149,17 @@ export interface DecideStepInput {
   /** The workflow's clock for `occurredAt` (deterministic). */
   occurredAt: string;
   backlog: { events: number; bytes: number };
+  /**
+   * The run began at version 0 and was handed nothing: before deciding, the worker checks that
+   * the aggregate has no events elsewhere (its workflow history may have been deleted).
+   */
+  firstStart?: true;
 }
 
 /**
- * A decision as recorded in the workflow's history: the events, or the refusal. A step that
- * could not go on (another aggregate it must read did not answer) ends with `waiting`: the
- * commands from there on stay in the mailbox and are decided later, never refused for it.
+ * A decision as recorded in the workflow's history: the events, or the refusal. `waiting` is
+ * only in histories from before lookups were bounded (a step that stopped at a lookup that did
+ * not answer and kept the rest of the mailbox); they replay as recorded, none is decided now.
  */
 export type StepDecision = { events: EventEnvelope[] } | { rejection: Rejection } | { waiting: string };
 
@@ -174,11 +179,17 @@ export function lookupsNeeded(aggregate: AnyAggregate, command: CommandEnvelope)
   }
 }
 
+/** The refusal of a command whose lookups did not answer within `lookupMs`: retryable, nothing decided. */
+export function lookupUnavailable(command: CommandEnvelope, reason: string): Rejection {
+  return { kind: 'UNAVAILABLE', code: engineCodes.LOOKUP_UNAVAILABLE, message: `command ${command.commandId}: ${reason}; retry with the same commandId` };
+}
+
 /**
  * Decides commands from the head of the mailbox, in order, until they run out, the unpublished
- * backlog reaches its bound (the rest wait for publishing to drain it), the step's record
- * reaches its size, or a command's lookups are unavailable (`lookedUp` maps commandId to its
- * results, or to the reason they failed). `decisions[i]` answers `commands[i]`.
+ * backlog reaches its bound (the rest wait for publishing to drain it) or the step's record
+ * reaches its size. `lookedUp` maps a commandId to its lookups' results, or to the reason they
+ * failed: that command is refused (`LOOKUP_UNAVAILABLE`) and the rest decided. `decisions[i]`
+ * answers `commands[i]`.
  */
 export function decideStep(
   aggregate: AnyAggregate,
@@ -194,8 +205,11 @@ export function decideStep(
     if (backlogEvents >= limits.backlogEvents || backlogBytes >= limits.backlogBytes || stepBytes >= limits.decideStepBytes) break;
     const lookups = lookedUp.get(command.commandId) ?? {};
     if ('unavailable' in lookups) {
-      decisions.push({ waiting: lookups.unavailable as string });
-      break;
+      // Refused, retryable, and the mailbox goes on: a lookup that never answers must not wedge it.
+      const rejection: StepDecision = { rejection: lookupUnavailable(command, lookups.unavailable as string) };
+      decisions.push(rejection);
+      stepBytes += jsonBytes(rejection);
+      continue;
     }
     const decision = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits, lookups as LookupResults);
     snapshot = decision.snapshot;

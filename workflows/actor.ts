@@ -37,7 +37,7 @@ export interface StepApplied {
   versionMoved: boolean;
   /** ...and the AggregateVersion search attribute is due an update. */
   upsertVersion: boolean;
-  /** A lookup did not answer: deciding pauses for `retryInMs` (call `resume`), the rest stays in the mailbox. */
+  /** A recorded step from before lookups were bounded stopped at one: deciding pauses for `retryInMs` (call `resume`). */
   waiting?: { reason: string; retryInMs: number; command: CommandEnvelope | undefined };
 }
 
@@ -178,6 +178,7 @@ export class AggregateActor {
       commands: this.mailbox.slice(),
       occurredAt,
       backlog: { events: this.unpublished.length, bytes: this.unpublishedBytes },
+      ...(this.recorded && !this.carried && this.snapshot.version === 0 ? { firstStart: true as const } : {}),
     };
   }
 
@@ -202,7 +203,8 @@ export class AggregateActor {
     });
     let waiting: StepApplied['waiting'];
     if (last && 'waiting' in last) {
-      // Another aggregate this command reads did not answer: try again later, refuse nothing.
+      // Only in histories from before lookups were bounded (now such a command is refused,
+      // LOOKUP_UNAVAILABLE): they replay as written, waiting and trying again later.
       this.stallMs = Math.min(Math.max(this.stallMs * 2, 500), 10_000);
       this.stalled = true;
       waiting = { reason: last.waiting, retryInMs: this.stallMs, command: commands[decisions.length - 1] };

@@ -84,16 +84,34 @@ describe('AggregateActor', () => {
       assert.deepEqual(upserts.legacy, Array(11).fill(true));
     });
 
-    it('waits, refusing nothing, when a lookup does not answer; decides again once resumed', () => {
+    it('refuses only the command whose lookup did not answer, retryable and not remembered, and decides the rest', () => {
+      const actor = actorOf();
+      const ticket = actor.submit([add('a'), add('b'), add('c')]);
+      const applied = decide(actor, new Map([['b', { unavailable: 'holder did not answer' }]]));
+      assert.equal(applied.waiting, undefined);
+      assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', `b:${engineCodes.LOOKUP_UNAVAILABLE}`, 'c@2']);
+      const refused = ticket.outcomes()[1]!;
+      assert.equal(refused.status === 'rejected' && refused.rejection.kind, 'UNAVAILABLE');
+      assert.equal(actor.mailbox.length, 0, 'the mailbox went on');
+      assert.equal(actor.decidable(), false);
+      // Resent with its id, it is decided afresh.
+      const retry = actor.submit([add('b')]);
+      assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['b']);
+      decide(actor);
+      assert.deepEqual(statusOf(retry.outcomes()), ['b@3']);
+    });
+
+    it('replays a step recorded before lookups were bounded as written: it waits, then decides again once resumed', () => {
       const actor = actorOf();
       const ticket = actor.submit([add('a'), add('b')]);
-      const applied = decide(actor, new Map([['b', { unavailable: 'holder did not answer' }]]));
+      const step = actor.nextStep(occurredAt);
+      const [first] = decideStep(payingAccount, { ...step, commands: step.commands.slice(0, 1) });
+      const applied = actor.applyStep(step.commands, [first!, { waiting: 'holder did not answer' }]);
       assert.equal(applied.waiting?.reason, 'holder did not answer');
       assert.equal(applied.waiting?.retryInMs, 500);
       assert.equal(applied.waiting?.command?.commandId, 'b');
       assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['b']);
       assert.equal(actor.decidable(), false);
-      assert.equal(decide(actor, new Map([['b', { unavailable: 'still not' }]])).waiting?.retryInMs, 1000);
       actor.resume();
       assert.equal(actor.decidable(), true);
       assert.equal(decide(actor).waiting, undefined);
