@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AggregateRef, AnyAggregate, DecideContext, LookedUp } from './aggregate';
+import type { AggregateRef, AnyAggregate, DecideContext, LookedUp, ProcessStart } from './aggregate';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from './envelopes';
 import { DomainError, engineCodes, type Rejection } from './errors';
 import { eventIdOf } from './ids';
@@ -149,6 +149,8 @@ export interface DecideStepInput {
   /** The workflow's clock for `occurredAt` (deterministic). */
   occurredAt: string;
   backlog: { events: number; bytes: number };
+  /** Processes decided and not yet started (absent from runs before recorded decisions, which start none). */
+  pendingStarts?: { starts: number; bytes: number };
   /**
    * The run began at version 0 and was handed nothing: before deciding, the worker checks that
    * the aggregate has no events elsewhere (its workflow history may have been deleted).
@@ -201,6 +203,7 @@ export function decideStep(
   let snapshot = input.snapshot;
   let { events: backlogEvents, bytes: backlogBytes } = input.backlog;
   let stepBytes = 0;
+  const pending = input.pendingStarts && { ...input.pendingStarts };
   for (const command of input.commands) {
     if (backlogEvents >= limits.backlogEvents || backlogBytes >= limits.backlogBytes || stepBytes >= limits.decideStepBytes) break;
     const lookups = lookedUp.get(command.commandId) ?? {};
@@ -211,7 +214,9 @@ export function decideStep(
       stepBytes += jsonBytes(rejection);
       continue;
     }
-    const decision = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits, lookups as LookupResults);
+    const decided = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits, lookups as LookupResults);
+    const overflow = pending && startsOverflow(aggregate, command, decided.events, pending, limits);
+    const decision = overflow ? { ...decided, snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, overflow) } : decided;
     snapshot = decision.snapshot;
     const recorded: StepDecision = decision.outcome.status === 'rejected' ? { rejection: decision.outcome.rejection } : { events: decision.events };
     decisions.push(recorded);
@@ -220,6 +225,56 @@ export function decideStep(
     stepBytes += jsonBytes(recorded);
   }
   return decisions;
+}
+
+/** The processes an aggregate starts for these events (see `AggregateDefinition.processes`). */
+export function processStarts(aggregate: AnyAggregate, events: readonly EventEnvelope[]): ProcessStart[] {
+  return events.flatMap((event) => {
+    const trigger = Object.hasOwn(aggregate.processes, event.type) ? aggregate.processes[event.type] : undefined;
+    return trigger ? [trigger({ aggregateId: event.aggregateId, version: event.version, type: event.type, payload: event.payload, correlationId: event.correlationId })] : [];
+  });
+}
+
+/**
+ * Why these events may not be accepted because of the processes they start, if they may not:
+ * the pending starts stay within `pendingStarts` and `pendingStartsBytes` (they are carried
+ * across a hand-over and never dropped). A full queue of starts is a retryable refusal (the
+ * aggregate starts them one by one, within moments); starts too large for an empty queue are
+ * a bug in the app. Counts the accepted starts into `pending`.
+ */
+function startsOverflow(
+  aggregate: AnyAggregate,
+  command: CommandEnvelope,
+  events: readonly EventEnvelope[],
+  pending: { starts: number; bytes: number },
+  limits: AggregateLimits,
+): Rejection | undefined {
+  if (events.length === 0) return undefined;
+  let starts: ProcessStart[];
+  try {
+    starts = processStarts(aggregate, events);
+  } catch (error) {
+    return { kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: `${aggregate.name}'s process trigger for ${command.type} failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (starts.length === 0) return undefined;
+  const bytes = eventsBytes(starts);
+  if (starts.length > limits.pendingStarts || bytes > limits.pendingStartsBytes) {
+    return {
+      kind: 'INTERNAL',
+      code: engineCodes.DECISION_TOO_LARGE,
+      message: `${aggregate.name}.${command.type} would start ${starts.length} processes (${bytes} bytes of input); at most ${limits.pendingStarts} and ${limits.pendingStartsBytes} bytes`,
+    };
+  }
+  if (pending.starts + starts.length > limits.pendingStarts || pending.bytes + bytes > limits.pendingStartsBytes) {
+    return {
+      kind: 'UNAVAILABLE',
+      code: engineCodes.PROCESS_STARTS_FULL,
+      message: `command ${command.commandId}: ${aggregate.name} ${command.aggregateId} has ${pending.starts} processes (${pending.bytes} bytes) waiting to start, its bound; retry with the same commandId`,
+    };
+  }
+  pending.starts += starts.length;
+  pending.bytes += bytes;
+  return undefined;
 }
 
 /**

@@ -51,6 +51,11 @@ export const engineCodes = {
    * command is refused (retryable, nothing decided) and the mailbox goes on.
    */
   LOOKUP_UNAVAILABLE: 'LOOKUP_UNAVAILABLE',
+  /**
+   * The processes this aggregate decided to start and has not started yet reached their bound
+   * (`pendingStarts`): a command whose events would start more is refused, retryable.
+   */
+  PROCESS_STARTS_FULL: 'PROCESS_STARTS_FULL',
   /** Unpublished events reached their bound (the broker is away or slow). */
   AGGREGATE_BACKLOG_FULL: 'AGGREGATE_BACKLOG_FULL',
   /** The aggregate is handing over to a new run (continue-as-new): the API retries by itself. */

@@ -99,11 +99,17 @@ describe('the bounds an aggregate keeps', () => {
       recordOf(rejectedOutcome(command(i), 1_000_000_000, { kind: 'RULE_VIOLATED', code: 'X'.repeat(64), message: '😀'.repeat(1000) })),
     );
     const recentEvents = unpublished.slice(-limits.recentEvents).filter((_, i, all) => jsonBytes(all.slice(i)) <= limits.recentEventsBytes);
+    // Processes waiting to start at their bound (the decider refuses a decision that would overflow it).
+    const start = (n: number) => ({ workflowType: 'p'.repeat(64), workflowId: id(n, 'p'), input: { pad: '' } });
+    const pendingStarts = Array.from({ length: limits.pendingStarts }, (_, n) => start(n));
+    const pad = Math.floor((limits.pendingStartsBytes - jsonBytes(pendingStarts)) / pendingStarts.length);
+    for (const s of pendingStarts) s.input.pad = 'i'.repeat(pad);
+    assert.ok(jsonBytes(pendingStarts) <= limits.pendingStartsBytes && jsonBytes(pendingStarts) > limits.pendingStartsBytes - 1000);
     const input: AggregateWorkflowInput = {
       aggregateType: 'bulky',
       aggregateId: id(0, 'a'),
       historyBudget: 1_000_000,
-      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, recentOutcomes, recentEvents },
+      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, recentOutcomes, recentEvents, pendingStarts },
     };
     const carried = jsonBytes(input);
     if (process.env.LF_SHOW_SIZES) console.log(`worst-case hand-over: ${carried} bytes`);
