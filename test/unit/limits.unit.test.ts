@@ -5,7 +5,7 @@ import { decideStep, replay, type DecideStepInput } from '../../core/decider';
 import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
 import { aggregateLimits as limits, jsonBytes, utf8Bytes } from '../../core/limits';
 import { recordOf, rejectedOutcome } from '../../core/outcomes';
-import type { AggregateWorkflowInput } from '../../workflows/definitions';
+import { linkedAggregates, linkedAggregatesBytes, type AggregateWorkflowInput } from '../../workflows/definitions';
 import { bulky } from '../support/domains/bulky.config';
 
 const id = (n: number, char = 'x') => `${char}${String(n).padStart(6, '0')}`.padEnd(128, char);
@@ -120,5 +120,21 @@ describe('the bounds an aggregate keeps', () => {
     const big = defineAggregate({ ...bulky, name: 'bulky' });
     const [decision] = decideStep(big, step({ commands: [command(1, 'shout', { bytes: 10, pad: 'p'.repeat(limits.commandBytes) })] }));
     assert.equal(decision && 'rejection' in decision && decision.rejection.code, 'COMMAND_TOO_LARGE');
+  });
+});
+
+describe('a process’s LinkedAggregates', () => {
+  it('stays within the search attribute’s bound for a large cart: the first links kept, a marker saying how many were left out', () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `inventory:${id(i, 'i')}`);
+    const links = linkedAggregates(['cart:c1', 'order:c1.1', 'customer:u1', ...lines, 'cart:c1']);
+    assert.ok(jsonBytes(links) <= linkedAggregatesBytes, `${jsonBytes(links)} bytes`);
+    assert.deepEqual(links.slice(0, 3), ['cart:c1', 'order:c1.1', 'customer:u1']);
+    const kept = links.length - 1;
+    assert.equal(links.at(-1), `+${103 - kept} more`);
+    assert.deepEqual(links.slice(3, kept), lines.slice(0, kept - 3));
+  });
+
+  it('keeps a small list as it is, without duplicates', () => {
+    assert.deepEqual(linkedAggregates(['cart:c1', 'order:o1', 'cart:c1']), ['cart:c1', 'order:o1']);
   });
 });

@@ -8,7 +8,7 @@
  */
 import { proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { fromCents } from 'ledgerflow';
-import { LinkedAggregates, processCommands, ProcessType, type CommandOutcome } from 'ledgerflow/workflow';
+import { LinkedAggregates, linkedAggregates, processCommands, ProcessType, type CommandOutcome } from 'ledgerflow/workflow';
 import type { CheckoutInput } from '../domain/cart/state';
 import type { PaymentActivities } from '../payments/activities';
 
@@ -32,7 +32,7 @@ export async function checkoutProcess(input: CheckoutInput): Promise<CheckoutRes
   const processId = workflowInfo().workflowId;
   upsertSearchAttributes([
     { key: ProcessType, value: 'checkout' },
-    { key: LinkedAggregates, value: [`cart:${cartId}`, `order:${orderId}`, `customer:${customerId}`, ...lines.map((l) => `inventory:${l.itemId}`)] },
+    { key: LinkedAggregates, value: linkedAggregates([`cart:${cartId}`, `order:${orderId}`, `customer:${customerId}`, ...lines.map((l) => `inventory:${l.itemId}`)]) },
   ]);
   const progress: string[] = [];
   const note = (step: string) => {
