@@ -1,13 +1,14 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { AggregateRef, LookedUp } from '../core/aggregate';
 import { workflowIdOf } from '../core/ids';
+import { aggregateLimits } from '../core/limits';
 import { snapshotQuery } from '../workflows/definitions';
 
 /**
  * Reads another aggregate's current state by querying its workflow: the single writer's own
  * state, never a lagging read model. An aggregate with no events does not exist (null).
  */
-export function createAggregateLookup(client: Client, timeoutMs = 5000) {
+export function createAggregateLookup(client: Client, timeoutMs: number = aggregateLimits.lookupMs) {
   return async (ref: AggregateRef): Promise<LookedUp | null> => {
     try {
       const snapshot = await client.withDeadline(Date.now() + timeoutMs, () =>

@@ -5,17 +5,19 @@ import { NativeConnection, Runtime, Worker, bundleWorkflowCode, makeTelemetryFil
 
 type WebpackConfiguration = Parameters<NonNullable<NonNullable<WorkerOptions['bundlerOptions']>['webpackConfigHook']>>[0];
 import { createActivities } from '../activities';
+import { createProjectedHeads } from '../activities/heads';
 import { createAggregateLookup } from '../activities/lookups';
 import { createCommandBus } from '../commands/bus';
 import { freePort } from '../infra/net';
 import { connectTemporal } from '../infra/temporal';
-import { aggregatesOf } from '../core/app';
+import { aggregatesOf, projectionsOf } from '../core/app';
 import { loadConfig, type Config } from '../core/config';
 import { loadApp, workflowEntryOf, type LoadedApp } from '../infra/app-loader';
 import { createLogger, temporalLogger, type Logger } from '../infra/logger';
 import { createWorkerMetrics, processRegistry, type WorkerMetrics } from '../infra/metrics';
 import { scrape, startOpsServer, type ReadinessChecks } from '../infra/ops-server';
 import { connectRabbit, createEventPublisher, topologyOf } from '../infra/rabbit';
+import { closeRedis, createRedis } from '../infra/redis';
 import { assertSearchAttributes } from '../infra/setup';
 import { workerTracing, workflowTracingModule } from '../infra/temporal-tracing';
 import { startTracing } from '../infra/tracing-sdk';
@@ -26,6 +28,9 @@ import { runMain } from './main';
 export const tracedBundlePathOf = (bundlePath: string) => bundlePath.replace(/(\.js)?$/, '.traced.js');
 
 const silentLog = { info() {}, warn() {}, error() {} };
+
+/** How long a run at version 0 waits to learn whether its aggregate has events before deciding it as new. */
+const headCheckMs = 1_000;
 
 export interface AggregateWorker {
   worker: Worker;
@@ -113,6 +118,11 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
   // A client of its own for what activities ask of Temporal: lookups and processes' commands.
   const temporal = await connectTemporal(config);
   const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
+  // Where a run at version 0 checks that its aggregate has no events (its history may be gone).
+  // Fails fast while Redis is away: the check then lets the run decide as new.
+  const redis = createRedis(config.REDIS_URL, 'worker-heads', options.log, { failFast: true });
+  redis.connect().catch((error: unknown) => options.log?.warn({ err: error }, 'redis (aggregate heads) not reachable yet; reconnecting'));
+  const heads = createProjectedHeads(redis, config.REDIS_PREFIX, projectionsOf(app.config), headCheckMs);
   // Tracing's workflow interceptors are bundled only while tracing is on: off, workflows run without them.
   const tracing = workerTracing();
   const prebuilt = options.workflowBundlePath && (tracing ? tracedBundlePathOf(options.workflowBundlePath) : options.workflowBundlePath);
@@ -130,8 +140,10 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
         exchange: config.EVENTS_EXCHANGE,
         aggregates: aggregatesOf(app.config),
         lookup: createAggregateLookup(temporal),
+        heads,
         bus,
         metrics: options.metrics,
+        log: options.log,
       }),
     },
     maxCachedWorkflows: 2000,
@@ -146,6 +158,7 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
     await publisher.close();
     await rabbit.close();
     await temporal.connection.close();
+    await closeRedis(redis);
     await connection.close();
   };
   return {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { AggregateRef, AnyAggregate, DecideContext, LookedUp } from './aggregate';
+import type { AggregateRef, AnyAggregate, DecideContext, LookedUp, ProcessStart } from './aggregate';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope } from './envelopes';
 import { DomainError, engineCodes, type Rejection } from './errors';
 import { eventIdOf } from './ids';
@@ -149,12 +149,19 @@ export interface DecideStepInput {
   /** The workflow's clock for `occurredAt` (deterministic). */
   occurredAt: string;
   backlog: { events: number; bytes: number };
+  /** Processes decided and not yet started (absent from runs before recorded decisions, which start none). */
+  pendingStarts?: { starts: number; bytes: number };
+  /**
+   * The run began at version 0 and was handed nothing: before deciding, the worker checks that
+   * the aggregate has no events elsewhere (its workflow history may have been deleted).
+   */
+  firstStart?: true;
 }
 
 /**
- * A decision as recorded in the workflow's history: the events, or the refusal. A step that
- * could not go on (another aggregate it must read did not answer) ends with `waiting`: the
- * commands from there on stay in the mailbox and are decided later, never refused for it.
+ * A decision as recorded in the workflow's history: the events, or the refusal. `waiting` is
+ * only in histories from before lookups were bounded (a step that stopped at a lookup that did
+ * not answer and kept the rest of the mailbox); they replay as recorded, none is decided now.
  */
 export type StepDecision = { events: EventEnvelope[] } | { rejection: Rejection } | { waiting: string };
 
@@ -174,11 +181,17 @@ export function lookupsNeeded(aggregate: AnyAggregate, command: CommandEnvelope)
   }
 }
 
+/** The refusal of a command whose lookups did not answer within `lookupMs`: retryable, nothing decided. */
+export function lookupUnavailable(command: CommandEnvelope, reason: string): Rejection {
+  return { kind: 'UNAVAILABLE', code: engineCodes.LOOKUP_UNAVAILABLE, message: `command ${command.commandId}: ${reason}; retry with the same commandId` };
+}
+
 /**
  * Decides commands from the head of the mailbox, in order, until they run out, the unpublished
- * backlog reaches its bound (the rest wait for publishing to drain it), the step's record
- * reaches its size, or a command's lookups are unavailable (`lookedUp` maps commandId to its
- * results, or to the reason they failed). `decisions[i]` answers `commands[i]`.
+ * backlog reaches its bound (the rest wait for publishing to drain it) or the step's record
+ * reaches its size. `lookedUp` maps a commandId to its lookups' results, or to the reason they
+ * failed: that command is refused (`LOOKUP_UNAVAILABLE`) and the rest decided. `decisions[i]`
+ * answers `commands[i]`.
  */
 export function decideStep(
   aggregate: AnyAggregate,
@@ -190,14 +203,20 @@ export function decideStep(
   let snapshot = input.snapshot;
   let { events: backlogEvents, bytes: backlogBytes } = input.backlog;
   let stepBytes = 0;
+  const pending = input.pendingStarts && { ...input.pendingStarts };
   for (const command of input.commands) {
     if (backlogEvents >= limits.backlogEvents || backlogBytes >= limits.backlogBytes || stepBytes >= limits.decideStepBytes) break;
     const lookups = lookedUp.get(command.commandId) ?? {};
     if ('unavailable' in lookups) {
-      decisions.push({ waiting: lookups.unavailable as string });
-      break;
+      // Refused, retryable, and the mailbox goes on: a lookup that never answers must not wedge it.
+      const rejection: StepDecision = { rejection: lookupUnavailable(command, lookups.unavailable as string) };
+      decisions.push(rejection);
+      stepBytes += jsonBytes(rejection);
+      continue;
     }
-    const decision = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits, lookups as LookupResults);
+    const decided = decideGuarded(aggregate, snapshot, command, input.occurredAt, limits, lookups as LookupResults);
+    const overflow = pending && startsOverflow(aggregate, command, decided.events, pending, limits);
+    const decision = overflow ? { ...decided, snapshot, events: [], outcome: rejectedOutcome(command, snapshot.version, overflow) } : decided;
     snapshot = decision.snapshot;
     const recorded: StepDecision = decision.outcome.status === 'rejected' ? { rejection: decision.outcome.rejection } : { events: decision.events };
     decisions.push(recorded);
@@ -206,6 +225,56 @@ export function decideStep(
     stepBytes += jsonBytes(recorded);
   }
   return decisions;
+}
+
+/** The processes an aggregate starts for these events (see `AggregateDefinition.processes`). */
+export function processStarts(aggregate: AnyAggregate, events: readonly EventEnvelope[]): ProcessStart[] {
+  return events.flatMap((event) => {
+    const trigger = Object.hasOwn(aggregate.processes, event.type) ? aggregate.processes[event.type] : undefined;
+    return trigger ? [trigger({ aggregateId: event.aggregateId, version: event.version, type: event.type, payload: event.payload, correlationId: event.correlationId })] : [];
+  });
+}
+
+/**
+ * Why these events may not be accepted because of the processes they start, if they may not:
+ * the pending starts stay within `pendingStarts` and `pendingStartsBytes` (they are carried
+ * across a hand-over and never dropped). A full queue of starts is a retryable refusal (the
+ * aggregate starts them one by one, within moments); starts too large for an empty queue are
+ * a bug in the app. Counts the accepted starts into `pending`.
+ */
+function startsOverflow(
+  aggregate: AnyAggregate,
+  command: CommandEnvelope,
+  events: readonly EventEnvelope[],
+  pending: { starts: number; bytes: number },
+  limits: AggregateLimits,
+): Rejection | undefined {
+  if (events.length === 0) return undefined;
+  let starts: ProcessStart[];
+  try {
+    starts = processStarts(aggregate, events);
+  } catch (error) {
+    return { kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: `${aggregate.name}'s process trigger for ${command.type} failed: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  if (starts.length === 0) return undefined;
+  const bytes = eventsBytes(starts);
+  if (starts.length > limits.pendingStarts || bytes > limits.pendingStartsBytes) {
+    return {
+      kind: 'INTERNAL',
+      code: engineCodes.DECISION_TOO_LARGE,
+      message: `${aggregate.name}.${command.type} would start ${starts.length} processes (${bytes} bytes of input); at most ${limits.pendingStarts} and ${limits.pendingStartsBytes} bytes`,
+    };
+  }
+  if (pending.starts + starts.length > limits.pendingStarts || pending.bytes + bytes > limits.pendingStartsBytes) {
+    return {
+      kind: 'UNAVAILABLE',
+      code: engineCodes.PROCESS_STARTS_FULL,
+      message: `command ${command.commandId}: ${aggregate.name} ${command.aggregateId} has ${pending.starts} processes (${pending.bytes} bytes) waiting to start, its bound; retry with the same commandId`,
+    };
+  }
+  pending.starts += starts.length;
+  pending.bytes += bytes;
+  return undefined;
 }
 
 /**

@@ -43,6 +43,21 @@ export const engineCodes = {
   STATE_TOO_LARGE: 'STATE_TOO_LARGE',
   /** The aggregate's workflow was closed outside Ledgerflow (terminated, failed): never restarted empty. */
   AGGREGATE_WORKFLOW_CLOSED: 'AGGREGATE_WORKFLOW_CLOSED',
+  /**
+   * The aggregate has events (a projector applied them) but its workflow history is gone: deleted
+   * by Temporal's retention or an operator. It is never started again at version 0.
+   */
+  AGGREGATE_HISTORY_MISSING: 'AGGREGATE_HISTORY_MISSING',
+  /**
+   * Another aggregate this command's decision reads did not answer within `lookupMs`: the
+   * command is refused (retryable, nothing decided) and the mailbox goes on.
+   */
+  LOOKUP_UNAVAILABLE: 'LOOKUP_UNAVAILABLE',
+  /**
+   * The processes this aggregate decided to start and has not started yet reached their bound
+   * (`pendingStarts`): a command whose events would start more is refused, retryable.
+   */
+  PROCESS_STARTS_FULL: 'PROCESS_STARTS_FULL',
   /** Unpublished events reached their bound (the broker is away or slow). */
   AGGREGATE_BACKLOG_FULL: 'AGGREGATE_BACKLOG_FULL',
   /** The aggregate is handing over to a new run (continue-as-new): the API retries by itself. */

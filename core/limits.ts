@@ -34,6 +34,18 @@ export const aggregateLimits = {
   recentEventsBytes: 32 * 1024,
   /** Decisions recorded in one workflow task (the result of one decide step). */
   decideStepBytes: 512 * 1024,
+  /**
+   * Processes an aggregate decided to start and has not started yet (carried across a hand-over,
+   * never dropped): a command whose events would start more is refused, retryable.
+   */
+  pendingStarts: 50,
+  pendingStartsBytes: 64 * 1024,
+  /**
+   * How long a decide step waits for the other aggregates its commands read (lookups): a command
+   * whose lookups have not answered by then is refused, retryable (`LOOKUP_UNAVAILABLE`), and
+   * the rest of the mailbox is decided. Well inside the decide local activity's 10 s.
+   */
+  lookupMs: 3_000,
   /** Temporal's default payload limit (`limit.blobSize.error`). */
   temporalPayloadBytes: 2 * 1024 * 1024,
 } as const;

@@ -53,6 +53,12 @@ export function createWorkerMetrics(registry: Registry) {
     buckets: fastBuckets,
     registers: [registry],
   });
+  const headChecks = new Counter({
+    name: 'ledgerflow_worker_head_checks_total',
+    help: 'Runs at version 0 that asked whether their aggregate has events: new, refused (its history is gone), unknown (Redis away: decided as new)',
+    labelNames: ['aggregate', 'result'] as const,
+    registers: [registry],
+  });
   const backlog = new Map<string, { type: string; events: number }>();
   new Gauge({
     name: 'ledgerflow_worker_publish_backlog_events',
@@ -93,6 +99,10 @@ export function createWorkerMetrics(registry: Registry) {
       }
       decideDuration.observe({ aggregate: input.aggregateType }, seconds);
       setBacklog(input.aggregateType, input.aggregateId, input.backlog.events + events);
+    },
+    /** A run at version 0 checked its aggregate's head (see activities/heads.ts). */
+    headCheck(aggregateType: string, result: 'new' | 'refused' | 'unknown') {
+      headChecks.inc({ aggregate: aggregateType, result });
     },
     /** After a publish: the batch (one aggregate's, in version order) and whether the broker confirmed it. */
     publish(events: readonly EventEnvelope[], seconds: number, ok: boolean) {

@@ -5,7 +5,7 @@
  * it alone. (Types only from `./definitions`: no Node API, nothing of `@temporalio/workflow`.)
  */
 import type { AnyAggregate, ProcessStart } from '../core/aggregate';
-import type { DecideStepInput, StepDecision } from '../core/decider';
+import { processStarts, type DecideStepInput, type StepDecision } from '../core/decider';
 import { applyEvents, closedCode, type Snapshot } from '../core/evolver';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 import { engineCodes, isRetryable } from '../core/errors';
@@ -37,7 +37,7 @@ export interface StepApplied {
   versionMoved: boolean;
   /** ...and the AggregateVersion search attribute is due an update. */
   upsertVersion: boolean;
-  /** A lookup did not answer: deciding pauses for `retryInMs` (call `resume`), the rest stays in the mailbox. */
+  /** A recorded step from before lookups were bounded stopped at one: deciding pauses for `retryInMs` (call `resume`). */
   waiting?: { reason: string; retryInMs: number; command: CommandEnvelope | undefined };
 }
 
@@ -178,6 +178,8 @@ export class AggregateActor {
       commands: this.mailbox.slice(),
       occurredAt,
       backlog: { events: this.unpublished.length, bytes: this.unpublishedBytes },
+      ...(this.recorded ? { pendingStarts: { starts: this.pendingStarts.length, bytes: this.pendingStarts.length > 0 ? eventsBytes(this.pendingStarts) : 0 } } : {}),
+      ...(this.recorded && !this.carried && this.snapshot.version === 0 ? { firstStart: true as const } : {}),
     };
   }
 
@@ -202,7 +204,8 @@ export class AggregateActor {
     });
     let waiting: StepApplied['waiting'];
     if (last && 'waiting' in last) {
-      // Another aggregate this command reads did not answer: try again later, refuse nothing.
+      // Only in histories from before lookups were bounded (now such a command is refused,
+      // LOOKUP_UNAVAILABLE): they replay as written, waiting and trying again later.
       this.stallMs = Math.min(Math.max(this.stallMs * 2, 500), 10_000);
       this.stalled = true;
       waiting = { reason: last.waiting, retryInMs: this.stallMs, command: commands[decisions.length - 1] };
@@ -319,23 +322,17 @@ export class AggregateActor {
  * The limits keep a hand-over far below Temporal's payload limit; should it ever come near
  * `budget`, the Web UI's recent events and then the oldest remembered outcomes are let go rather
  * than have Temporal refuse the input and terminate the aggregate. `trimmed` says it happened.
+ * Everything else counts against `budget` but is never let go: the state, the unpublished
+ * events and the pending process starts are owed (their bounds keep them inside it).
  */
 export function fitted(handed: CarriedState, budget: number): { carried: CarriedState; trimmed: boolean } {
   let carried = handed;
   if (jsonBytes(carried) <= budget) return { carried, trimmed: false };
   carried = { ...carried, recentEvents: [] };
   while (jsonBytes(carried) > budget && carried.recentOutcomes.length > 0) {
-    carried = { ...carried, recentOutcomes: carried.recentOutcomes.slice(carried.recentOutcomes.length >> 1) };
+    carried = { ...carried, recentOutcomes: carried.recentOutcomes.slice(carried.recentOutcomes.length - (carried.recentOutcomes.length >> 1)) };
   }
   return { carried, trimmed: true };
-}
-
-/** The processes an aggregate starts for these events (see `AggregateDefinition.processes`). */
-function processStarts(aggregate: AnyAggregate, events: readonly EventEnvelope[]): ProcessStart[] {
-  return events.flatMap((event) => {
-    const trigger = Object.hasOwn(aggregate.processes, event.type) ? aggregate.processes[event.type] : undefined;
-    return trigger ? [trigger({ aggregateId: event.aggregateId, version: event.version, type: event.type, payload: event.payload, correlationId: event.correlationId })] : [];
-  });
 }
 
 /** The last events for the Web UI: at most `recentEvents` of them and `recentEventsBytes`. */

@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { ProcessStart } from '../core/aggregate';
 import type { Snapshot } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
+import { jsonBytes } from '../core/limits';
 
 export const aggregateWorkflowType = 'aggregateWorkflow';
 
@@ -46,6 +47,32 @@ export const AggregateVersion = defineSearchAttributeKey('AggregateVersion', 'IN
 export const ProcessType = defineSearchAttributeKey('ProcessType', 'KEYWORD');
 /** On a process's workflow: every aggregate it touches, as `<type>:<id>` (find a process by its order). */
 export const LinkedAggregates = defineSearchAttributeKey('LinkedAggregates', 'KEYWORD_LIST');
+/**
+ * What `LinkedAggregates` may hold, as JSON: Temporal refuses a search attribute value over 2 KB
+ * by default (`limit.searchAttributesSizeOfValue`), failing the workflow task that set it.
+ */
+export const linkedAggregatesBytes = 1_800;
+
+/**
+ * A process's links, bounded for `LinkedAggregates`: duplicates dropped, and when they do not fit,
+ * the first ones kept (put the ones to search by first) and a last entry `+<n> more` saying how
+ * many were left out.
+ */
+export function linkedAggregates(links: readonly string[], maxBytes: number = linkedAggregatesBytes): string[] {
+  const unique = [...new Set(links)];
+  if (jsonBytes(unique) <= maxBytes) return unique;
+  const marker = (left: number) => `+${left} more`;
+  const kept: string[] = [];
+  let bytes = jsonBytes([marker(unique.length)]);
+  for (const link of unique) {
+    const cost = jsonBytes(link) + 1;
+    if (bytes + cost > maxBytes) break;
+    kept.push(link);
+    bytes += cost;
+  }
+  return [...kept, marker(unique.length - kept.length)];
+}
+
 /** Every search attribute the workflows set: the namespace must have them (`ledgerflow setup`). */
 export const searchAttributeKeys = [AggregateType, AggregateId, AggregateVersion, ProcessType, LinkedAggregates] as const;
 

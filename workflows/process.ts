@@ -24,7 +24,7 @@ import type { createProcessActivities } from '../activities/process';
 import type { CommandOutcome } from '../core/envelopes';
 import { processCommandId } from '../core/ids';
 
-export { LinkedAggregates, ProcessType } from './definitions';
+export { LinkedAggregates, linkedAggregates, linkedAggregatesBytes, ProcessType } from './definitions';
 export { processCommandId };
 export type { CommandOutcome };
 

@@ -84,16 +84,34 @@ describe('AggregateActor', () => {
       assert.deepEqual(upserts.legacy, Array(11).fill(true));
     });
 
-    it('waits, refusing nothing, when a lookup does not answer; decides again once resumed', () => {
+    it('refuses only the command whose lookup did not answer, retryable and not remembered, and decides the rest', () => {
+      const actor = actorOf();
+      const ticket = actor.submit([add('a'), add('b'), add('c')]);
+      const applied = decide(actor, new Map([['b', { unavailable: 'holder did not answer' }]]));
+      assert.equal(applied.waiting, undefined);
+      assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', `b:${engineCodes.LOOKUP_UNAVAILABLE}`, 'c@2']);
+      const refused = ticket.outcomes()[1]!;
+      assert.equal(refused.status === 'rejected' && refused.rejection.kind, 'UNAVAILABLE');
+      assert.equal(actor.mailbox.length, 0, 'the mailbox went on');
+      assert.equal(actor.decidable(), false);
+      // Resent with its id, it is decided afresh.
+      const retry = actor.submit([add('b')]);
+      assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['b']);
+      decide(actor);
+      assert.deepEqual(statusOf(retry.outcomes()), ['b@3']);
+    });
+
+    it('replays a step recorded before lookups were bounded as written: it waits, then decides again once resumed', () => {
       const actor = actorOf();
       const ticket = actor.submit([add('a'), add('b')]);
-      const applied = decide(actor, new Map([['b', { unavailable: 'holder did not answer' }]]));
+      const step = actor.nextStep(occurredAt);
+      const [first] = decideStep(payingAccount, { ...step, commands: step.commands.slice(0, 1) });
+      const applied = actor.applyStep(step.commands, [first!, { waiting: 'holder did not answer' }]);
       assert.equal(applied.waiting?.reason, 'holder did not answer');
       assert.equal(applied.waiting?.retryInMs, 500);
       assert.equal(applied.waiting?.command?.commandId, 'b');
       assert.deepEqual(actor.mailbox.map((c) => c.commandId), ['b']);
       assert.equal(actor.decidable(), false);
-      assert.equal(decide(actor, new Map([['b', { unavailable: 'still not' }]])).waiting?.retryInMs, 1000);
       actor.resume();
       assert.equal(actor.decidable(), true);
       assert.equal(decide(actor).waiting, undefined);
@@ -246,6 +264,50 @@ describe('AggregateActor', () => {
       assert.deepEqual(carried.recentEvents, []);
       assert.ok(carried.recentOutcomes.length < 20 && carried.recentOutcomes.length > 0);
       assert.deepEqual(carried.recentOutcomes, handed.recentOutcomes.slice(-carried.recentOutcomes.length));
+    });
+
+    it('bounds the processes waiting to start: a decision that would overflow them is refused, retryable, and accepted once they started', () => {
+      const actor = actorOf({ limits: { pendingStarts: 2 } });
+      const ticket = actor.submit([add('a'), add('b'), withdraw('w1', 1), withdraw('w2', 1), withdraw('w3', 1), add('c')]);
+      decide(actor);
+      assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', 'b@2', 'w1@3', 'w2@4', `w3:${engineCodes.PROCESS_STARTS_FULL}`, 'c@5']);
+      const refused = ticket.outcomes()[4]!;
+      assert.equal(refused.status === 'rejected' && refused.rejection.kind, 'UNAVAILABLE');
+      assert.deepEqual(actor.pendingStarts.map((s) => s.workflowId), ['payout:a1.w1', 'payout:a1.w2']);
+      actor.pendingStarts.shift(); // the workflow started one
+      const retry = actor.submit([withdraw('w3', 1)]);
+      decide(actor);
+      assert.deepEqual(statusOf(retry.outcomes()), ['w3@6']);
+      assert.deepEqual(actor.pendingStarts.map((s) => s.workflowId), ['payout:a1.w2', 'payout:a1.w3']);
+    });
+
+    it('bounds the bytes of the processes waiting to start, and refuses starts too large for any run as a bug', () => {
+      const sizing = actorOf();
+      sizing.accept([add('d'), withdraw('w0', 1)]);
+      decide(sizing);
+      const oneStart = JSON.stringify(sizing.pendingStarts[0]).length;
+      const actor = actorOf({ limits: { pendingStartsBytes: Math.floor(oneStart * 1.5) } });
+      const ticket = actor.submit([add('a'), add('b'), withdraw('w1', 1), withdraw('w2', 1)]);
+      decide(actor);
+      assert.deepEqual(statusOf(ticket.outcomes()), ['a@1', 'b@2', 'w1@3', `w2:${engineCodes.PROCESS_STARTS_FULL}`]);
+      const tiny = actorOf({ limits: { pendingStartsBytes: 10 } });
+      const refused = tiny.submit([add('a'), withdraw('w', 1)]);
+      decide(tiny);
+      assert.deepEqual(statusOf(refused.outcomes()), ['a@1', `w:${engineCodes.DECISION_TOO_LARGE}`]);
+      assert.equal(tiny.pendingStarts.length, 0);
+    });
+
+    it('counts the processes waiting to start against the hand-over budget and never lets them go', () => {
+      const actor = actorOf();
+      actor.accept([...Array.from({ length: 20 }, (_, i) => add(`c${i}`)), withdraw('w', 1)]);
+      decide(actor);
+      const handed = actor.handOver();
+      assert.equal(handed.pendingStarts?.length, 1);
+      const { carried, trimmed } = fitted(handed, JSON.stringify({ ...handed, recentEvents: [], recentOutcomes: [] }).length + 1);
+      assert.equal(trimmed, true);
+      assert.deepEqual(carried.pendingStarts, handed.pendingStarts);
+      assert.deepEqual(carried.recentOutcomes, [], 'every outcome let go before anything owed');
+      assert.ok(JSON.stringify(carried).length <= JSON.stringify({ ...handed, recentEvents: [], recentOutcomes: [] }).length + 1);
     });
   });
 

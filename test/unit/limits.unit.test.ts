@@ -5,7 +5,7 @@ import { decideStep, replay, type DecideStepInput } from '../../core/decider';
 import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
 import { aggregateLimits as limits, jsonBytes, utf8Bytes } from '../../core/limits';
 import { recordOf, rejectedOutcome } from '../../core/outcomes';
-import type { AggregateWorkflowInput } from '../../workflows/definitions';
+import { linkedAggregates, linkedAggregatesBytes, type AggregateWorkflowInput } from '../../workflows/definitions';
 import { bulky } from '../support/domains/bulky.config';
 
 const id = (n: number, char = 'x') => `${char}${String(n).padStart(6, '0')}`.padEnd(128, char);
@@ -99,11 +99,17 @@ describe('the bounds an aggregate keeps', () => {
       recordOf(rejectedOutcome(command(i), 1_000_000_000, { kind: 'RULE_VIOLATED', code: 'X'.repeat(64), message: '😀'.repeat(1000) })),
     );
     const recentEvents = unpublished.slice(-limits.recentEvents).filter((_, i, all) => jsonBytes(all.slice(i)) <= limits.recentEventsBytes);
+    // Processes waiting to start at their bound (the decider refuses a decision that would overflow it).
+    const start = (n: number) => ({ workflowType: 'p'.repeat(64), workflowId: id(n, 'p'), input: { pad: '' } });
+    const pendingStarts = Array.from({ length: limits.pendingStarts }, (_, n) => start(n));
+    const pad = Math.floor((limits.pendingStartsBytes - jsonBytes(pendingStarts)) / pendingStarts.length);
+    for (const s of pendingStarts) s.input.pad = 'i'.repeat(pad);
+    assert.ok(jsonBytes(pendingStarts) <= limits.pendingStartsBytes && jsonBytes(pendingStarts) > limits.pendingStartsBytes - 1000);
     const input: AggregateWorkflowInput = {
       aggregateType: 'bulky',
       aggregateId: id(0, 'a'),
       historyBudget: 1_000_000,
-      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, recentOutcomes, recentEvents },
+      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, recentOutcomes, recentEvents, pendingStarts },
     };
     const carried = jsonBytes(input);
     if (process.env.LF_SHOW_SIZES) console.log(`worst-case hand-over: ${carried} bytes`);
@@ -114,5 +120,21 @@ describe('the bounds an aggregate keeps', () => {
     const big = defineAggregate({ ...bulky, name: 'bulky' });
     const [decision] = decideStep(big, step({ commands: [command(1, 'shout', { bytes: 10, pad: 'p'.repeat(limits.commandBytes) })] }));
     assert.equal(decision && 'rejection' in decision && decision.rejection.code, 'COMMAND_TOO_LARGE');
+  });
+});
+
+describe('a process’s LinkedAggregates', () => {
+  it('stays within the search attribute’s bound for a large cart: the first links kept, a marker saying how many were left out', () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `inventory:${id(i, 'i')}`);
+    const links = linkedAggregates(['cart:c1', 'order:c1.1', 'customer:u1', ...lines, 'cart:c1']);
+    assert.ok(jsonBytes(links) <= linkedAggregatesBytes, `${jsonBytes(links)} bytes`);
+    assert.deepEqual(links.slice(0, 3), ['cart:c1', 'order:c1.1', 'customer:u1']);
+    const kept = links.length - 1;
+    assert.equal(links.at(-1), `+${103 - kept} more`);
+    assert.deepEqual(links.slice(3, kept), lines.slice(0, kept - 3));
+  });
+
+  it('keeps a small list as it is, without duplicates', () => {
+    assert.deepEqual(linkedAggregates(['cart:c1', 'order:o1', 'cart:c1']), ['cart:c1', 'order:o1']);
   });
 });

@@ -13,7 +13,7 @@
  */
 import { CancellationScope, isCancellation, patched, proxyActivities, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { fromCents } from 'ledgerflow';
-import { guarded, LinkedAggregates, processCommands, ProcessType, type CommandOutcome } from 'ledgerflow/workflow';
+import { guarded, LinkedAggregates, linkedAggregates, processCommands, ProcessType, type CommandOutcome } from 'ledgerflow/workflow';
 import type { CheckoutInput } from '../domain/cart/state';
 import { checkout2026_11_25 } from '../legacy/checkout-2026-11-25';
 import type { PaymentActivities } from '../payments/activities';
@@ -46,7 +46,7 @@ function checkoutSteps(input: CheckoutInput, title: string, processType: 'checko
   const { cartId, customerId, orderId, lines } = input;
   upsertSearchAttributes([
     { key: ProcessType, value: processType },
-    { key: LinkedAggregates, value: [`cart:${cartId}`, `order:${orderId}`, `customer:${customerId}`, ...lines.map((l) => `inventory:${l.itemId}`)] },
+    { key: LinkedAggregates, value: linkedAggregates([`cart:${cartId}`, `order:${orderId}`, `customer:${customerId}`, ...lines.map((l) => `inventory:${l.itemId}`)]) },
   ]);
   const progress: string[] = [];
   /** Steps a compensation could not undo: reported in the result, for an operator. */
