@@ -112,7 +112,11 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
   const publisher = createEventPublisher(rabbit, topologyOf(config));
   // A client of its own for what activities ask of Temporal: lookups and processes' commands.
   const temporal = await connectTemporal(config);
-  const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
+  const bus = createCommandBus(temporal, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    timeoutMs: config.COMMAND_TIMEOUT_MS,
+    commandIdRetentionMs: config.COMMAND_ID_RETENTION_HOURS * 3_600_000,
+  });
   // Tracing's workflow interceptors are bundled only while tracing is on: off, workflows run without them.
   const tracing = workerTracing();
   const prebuilt = options.workflowBundlePath && (tracing ? tracedBundlePathOf(options.workflowBundlePath) : options.workflowBundlePath);
