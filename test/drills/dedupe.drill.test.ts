@@ -76,11 +76,17 @@ describe('a retry after the dedupe window’s count is exhausted', { timeout: 60
 
       // Newer acceptances until the count bounds (the full records, then the compact ones) let every early one go.
       const acked = first.filter(({ commandId }) => running.tally.acknowledged.has(commandId));
+      // They are let go in the order they were decided: once the last one is, all are.
+      const versionOf = async (commandId: string) => {
+        const known = await handle.query(outcomeQuery, commandId);
+        return known.status === 'accepted' ? known.version : 0;
+      };
+      const versions = await Promise.all(acked.map(({ commandId }) => versionOf(commandId)));
+      const last = acked[versions.indexOf(Math.max(...versions))]!.commandId;
       await eventually(
         async () => {
-          const known = await Promise.all(acked.map(({ commandId }) => handle.query(outcomeQuery, commandId)));
-          if (known.every((k) => k.status === 'unknown')) return true;
-          await new Promise((resolve) => setTimeout(resolve, 1000));
+          if ((await handle.query(outcomeQuery, last)).status === 'unknown') return true;
+          await new Promise((resolve) => setTimeout(resolve, 500));
           return undefined;
         },
         400_000,
