@@ -203,7 +203,8 @@ export class AggregateActor {
    */
   applyStep(commands: readonly CommandEnvelope[], decisions: readonly StepDecision[]): StepApplied {
     const versionBefore = this.snapshot.version;
-    this.outcomes.expire(this.now());
+    // (Runs from before the retention let outcomes go by count only, as they did.)
+    if (this.recorded) this.outcomes.expire(this.now());
     const last = decisions[decisions.length - 1];
     const decided = last && 'waiting' in last ? decisions.slice(0, -1) : decisions;
     decided.forEach((decision, i) => {
