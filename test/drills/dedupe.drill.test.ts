@@ -6,6 +6,7 @@
  * drill accounting (support/verify.ts) then finds nothing lost or doubled.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { engineCodes } from '../../core/errors';
@@ -105,6 +106,10 @@ describe('a retry after the dedupe window’s count is exhausted', { timeout: 60
       for await (const _ of stack.temporal.workflow.list({ query: `WorkflowId = 'account:${hot}' AND ExecutionStatus = 'ContinuedAsNew'` })) handOvers += 1;
       figures = `${newer} newer acceptances and ${refusals} refusals (${JSON.stringify(refusedCodes)}) in ${decidedIn} ms, ${handOvers} hand-over(s); late retries: ${JSON.stringify(retried)}`;
       assert.ok(handOvers >= 1, `the hot account handed over (${figures})`);
+    } catch (error) {
+      // Kept for a replay (`replayHistories`): what the hot aggregate's run went through.
+      if (process.env.LF_KEEP_HISTORY) writeFileSync(process.env.LF_KEEP_HISTORY, JSON.stringify(await handle.fetchHistory()));
+      throw error;
     } finally {
       await running.stop();
     }
