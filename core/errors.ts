@@ -9,7 +9,7 @@ export const errorKinds = [
   'RULE_VIOLATED',
   /** The aggregate reached a terminal state and takes no more commands. */
   'AGGREGATE_CLOSED',
-  /** The caller's expectedVersion is not the aggregate's version. */
+  /** The caller's expectedVersion is not the aggregate's version (or its commandId is older than the aggregate remembers). */
   'VERSION_CONFLICT',
   /** The aggregate or read model does not exist. */
   'NOT_FOUND',
