@@ -106,12 +106,16 @@ describe('a retry after the dedupe window’s count is exhausted', { timeout: 60
       for await (const _ of stack.temporal.workflow.list({ query: `WorkflowId = 'account:${hot}' AND ExecutionStatus = 'ContinuedAsNew'` })) handOvers += 1;
       figures = `${newer} newer acceptances and ${refusals} refusals (${JSON.stringify(refusedCodes)}) in ${decidedIn} ms, ${handOvers} hand-over(s); late retries: ${JSON.stringify(retried)}`;
       assert.ok(handOvers >= 1, `the hot account handed over (${figures})`);
-    } catch (error) {
-      // Kept for a replay (`replayHistories`): what the hot aggregate's run went through.
-      if (process.env.LF_KEEP_HISTORY) writeFileSync(process.env.LF_KEEP_HISTORY, JSON.stringify(await handle.fetchHistory()));
-      throw error;
     } finally {
       await running.stop();
+      // Kept for a replay (`replayHistories`): every run of the hot aggregate, one file each.
+      const keep = process.env.LF_KEEP_HISTORY;
+      if (keep) {
+        for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = 'account:${hot}'` })) {
+          const history = await stack.temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+          writeFileSync(`${keep}-${run.runId}.json`, JSON.stringify(history));
+        }
+      }
     }
     const report = { ...(await audit(stack, 'dedupe', running)), fault: figures };
     console.log(describeReport(report));
