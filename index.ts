@@ -6,7 +6,7 @@
  * client in `@ledgerflow/client`.
  */
 export { defineConfig, ConfigError, type ActivityClients, type ActivityFunctions, type AnyAppConfig, type AppConfig, type ModulesOf, type ProcessWorkflow } from './core/app';
-export type { RouterOf } from './api/router';
+export type { CommandStatus, RouterOf } from './api/router';
 export type { CommandOptions, CommandResult, WaitMode } from './api/aggregate-router';
 export type { HealthReport } from './api/health';
 export type { CommandOutcome, DecidedEvent, EventEnvelope } from './core/envelopes';

@@ -55,6 +55,7 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
     timeoutMs: config.COMMAND_TIMEOUT_MS,
     maxQueuedPerAggregate: config.COMMAND_QUEUE_PER_AGGREGATE,
     maxQueued: config.COMMAND_QUEUE_TOTAL,
+    commandIdRetentionMs: config.COMMAND_ID_RETENTION_HOURS * 3_600_000,
     log,
   });
   const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));

@@ -1,5 +1,5 @@
 /** The API's public types (re-exported by the package's root). */
-export type { RouterOf } from './router';
+export type { CommandStatus, RouterOf } from './router';
 export type { CommandResult, CommandOptions, WaitMode } from './aggregate-router';
 export type { HealthReport } from './health';
 export type { DecidedEvent } from '../core/envelopes';

@@ -6,6 +6,9 @@ import { projectionsOf, type AnyAppConfig, type ModulesOf } from '../core/app';
 import type { AnyModule, Caller, ModuleDocOf, QueryDefinition } from '../core/module';
 import { ruleRefusal } from './access';
 import { readsFrom, type AnyProjection } from '../core/projection';
+import { commandIdMessage, commandIdPattern } from '../core/envelopes';
+import { aggregateIdPattern } from '../core/ids';
+import { lookupCommand, type CommandLookup } from '../commands/lookup';
 import { UnknownProjectionError } from '../projectors/admin';
 import { InvalidCursorError } from '../projectors/store';
 import { commandRouter } from './aggregate-router';
@@ -103,6 +106,36 @@ function aggregateRouter<M extends AnyModule>(module: M, projections: readonly A
 
 const projectionInput = z.strictObject({ projection: z.string().min(1) });
 
+const commandOutcomeInput = z.strictObject({
+  aggregateType: z.string().min(1).max(128),
+  aggregateId: z.string().regex(aggregateIdPattern, 'an aggregate id'),
+  commandId: z.string().regex(commandIdPattern, commandIdMessage),
+});
+
+/**
+ * `system.commandOutcome`'s answer. `pending`: in the aggregate's mailbox; `accepted` at
+ * `version`; `rejected` (INTERNAL and UNAVAILABLE kinds decided nothing: a resend with the same
+ * id is decided afresh); `unknown`: never seen, or no longer remembered (see the README's
+ * idempotency section).
+ */
+export interface CommandStatus {
+  aggregateType: string;
+  aggregateId: string;
+  commandId: string;
+  status: 'pending' | 'accepted' | 'rejected' | 'unknown';
+  version: number | null;
+  rejection: { kind: string; code: string; message: string } | null;
+}
+
+function statusOf(input: z.infer<typeof commandOutcomeInput>, lookup: CommandLookup): CommandStatus {
+  return {
+    ...input,
+    status: lookup.status,
+    version: 'version' in lookup ? lookup.version : null,
+    rejection: lookup.status === 'rejected' ? lookup.rejection : null,
+  };
+}
+
 /** Maps an unknown projection name to NOT_FOUND. */
 async function adminCall<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -116,6 +149,10 @@ async function adminCall<T>(run: () => Promise<T>): Promise<T> {
 /** Operations: health is public, the rest needs an admin token. */
 export const systemRouter = router({
   health: publicProcedure.query(({ ctx }) => checkHealth(ctx)),
+  /** What became of a command, by its aggregate and commandId: what a caller told `queued` looks up. */
+  commandOutcome: clientProcedure
+    .input(commandOutcomeInput)
+    .query(async ({ ctx, input }): Promise<CommandStatus> => statusOf(input, await lookupCommand(ctx.temporal, input.aggregateType, input.aggregateId, input.commandId))),
   /** Per projection: owner, state, checkpoint, stream tail, lag in events and seconds, rate, parked, rebuild progress. */
   projections: adminProcedure.query(({ ctx }) => ctx.admin.statuses()),
   parked: adminProcedure

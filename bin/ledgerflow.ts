@@ -141,7 +141,11 @@ async function send(app: AnyAppConfig, config: Config, run: Run) {
     await within(run.timeoutMs, temporal.connection.ensureConnected(), new Error(unreachable)).catch((error: unknown) => {
       throw new Error(error instanceof Error && error.message === unreachable ? unreachable : `Temporal at ${config.TEMPORAL_ADDRESS} is not reachable: is it running? (${String(error)})`);
     });
-    const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
+    const bus = createCommandBus(temporal, {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      timeoutMs: config.COMMAND_TIMEOUT_MS,
+      commandIdRetentionMs: config.COMMAND_ID_RETENTION_HOURS * 3_600_000,
+    });
     const outcome = await bus.submit(buildCommand({ aggregateType: aggregate.name, aggregateId, type, payload, commandId }));
     console.log(run.json ? JSON.stringify(outcome) : JSON.stringify(outcome, null, 2));
     if (outcome.status === 'rejected') process.exitCode = 1;

@@ -117,7 +117,11 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
   const publisher = createEventPublisher(rabbit, topologyOf(config));
   // A client of its own for what activities ask of Temporal: lookups and processes' commands.
   const temporal = await connectTemporal(config);
-  const bus = createCommandBus(temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, timeoutMs: config.COMMAND_TIMEOUT_MS });
+  const bus = createCommandBus(temporal, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    timeoutMs: config.COMMAND_TIMEOUT_MS,
+    commandIdRetentionMs: config.COMMAND_ID_RETENTION_HOURS * 3_600_000,
+  });
   // Where a run at version 0 checks that its aggregate has no events (its history may be gone).
   // Fails fast while Redis is away: the check then lets the run decide as new.
   const redis = createRedis(config.REDIS_URL, 'worker-heads', options.log, { failFast: true });

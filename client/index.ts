@@ -8,6 +8,7 @@
  */
 import { createTRPCClient, httpLink, httpSubscriptionLink, retryLink, splitLink, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { EventSource as EventSourcePonyfill } from 'eventsource';
+import { v7 as uuidv7 } from 'uuid';
 import type { AnyTRPCRouter, TRPCBuiltRouter, TRPCMutationProcedure, TRPCQueryProcedure, TRPCRouterRecord, TRPCSubscriptionProcedure } from '@trpc/server';
 
 // The API's wire types, written out here (not imported: the client's bundled declarations must
@@ -43,6 +44,21 @@ export interface CommandResult {
   events: DecidedEvent[];
   /** Set when answering a retry whose original events were too large to remember: `events` is then empty. */
   eventsOmitted?: true;
+}
+
+/** What `system.commandOutcome` answers: what became of a command, by its commandId. */
+export interface CommandStatus {
+  aggregateType: string;
+  aggregateId: string;
+  commandId: string;
+  /**
+   * pending: in the aggregate's mailbox; accepted at `version`; rejected (INTERNAL and
+   * UNAVAILABLE kinds decided nothing: a resend with the same id is decided afresh); unknown:
+   * never seen, or no longer remembered.
+   */
+  status: 'pending' | 'accepted' | 'rejected' | 'unknown';
+  version: number | null;
+  rejection: { kind: string; code: string; message: string } | null;
 }
 
 /** A token, or a function asked before each request (for tokens that expire). */
@@ -116,10 +132,12 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Gives every command that has none a commandId (a random UUID), once, before any retry: every
- * attempt of one call then carries the same id, and the aggregate applies it once.
+ * Gives every command that has none a commandId, once, before any retry: every attempt of one
+ * call then carries the same id, and the aggregate applies it once. The id is a UUIDv7 (it
+ * carries its time), so a retry later than the aggregate remembers is refused
+ * `COMMAND_ID_EXPIRED`, never applied again.
  */
-export function commandIdLink<TRouter extends AnyTRPCRouter>(newId: () => string = () => globalThis.crypto.randomUUID()): TRPCLink<TRouter> {
+export function commandIdLink<TRouter extends AnyTRPCRouter>(newId: () => string = uuidv7): TRPCLink<TRouter> {
   return () =>
     ({ op, next }) => {
       const [router] = op.path.split('.');

@@ -3,6 +3,7 @@
  * engine's. `npm run typecheck` fails here when one side changes without the other.
  */
 import type { CommandOptions, CommandResult, WaitMode } from '../api/aggregate-router';
+import type { CommandStatus } from '../api/router';
 import type { DecidedEvent } from '../core/envelopes';
 import type * as client from './index';
 
@@ -13,4 +14,5 @@ export const wireTypesMatch: [
   Equal<client.CommandOptions, CommandOptions>,
   Equal<client.WaitMode, WaitMode>,
   Equal<client.DecidedEvent, DecidedEvent>,
-] = [true, true, true, true];
+  Equal<client.CommandStatus, CommandStatus>,
+] = [true, true, true, true, true];

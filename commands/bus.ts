@@ -15,6 +15,8 @@ export interface CommandBusOptions {
   maxQueuedPerAggregate?: number;
   /** Commands waiting in this process for all aggregates together. */
   maxQueued?: number;
+  /** How long aggregates this bus starts answer decided commandIds (config `COMMAND_ID_RETENTION_HOURS`). */
+  commandIdRetentionMs?: number;
   /** Each command's end at debug level (with its correlationId), unexpected failures at warn. */
   log?: Logger;
 }
@@ -30,7 +32,7 @@ export const busDefaults = { timeoutMs: 10_000, maxQueuedPerAggregate: 1_000, ma
  * rejected outcome of kind UNAVAILABLE, which names the command and is safe to retry.
  */
 export function createCommandBus(client: Client, options: CommandBusOptions) {
-  const workflows = createDelivery(client, options.taskQueue);
+  const workflows = createDelivery(client, options.taskQueue, options.commandIdRetentionMs);
   const queue = createCommandQueue({
     timeoutMs: options.timeoutMs ?? busDefaults.timeoutMs,
     maxQueuedPerAggregate: options.maxQueuedPerAggregate ?? busDefaults.maxQueuedPerAggregate,

@@ -7,12 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowClient, WorkflowUpdateStage, type Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { TypedSearchAttributes, type WorkflowIdReusePolicy } from '@temporalio/common';
-import type { CommandEnvelope, CommandOutcome, OutcomeRecord } from '../core/envelopes';
+import type { CommandEnvelope, CommandOutcome } from '../core/envelopes';
 import { engineCodes } from '../core/errors';
 import { workflowIdOf } from '../core/ids';
 import { answerOf, rejectedOutcome } from '../core/outcomes';
 import { sleep } from '../infra/deadline';
 import { AggregateId, AggregateType, AggregateVersion, aggregateWorkflowType, submitUpdate, type AggregateEnd, type AggregateWorkflow } from '../workflows/definitions';
+import { OutcomeMemory } from '../workflows/outcome-memory';
 import { busyForAMoment, isClosedWorkflow, rejectionOf } from './failures';
 import type { Waiting } from './queue';
 
@@ -22,10 +23,14 @@ const closedKept = 100;
 interface ClosedEnd {
   version: number;
   code: string;
-  outcomes: Map<string, OutcomeRecord>;
+  outcomes: OutcomeMemory;
 }
 
-export function createDelivery(client: Client, taskQueue: string) {
+/**
+ * `commandIdRetentionMs`, when set, reaches every aggregate this process starts (its workflow
+ * input; the workflow carries it across hand-overs).
+ */
+export function createDelivery(client: Client, taskQueue: string, commandIdRetentionMs?: number) {
   const closed = new Map<string, ClosedEnd>();
 
   // With waitForStage ACCEPTED the client hands back no outcome; a refusal by the workflow's
@@ -46,7 +51,7 @@ export function createDelivery(client: Client, taskQueue: string) {
     new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
       workflowId: workflowIdOf(envelope.aggregateType, envelope.aggregateId),
       taskQueue,
-      args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId, recordDecisions: true }],
+      args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId, recordDecisions: true, ...(commandIdRetentionMs ? { commandIdRetentionMs } : {}) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A closed aggregate is never started again empty under the same id; only one that ended
       // without ever accepting a command is (after it was looked at: see `deliver`).
@@ -142,7 +147,7 @@ export function createDelivery(client: Client, taskQueue: string) {
   }
 
   function remember(workflowId: string, end: Extract<AggregateEnd, { end: 'terminal' }>) {
-    closed.set(workflowId, { version: end.version, code: end.code, outcomes: new Map(end.recentOutcomes.map((o) => [o.commandId, o])) });
+    closed.set(workflowId, { version: end.version, code: end.code, outcomes: OutcomeMemory.ended(end.recentOutcomes, end.acceptedIds) });
     if (closed.size > closedKept) closed.delete(closed.keys().next().value!);
   }
 
@@ -158,7 +163,7 @@ export function createDelivery(client: Client, taskQueue: string) {
 }
 
 function closedAnswer(end: ClosedEnd, envelope: CommandEnvelope): CommandOutcome {
-  const record = end.outcomes.get(envelope.commandId);
+  const record = end.outcomes.answer(envelope.commandId);
   if (record) return answerOf(record, envelope.aggregateId);
   return rejectedOutcome(envelope, end.version, {
     kind: 'AGGREGATE_CLOSED',

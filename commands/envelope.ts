@@ -1,8 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import type { CommandEnvelope } from '../core/envelopes';
 import { traceparentOf } from '../infra/tracing';
 
-export const newCommandId = () => randomUUID();
+/** Time-ordered (UUIDv7), so an aggregate can refuse a retry older than what it remembers. */
+export const newCommandId = (): string => uuidv7();
 
 /** Everything a sender says about a command; the rest of the envelope is filled in here. */
 export interface CommandRequest {

@@ -109,6 +109,11 @@ export const configSchema = z.object({
   API_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   /** How long a command submission may take before the caller hears COMMAND_TIMEOUT (503, retryable). */
   COMMAND_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * How long an aggregate answers a decided commandId with its original outcome (set on the
+   * aggregates a process starts; set it alike on the API and the worker).
+   */
+  COMMAND_ID_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 366).default(24),
   /** Commands one API process holds for one aggregate, and for all together, before refusing (503, retryable). */
   COMMAND_QUEUE_PER_AGGREGATE: z.coerce.number().int().min(1).max(100_000).default(1_000),
   COMMAND_QUEUE_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(20_000),

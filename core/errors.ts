@@ -9,7 +9,7 @@ export const errorKinds = [
   'RULE_VIOLATED',
   /** The aggregate reached a terminal state and takes no more commands. */
   'AGGREGATE_CLOSED',
-  /** The caller's expectedVersion is not the aggregate's version. */
+  /** The caller's expectedVersion is not the aggregate's version (or its commandId is older than the aggregate remembers). */
   'VERSION_CONFLICT',
   /** The aggregate or read model does not exist. */
   'NOT_FOUND',
@@ -66,6 +66,11 @@ export const engineCodes = {
   AGGREGATE_MAILBOX_FULL: 'AGGREGATE_MAILBOX_FULL',
   /** The API process holds its bound of commands waiting for this aggregate (or for all). */
   COMMAND_QUEUE_FULL: 'COMMAND_QUEUE_FULL',
+  /**
+   * A retry of a commandId older than what the aggregate still remembers (a UUIDv7 at or before
+   * its watermark): it may have been applied, so it is refused rather than decided again.
+   */
+  COMMAND_ID_EXPIRED: 'COMMAND_ID_EXPIRED',
   /** No worker decided the command before the submission deadline; it may still be applied. */
   COMMAND_TIMEOUT: 'COMMAND_TIMEOUT',
   /** Temporal did not answer. */

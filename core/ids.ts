@@ -55,3 +55,13 @@ export function processCommandId(processId: string, step: string): string {
 export function isProcessCommandId(commandId: string): boolean {
   return commandId.includes('/');
 }
+
+const uuidV7Pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/**
+ * The time (ms since the epoch) a UUIDv7 carries in its first 48 bits, or undefined for any other
+ * id: what lets an aggregate tell a retry older than what it remembers (see `OutcomeMemory`).
+ */
+export function uuidV7Time(id: string): number | undefined {
+  return uuidV7Pattern.test(id) ? parseInt(id.slice(0, 8) + id.slice(9, 13), 16) : undefined;
+}

@@ -25,8 +25,19 @@ export const aggregateLimits = {
   decisionBytes: 16 * 1024,
   /** The aggregate's domain state as JSON: a command that would grow it past this is refused. */
   stateBytes: 256 * 1024,
-  /** How many recent commandIds (with their outcomes) an aggregate remembers for idempotency. */
-  dedupeWindow: 1_000,
+  /**
+   * How long a decided commandId is answered with its original outcome (or, once the bounds
+   * below let it go first, refused COMMAND_ID_EXPIRED): the default of the workflow input's
+   * `commandIdRetentionMs` (config `COMMAND_ID_RETENTION_HOURS`).
+   */
+  commandIdRetentionMs: 24 * 60 * 60 * 1000,
+  /** The newest acceptances remembered in full (their events, as far as `outcomeRecordBytes` allows). */
+  acceptedOutcomesKept: 500,
+  /** Older acceptances remembered compactly (commandId, version, when): at most this many and bytes. */
+  acceptedIdsKept: 4_000,
+  acceptedIdsBytes: 192 * 1024,
+  /** Refusals remembered apart, so that refusals never push an acceptance out. */
+  refusalsKept: 100,
   /** A remembered outcome as JSON; its events are dropped (and the message cut) to fit. */
   outcomeRecordBytes: 512,
   /** The `recentEvents` query (Web UI). */

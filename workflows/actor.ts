@@ -7,11 +7,12 @@
 import type { AnyAggregate, ProcessStart } from '../core/aggregate';
 import { processStarts, type DecideStepInput, type StepDecision } from '../core/decider';
 import { applyEvents, closedCode, type Snapshot } from '../core/evolver';
-import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
-import { engineCodes, isRetryable } from '../core/errors';
+import type { CommandEnvelope, CommandOutcome, EventEnvelope } from '../core/envelopes';
+import { engineCodes, type Rejection } from '../core/errors';
 import { aggregateLimits, eventsBytes, jsonBytes, type AggregateLimits } from '../core/limits';
-import { acceptedOutcome, answerOf, recordOf, rejectedOutcome } from '../core/outcomes';
+import { acceptedOutcome, answerOf, rejectedOutcome } from '../core/outcomes';
 import type { AggregateEnd, BufferLevels, CarriedState } from './definitions';
+import { OutcomeMemory, shed, type CommandLookup } from './outcome-memory';
 
 const maxEventsPerPublish = 500;
 const maxBytesPerPublish = 256 * 1024;
@@ -48,6 +49,10 @@ export interface ActorOptions {
   recorded: boolean;
   carried?: CarriedState;
   limits?: AggregateLimits;
+  /** How long decided commandIds are remembered (the workflow input's `commandIdRetentionMs`). */
+  retentionMs?: number;
+  /** Workflow time (deterministic in the sandbox); a unit test passes its own clock. */
+  now?: () => number;
 }
 
 export class AggregateActor {
@@ -66,7 +71,8 @@ export class AggregateActor {
   private readonly inMailbox = new Set<string>();
   private mailboxBytes = 0;
   private unpublishedBytes: number;
-  private readonly outcomes: Map<string, OutcomeRecord>;
+  private readonly outcomes: OutcomeMemory;
+  private readonly now: () => number;
   /** Update handlers waiting for a command's outcome, by commandId. */
   private readonly waiting = new Map<string, ((outcome: CommandOutcome) => void)[]>();
   /** Set while a step waits for another aggregate that did not answer; cleared by `resume`. */
@@ -79,7 +85,7 @@ export class AggregateActor {
    */
   private handOverNoted = false;
 
-  constructor({ aggregate, aggregateId, recorded, carried, limits = aggregateLimits }: ActorOptions) {
+  constructor({ aggregate, aggregateId, recorded, carried, limits = aggregateLimits, retentionMs = limits.commandIdRetentionMs, now = () => Date.now() }: ActorOptions) {
     this.aggregate = aggregate;
     this.aggregateId = aggregateId;
     this.recorded = recorded;
@@ -88,16 +94,26 @@ export class AggregateActor {
     this.snapshot = carried?.snapshot ?? { state: aggregate.initialState(), version: 0 };
     this.unpublished = [...(carried?.unpublished ?? [])];
     this.unpublishedBytes = eventsBytes(this.unpublished);
-    this.outcomes = new Map((carried?.recentOutcomes ?? []).map((o) => [o.commandId, o]));
+    this.now = now;
+    this.outcomes = carried?.outcomes
+      ? new OutcomeMemory(retentionMs, carried.outcomes, limits)
+      : OutcomeMemory.fromRecords(retentionMs, carried?.recentOutcomes ?? [], now(), limits);
     this.recentEvents = [...(carried?.recentEvents ?? [])];
     this.pendingStarts = [...(carried?.pendingStarts ?? [])];
     for (const command of carried?.mailbox ?? []) this.accept([command]);
   }
 
-  /** Commands not decided before and not already waiting join the mailbox; the rest are answered by the first. */
+  /**
+   * Commands not decided before and not already waiting join the mailbox; the rest are answered
+   * by the first. One that may be an acceptance already let go is refused, never decided.
+   */
   accept(commands: readonly CommandEnvelope[]): void {
     for (const command of commands) {
       if (this.isKnown(command)) continue;
+      if (this.recorded && this.outcomes.expired(command.commandId)) {
+        this.settle(rejectedOutcome(command, this.snapshot.version, expiredRejection(command.commandId)));
+        continue;
+      }
       this.mailbox.push(command);
       this.inMailbox.add(command.commandId);
       this.mailboxBytes += jsonBytes(command);
@@ -150,7 +166,7 @@ export class AggregateActor {
   submit(commands: readonly CommandEnvelope[]): Ticket {
     const answers = new Map<string, CommandOutcome>();
     for (const { commandId } of commands) {
-      const known = this.outcomes.get(commandId);
+      const known = this.outcomes.answer(commandId);
       if (known) answers.set(commandId, answerOf(known, this.aggregateId));
       else this.waiting.set(commandId, [...(this.waiting.get(commandId) ?? []), (outcome) => answers.set(commandId, outcome)]);
     }
@@ -189,6 +205,8 @@ export class AggregateActor {
    */
   applyStep(commands: readonly CommandEnvelope[], decisions: readonly StepDecision[]): StepApplied {
     const versionBefore = this.snapshot.version;
+    // (Runs from before the retention let outcomes go by count only, as they did.)
+    if (this.recorded) this.outcomes.expire(this.now());
     const last = decisions[decisions.length - 1];
     const decided = last && 'waiting' in last ? decisions.slice(0, -1) : decisions;
     decided.forEach((decision, i) => {
@@ -223,6 +241,11 @@ export class AggregateActor {
     const crossed = Math.floor(version / versionStep) !== Math.floor(versionBefore / versionStep);
     const upsertVersion = versionMoved && (!this.recorded || crossed || this.aggregate.isTerminal(this.snapshot.state));
     return { versionMoved, upsertVersion, ...(waiting ? { waiting } : {}) };
+  }
+
+  /** What is known of a commandId: still in the mailbox, its remembered outcome, or nothing. */
+  lookup(commandId: string): CommandLookup {
+    return this.inMailbox.has(commandId) ? { status: 'pending' } : this.outcomes.lookup(commandId);
   }
 
   /** The stall after a lookup that did not answer is over: decide again. */
@@ -277,12 +300,12 @@ export class AggregateActor {
   end(): AggregateEnd {
     return this.snapshot.version === 0
       ? { end: 'empty' }
-      : { end: 'terminal', version: this.snapshot.version, code: closedCode(this.aggregate.name), recentOutcomes: [...this.outcomes.values()] };
+      : { end: 'terminal', version: this.snapshot.version, code: closedCode(this.aggregate.name), ...endRecords(this.outcomes) };
   }
 
   /** What the next run starts from. */
   handOver(): CarriedState {
-    return { snapshot: this.snapshot, mailbox: this.mailbox, unpublished: this.unpublished, recentOutcomes: [...this.outcomes.values()], recentEvents: this.recentEvents, pendingStarts: this.pendingStarts };
+    return { snapshot: this.snapshot, mailbox: this.mailbox, unpublished: this.unpublished, outcomes: this.outcomes.carry(), recentEvents: this.recentEvents, pendingStarts: this.pendingStarts };
   }
 
   buffers(): BufferLevels {
@@ -301,18 +324,15 @@ export class AggregateActor {
   }
 
   private isKnown(command: CommandEnvelope): boolean {
-    return this.outcomes.has(command.commandId) || this.inMailbox.has(command.commandId);
+    return this.outcomes.answer(command.commandId) !== undefined || this.inMailbox.has(command.commandId);
   }
 
   /**
-   * Answers the command's waiters and remembers its outcome, unless nothing was decided (a
-   * retryable refusal, or a bug in domain code): a retry of those is decided afresh.
+   * Answers the command's waiters and remembers its outcome, for lookups too: one that decided
+   * nothing (a retryable refusal, a bug in domain code) is decided afresh when sent again.
    */
   private settle(outcome: CommandOutcome): void {
-    if (outcome.status === 'accepted' || (!isRetryable(outcome.rejection.kind) && outcome.rejection.kind !== 'INTERNAL')) {
-      this.outcomes.set(outcome.commandId, recordOf(outcome));
-      if (this.outcomes.size > this.limits.dedupeWindow) this.outcomes.delete(this.outcomes.keys().next().value!);
-    }
+    this.outcomes.remember(outcome, this.now());
     for (const answer of this.waiting.get(outcome.commandId) ?? []) answer(outcome);
     this.waiting.delete(outcome.commandId);
   }
@@ -321,18 +341,34 @@ export class AggregateActor {
 /**
  * The limits keep a hand-over far below Temporal's payload limit; should it ever come near
  * `budget`, the Web UI's recent events and then the oldest remembered outcomes are let go rather
- * than have Temporal refuse the input and terminate the aggregate. `trimmed` says it happened.
- * Everything else counts against `budget` but is never let go: the state, the unpublished
- * events and the pending process starts are owed (their bounds keep them inside it).
+ * than have Temporal refuse the input and terminate the aggregate (acceptances let go raise the
+ * watermark: see `shed`). `trimmed` says it happened. Everything else counts against `budget`
+ * but is never let go: the state, the unpublished events and the pending process starts are
+ * owed (their bounds keep them inside it).
  */
 export function fitted(handed: CarriedState, budget: number): { carried: CarriedState; trimmed: boolean } {
   let carried = handed;
   if (jsonBytes(carried) <= budget) return { carried, trimmed: false };
   carried = { ...carried, recentEvents: [] };
-  while (jsonBytes(carried) > budget && carried.recentOutcomes.length > 0) {
-    carried = { ...carried, recentOutcomes: carried.recentOutcomes.slice(carried.recentOutcomes.length - (carried.recentOutcomes.length >> 1)) };
+  for (let smaller = carried.outcomes && shed(carried.outcomes); jsonBytes(carried) > budget && smaller; smaller = shed(smaller)) {
+    carried = { ...carried, outcomes: smaller };
   }
   return { carried, trimmed: true };
+}
+
+/** A retry of a commandId the aggregate may have let go: refused for good, never applied again. */
+function expiredRejection(commandId: string): Rejection {
+  return {
+    kind: 'VERSION_CONFLICT',
+    code: engineCodes.COMMAND_ID_EXPIRED,
+    message: `command ${commandId} is older than what this aggregate still remembers: it may have been applied; check the aggregate (its events carry their commandId) and send a new command with a new commandId if it was not`,
+  };
+}
+
+/** What a terminal aggregate ends with: its remembered outcomes in full, older acceptances compactly. */
+function endRecords(memory: OutcomeMemory): Pick<Extract<AggregateEnd, { end: 'terminal' }>, 'recentOutcomes' | 'acceptedIds'> {
+  const { accepted, refused, acceptedIds } = memory.carry();
+  return { recentOutcomes: [...accepted, ...refused], acceptedIds };
 }
 
 /** The last events for the Web UI: at most `recentEvents` of them and `recentEventsBytes`. */

@@ -31,6 +31,7 @@ import {
   AggregateVersion,
   buffersQuery,
   legacyCommandSignal,
+  outcomeQuery,
   recentEventsQuery,
   snapshotQuery,
   stateQuery,
@@ -80,7 +81,8 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   }
   // Runs that began before decisions were recorded replay exactly as they were written.
   const recorded = input.recordDecisions === true;
-  const actor = new AggregateActor({ aggregate, aggregateId: input.aggregateId, recorded, carried: input.carried });
+  const retentionMs = retentionOf(input);
+  const actor = new AggregateActor({ aggregate, aggregateId: input.aggregateId, recorded, carried: input.carried, retentionMs });
   const handOverDue = () => {
     const info = workflowInfo();
     return info.continueAsNewSuggested || (input.historyBudget !== undefined && info.historyLength >= input.historyBudget);
@@ -107,6 +109,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   setHandler(versionQuery, () => actor.snapshot.version, { description: 'The number of events the aggregate has decided.' });
   setHandler(snapshotQuery, () => actor.snapshot, { description: 'State and version together (what another aggregate\'s lookup reads).' });
   setHandler(recentEventsQuery, () => actor.recentEvents, { description: `The last ${limits.recentEvents} events decided.` });
+  setHandler(outcomeQuery, (commandId) => actor.lookup(String(commandId)), { description: 'What the aggregate knows of a commandId: pending, accepted, rejected or unknown.' });
   setHandler(buffersQuery, () => actor.buffers(), { description: 'How full the mailbox, the unpublished backlog and the dedupe window are.' });
 
   const decideNext = async () => {
@@ -209,10 +212,10 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     }
     const handed = actor.handOver();
     // The next run records its decisions whatever this one did: a run from before moves over here.
-    const next = { aggregateType: input.aggregateType, aggregateId: input.aggregateId, historyBudget: input.historyBudget, recordDecisions: true as const };
+    const next = { aggregateType: input.aggregateType, aggregateId: input.aggregateId, historyBudget: input.historyBudget, recordDecisions: true as const, commandIdRetentionMs: retentionMs };
     if (!recorded) await continueAsNew<AggregateWorkflow>({ ...next, carried: handed });
     const { carried, trimmed } = fitted(handed, carryBudget);
-    if (trimmed) log.error('hand-over came near the payload limit; recent outcomes were dropped', { bytes: jsonBytes(carried), remembered: carried.recentOutcomes.length });
+    if (trimmed) log.error('hand-over came near the payload limit; the oldest remembered outcomes were let go', { bytes: jsonBytes(carried) });
     await makeContinueAsNewFunc<AggregateWorkflow>({
       typedSearchAttributes: [
         { key: AggregateType, value: aggregate.name },
@@ -221,6 +224,12 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
       ],
     })({ ...next, carried });
   }
+}
+
+/** The input's retention when it is a sane number of milliseconds, else the default. */
+function retentionOf(input: AggregateWorkflowInput): number {
+  const ms = input.commandIdRetentionMs;
+  return typeof ms === 'number' && Number.isSafeInteger(ms) && ms > 0 ? ms : limits.commandIdRetentionMs;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { ProcessStart } from '../core/aggregate';
 import type { Snapshot } from '../core/decider';
 import type { CommandEnvelope, CommandOutcome, EventEnvelope, OutcomeRecord } from '../core/envelopes';
 import { jsonBytes } from '../core/limits';
+import type { AcceptedId, CommandLookup, RememberedOutcomes } from './outcome-memory';
 
 export const aggregateWorkflowType = 'aggregateWorkflow';
 
@@ -29,6 +30,8 @@ export const versionQuery = defineQuery<number>('version');
 /** State and version together: what another aggregate's lookup reads. */
 export const snapshotQuery = defineQuery<Snapshot>('snapshot');
 export const recentEventsQuery = defineQuery<EventEnvelope[]>('recentEvents');
+/** What the aggregate knows of a commandId: pending, accepted, rejected or unknown (`system.commandOutcome`). */
+export const outcomeQuery = defineQuery<CommandLookup, [string]>('outcome');
 
 /** How full each of the aggregate's buffers is, against `aggregateLimits`. */
 export interface BufferLevels {
@@ -83,7 +86,10 @@ export interface CarriedState {
   /** Always empty from runs that record decisions (they hand over only with an empty mailbox). */
   mailbox: CommandEnvelope[];
   unpublished: EventEnvelope[];
-  recentOutcomes: OutcomeRecord[];
+  /** What runs of this release remember of decided commands. */
+  outcomes?: RememberedOutcomes;
+  /** What runs from before remembered: the last 1,000 outcomes, without times. */
+  recentOutcomes?: OutcomeRecord[];
   recentEvents: EventEnvelope[];
   /** Processes decided to start and not yet started (absent from runs before processes existed). */
   pendingStarts?: ProcessStart[];
@@ -101,6 +107,11 @@ export interface AggregateWorkflowInput {
   carried?: CarriedState;
   /** Continue as new after this many history events even if the server has not suggested it. */
   historyBudget?: number;
+  /**
+   * How long decided commandIds are answered (`aggregateLimits.commandIdRetentionMs` when
+   * absent): set by the bus that starts the aggregate, carried across hand-overs.
+   */
+  commandIdRetentionMs?: number;
 }
 
 /** The aggregate workflow's signature, for clients that start it. */
@@ -109,8 +120,9 @@ export type AggregateWorkflow = (input: AggregateWorkflowInput) => Promise<Aggre
 /**
  * How an aggregate's workflow ends. `empty`: no command was ever accepted, so the id may be
  * used again. `terminal`: the aggregate reached a terminal state and published every event; a
- * later command is refused with `code`, and a retry of a remembered command gets its outcome.
+ * later command is refused with `code`, and a retry of a remembered command gets its outcome
+ * (`recentOutcomes` in full, older acceptances in `acceptedIds`, absent from runs before them).
  */
 export type AggregateEnd =
   | { end: 'empty' }
-  | { end: 'terminal'; version: number; code: string; recentOutcomes: OutcomeRecord[] };
+  | { end: 'terminal'; version: number; code: string; recentOutcomes: OutcomeRecord[]; acceptedIds?: AcceptedId[] };

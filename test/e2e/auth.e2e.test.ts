@@ -21,10 +21,12 @@ const appOrigin = 'https://app.example.com';
 
 /**
  * What each procedure needs, by rule rather than by list, so a procedure added to the router is
- * covered without touching this file: system.health is public, the rest of system.* is for
- * admins, every aggregate's commands, queries and subscriptions are for clients.
+ * covered without touching this file: system.health is public, system.commandOutcome (what a
+ * client sent) for clients, the rest of system.* for admins, every aggregate's commands,
+ * queries and subscriptions for clients.
  */
-const needs = (path: string): Access => (path === 'system.health' ? 'public' : path.startsWith('system.') ? 'admin' : 'client');
+const needs = (path: string): Access =>
+  path === 'system.health' ? 'public' : path === 'system.commandOutcome' ? 'client' : path.startsWith('system.') ? 'admin' : 'client';
 /** Who may reach what: written out here, not imported, so the test checks the server's table. */
 const mayReach: Record<Access, readonly ApiRole[]> = {
   public: roles,
@@ -78,6 +80,7 @@ function validInputs(run: string, existing: Existing): Record<string, unknown> {
     'holder.reinstate': { holderId: fresh('holder.reinstate') },
     'holder.get': { holderId: existing.holderId },
     'holder.onChange': { holderId: existing.holderId },
+    'system.commandOutcome': { aggregateType: 'account', aggregateId: existing.accountId, commandId: 'any' },
     'system.parked': { projection: 'accounts' },
     'system.redrive': { projection: 'accounts' },
     'system.rebuild': { projection: 'accounts' },

@@ -120,7 +120,7 @@ describe('command semantics through the API', { timeout: 180_000 }, () => {
     assert.equal(metadata.currentDetails, '**Account** — open, balance 10.00\n\n_version 3_', "the app's own describe of the current state, and its version");
     const described = (defs: { name: string; description?: string }[]) => Object.fromEntries(defs.map((d) => [d.name, Boolean(d.description)]));
     assert.deepEqual(
-      { state: true, version: true, snapshot: true, recentEvents: true, buffers: true },
+      { state: true, version: true, snapshot: true, recentEvents: true, outcome: true, buffers: true },
       Object.fromEntries(Object.entries(described(metadata.definition.queryDefinitions)).filter(([n]) => !n.startsWith('__'))),
     );
     assert.deepEqual(described(metadata.definition.signalDefinitions), {}, 'commands arrive only by update, which can be refused');

@@ -6,6 +6,7 @@
 import { createTRPCClient, httpLink } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { CommandResult, RouterOf } from 'ledgerflow';
+import type { CommandStatus as ClientCommandStatus } from '@ledgerflow/client';
 import type { LedgerRouter } from '../support/domains/ledger.config';
 import type { AccountReadModel } from '../support/domains/ledger/account';
 import type { HolderReadModel } from '../support/domains/ledger/holder';
@@ -38,7 +39,10 @@ export async function typedClientCompiles() {
   await payouts.account.withdraw.mutate({ accountId: 'a', entryId: 'e4', amount: 1 });
   const health = await client.system.health.query();
   const ok: boolean = health.ok;
-  return [version, balance, ok, holder.name];
+  const outcome = await client.system.commandOutcome.query({ aggregateType: 'account', aggregateId: 'a', commandId: deposited.commandId });
+  expectType<Equal<typeof outcome, ClientCommandStatus>>(true);
+  const settled: boolean = outcome.status === 'accepted' || outcome.status === 'rejected';
+  return [version, balance, ok, holder.name, settled];
 }
 
 export async function wrongInputsDoNotCompile() {

@@ -29,13 +29,22 @@ const balanceOf = (actor: AggregateActor) => (actor.snapshot.state as AccountSta
 
 /** An actor of account a1; `limits` lowers bounds (the engine's are literal constants, hence the cast). */
 const actorOf = (options: { limits?: Partial<Record<keyof AggregateLimits, number>>; recorded?: boolean } = {}) =>
-  new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: options.recorded ?? true, limits: { ...aggregateLimits, ...options.limits } as AggregateLimits });
+  new AggregateActor({
+    aggregate: payingAccount,
+    aggregateId: 'a1',
+    recorded: options.recorded ?? true,
+    limits: { ...aggregateLimits, ...options.limits } as AggregateLimits,
+    now: () => Date.parse(occurredAt),
+  });
 
 /** One turn of the workflow's loop: the mailbox decided in one step and the decisions applied. */
 const decide = (actor: AggregateActor, lookedUp?: Parameters<typeof decideStep>[3]) => {
   const step = actor.nextStep(occurredAt);
   return actor.applyStep(step.commands, decideStep(payingAccount, step, actor.limits, lookedUp));
 };
+
+/** A UUIDv7 of time `ms` (its last hex digit `tail`). */
+const v7 = (ms: number, tail = '0') => `${ms.toString(16).padStart(12, '0').replace(/^(.{8})(.{4})$/, '$1-$2')}-7abc-9abc-00000000000${tail}`;
 
 const statusOf = (outcomes: CommandOutcome[]) => outcomes.map((o) => (o.status === 'accepted' ? `${o.commandId}@${o.version}` : `${o.commandId}:${o.rejection.code}`));
 
@@ -143,22 +152,91 @@ describe('AggregateActor', () => {
       assert.deepEqual(statusOf(second.outcomes()), ['a@1', 'b@2']);
     });
 
-    it('forgets nothing decided within its window, and the oldest beyond it', () => {
-      const actor = actorOf({ limits: { dedupeWindow: 2 } });
+    it('answers an acceptance in full, then compactly (version only), past its full-record bound', () => {
+      const actor = actorOf({ limits: { acceptedOutcomesKept: 2 } });
       actor.accept([add('a'), add('b'), add('c')]);
       decide(actor);
-      assert.equal(actor.buffers().remembered, 2);
-      assert.equal(actor.submit([add('c')]).done(), true);
-      assert.equal(actor.submit([add('a')]).done(), false); // forgotten: decided afresh
+      assert.equal(actor.buffers().remembered, 3);
+      assert.deepEqual(actor.submit([add('c')]).outcomes()[0], { status: 'accepted', commandId: 'c', aggregateId: 'a1', version: 3, events: [{ type: 'Deposited', version: 3, payload: { entryId: 'c', amountCents: 250 } }] });
+      assert.deepEqual(actor.submit([add('a')]).outcomes()[0], { status: 'accepted', commandId: 'a', aggregateId: 'a1', version: 1, events: [], eventsOmitted: true });
+      assert.equal(actor.mailbox.length, 0);
     });
 
-    it('does not remember a refusal that decided nothing (a bug in domain code): a retry is decided afresh', () => {
+    it('keeps refusals apart: however many, they never push an acceptance out', () => {
+      const actor = actorOf({ limits: { acceptedOutcomesKept: 1, acceptedIdsKept: 1, refusalsKept: 3 } });
+      actor.accept([add('a')]);
+      decide(actor);
+      actor.accept(Array.from({ length: 50 }, (_, i) => withdraw(`r${i}`, 1_000)));
+      decide(actor);
+      assert.deepEqual(statusOf(actor.submit([add('a')]).outcomes()), ['a@1']);
+      assert.deepEqual(statusOf(actor.submit([withdraw('r49', 1_000)]).outcomes()), ['r49:INSUFFICIENT_FUNDS']);
+      assert.equal(actor.submit([withdraw('r0', 1_000)]).done(), false, 'an old refusal is decided afresh: it changed nothing');
+      assert.equal(actor.buffers().remembered, 4);
+    });
+
+    it('refuses COMMAND_ID_EXPIRED an unknown UUIDv7 at or before the newest acceptance let go, and decides newer ones', () => {
+      const now = Date.parse(occurredAt);
+      const actor = actorOf({ limits: { acceptedOutcomesKept: 1, acceptedIdsKept: 1 } });
+      actor.accept([add(v7(now - 3000)), add(v7(now - 2000)), add(v7(now - 1000))]);
+      decide(actor); // the first is let go: the watermark is its time
+      const unseenSameMs = v7(now - 3000, 'f');
+      const retry = actor.submit([add(v7(now - 3000)), add(unseenSameMs), add(v7(now - 2000)), add(v7(now - 1000)), add(v7(now - 2999))]);
+      assert.equal(retry.done(), false, 'the newer, unknown id waits in the mailbox');
+      assert.deepEqual(actor.mailbox.map((c) => c.commandId), [v7(now - 2999)]);
+      decide(actor);
+      assert.deepEqual(statusOf(retry.outcomes()), [
+        `${v7(now - 3000)}:${engineCodes.COMMAND_ID_EXPIRED}`,
+        `${unseenSameMs}:${engineCodes.COMMAND_ID_EXPIRED}`,
+        `${v7(now - 2000)}@2`,
+        `${v7(now - 1000)}@3`,
+        `${v7(now - 2999)}@4`,
+      ]);
+      const [expired] = retry.outcomes();
+      assert.equal(expired?.status === 'rejected' && expired.rejection.kind, 'VERSION_CONFLICT');
+      assert.match(expired?.status === 'rejected' ? expired.rejection.message : '', /may have been applied/);
+      assert.equal(actor.snapshot.version, 4, 'nothing applied twice');
+    });
+
+    it('moves the watermark only by ids timed no later than they were decided (a clock ahead cannot block others)', () => {
+      const now = Date.parse(occurredAt);
+      const actor = actorOf({ limits: { acceptedOutcomesKept: 1, acceptedIdsKept: 1 } });
+      actor.accept([add(v7(now + 3_600_000)), add('b'), add('c')]);
+      decide(actor);
+      assert.equal(actor.submit([add(v7(now - 1))]).done(), false, 'a new id from a sane clock is decided');
+    });
+
+    it('lets acceptances go after the retention (workflow time), then refuses their UUIDv7 retries', () => {
+      let now = Date.parse(occurredAt);
+      const actor = new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: true, retentionMs: 60_000, now: () => now });
+      const first = v7(now - 10);
+      actor.accept([add(first), add('plain')]);
+      decide(actor);
+      now += 59_000;
+      actor.accept([add('later')]);
+      decide(actor);
+      assert.deepEqual(statusOf(actor.submit([add(first)]).outcomes()), [`${first}@1`]);
+      now += 2_000;
+      actor.accept([add('latest')]);
+      decide(actor);
+      assert.equal(actor.lookup(first).status, 'unknown');
+      assert.deepEqual(statusOf(actor.submit([add(first)]).outcomes()), [`${first}:${engineCodes.COMMAND_ID_EXPIRED}`]);
+      assert.deepEqual(statusOf(actor.submit([add('later')]).outcomes()), ['later@3']);
+      assert.equal(actor.submit([add('plain')]).done(), false, 'an id that is not time-ordered has the retention (and count) only');
+    });
+
+    it('remembers a refusal that decided nothing (a bug in domain code) for lookups, and decides a resend afresh', () => {
       const actor = actorOf();
       const ticket = actor.submit([add('a')]);
       actor.applyStep(actor.nextStep(occurredAt).commands, [{ rejection: { kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: 'worker broke' } }]);
       assert.deepEqual(statusOf(ticket.outcomes()), [`a:${engineCodes.DECIDE_FAILED}`]);
-      assert.equal(actor.buffers().remembered, 0);
-      assert.equal(actor.submit([add('a')]).done(), false);
+      assert.deepEqual(actor.lookup('a'), { status: 'rejected', version: 0, rejection: { kind: 'INTERNAL', code: engineCodes.DECIDE_FAILED, message: 'worker broke' } });
+      const resend = actor.submit([add('a')]);
+      assert.equal(resend.done(), false);
+      assert.deepEqual(actor.lookup('a'), { status: 'pending' });
+      decide(actor);
+      assert.deepEqual(statusOf(resend.outcomes()), ['a@1']);
+      assert.deepEqual(actor.lookup('a'), { status: 'accepted', version: 1 });
+      assert.deepEqual(actor.lookup('never'), { status: 'unknown' });
     });
   });
 
@@ -233,7 +311,7 @@ describe('AggregateActor', () => {
       assert.equal(actor.refusal([add('a')]), undefined);
 
       const handed = actor.handOver();
-      assert.deepEqual(Object.keys(handed), ['snapshot', 'mailbox', 'unpublished', 'recentOutcomes', 'recentEvents', 'pendingStarts']);
+      assert.deepEqual(Object.keys(handed), ['snapshot', 'mailbox', 'unpublished', 'outcomes', 'recentEvents', 'pendingStarts']);
       const next = new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: true, carried: JSON.parse(JSON.stringify(handed)) });
       assert.deepEqual(next.snapshot, actor.snapshot);
       assert.deepEqual(next.buffers(), actor.buffers());
@@ -252,18 +330,33 @@ describe('AggregateActor', () => {
       assert.equal(actor.finished(), false);
     });
 
-    it('lets recent events, then the oldest outcomes go should a hand-over come near its budget', () => {
-      const actor = actorOf();
-      actor.accept(Array.from({ length: 20 }, (_, i) => add(`c${i}`)));
+    it('lets recent events, then the oldest outcomes go should a hand-over come near its budget, raising the watermark', () => {
+      const actor = actorOf({ limits: { acceptedOutcomesKept: 10 } });
+      const ids = Array.from({ length: 20 }, (_, i) => v7(Date.parse(occurredAt) - 100 + i));
+      actor.accept(ids.map(add));
       decide(actor);
       const handed = actor.handOver();
       assert.deepEqual(fitted(handed, 1_000_000), { carried: handed, trimmed: false });
-      const budget = JSON.stringify({ ...handed, recentEvents: [], recentOutcomes: handed.recentOutcomes.slice(15) }).length;
+      const outcomes = handed.outcomes!;
+      const budget = JSON.stringify({ ...handed, recentEvents: [], outcomes: { ...outcomes, acceptedIds: [], accepted: outcomes.accepted.slice(6) } }).length;
       const { carried, trimmed } = fitted(handed, budget);
       assert.equal(trimmed, true);
       assert.deepEqual(carried.recentEvents, []);
-      assert.ok(carried.recentOutcomes.length < 20 && carried.recentOutcomes.length > 0);
-      assert.deepEqual(carried.recentOutcomes, handed.recentOutcomes.slice(-carried.recentOutcomes.length));
+      assert.deepEqual(carried.outcomes!.acceptedIds, []);
+      assert.ok(carried.outcomes!.accepted.length < 10 && carried.outcomes!.accepted.length > 0);
+      assert.deepEqual(carried.outcomes!.accepted, outcomes.accepted.slice(-carried.outcomes!.accepted.length));
+      const next = new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: true, carried: carried, now: () => Date.parse(occurredAt) });
+      assert.deepEqual(statusOf(next.submit([add(ids[0]!), add(ids[19]!)]).outcomes()), [`${ids[0]}:${engineCodes.COMMAND_ID_EXPIRED}`, `${ids[19]}@20`]);
+    });
+
+    it('takes over what a run from before remembered (the last outcomes, without times)', () => {
+      const old = actorOf();
+      old.accept([add('a'), withdraw('w', 1_000)]);
+      decide(old);
+      const { outcomes, ...handed } = old.handOver();
+      const recentOutcomes = [...outcomes!.accepted, ...outcomes!.refused].map(({ at: _at, ...record }) => record);
+      const next = new AggregateActor({ aggregate: payingAccount, aggregateId: 'a1', recorded: true, carried: { ...handed, recentOutcomes } });
+      assert.deepEqual(statusOf(next.submit([add('a'), withdraw('w', 1_000)]).outcomes()), ['a@1', 'w:INSUFFICIENT_FUNDS']);
     });
 
     it('bounds the processes waiting to start: a decision that would overflow them is refused, retryable, and accepted once they started', () => {
@@ -303,11 +396,13 @@ describe('AggregateActor', () => {
       decide(actor);
       const handed = actor.handOver();
       assert.equal(handed.pendingStarts?.length, 1);
-      const { carried, trimmed } = fitted(handed, JSON.stringify({ ...handed, recentEvents: [], recentOutcomes: [] }).length + 1);
+      const forgotten = { ...handed.outcomes!, accepted: [], refused: [], acceptedIds: [] };
+      const budget = JSON.stringify({ ...handed, recentEvents: [], outcomes: forgotten }).length + 1;
+      const { carried, trimmed } = fitted(handed, budget);
       assert.equal(trimmed, true);
       assert.deepEqual(carried.pendingStarts, handed.pendingStarts);
-      assert.deepEqual(carried.recentOutcomes, [], 'every outcome let go before anything owed');
-      assert.ok(JSON.stringify(carried).length <= JSON.stringify({ ...handed, recentEvents: [], recentOutcomes: [] }).length + 1);
+      assert.deepEqual([carried.outcomes?.accepted, carried.outcomes?.refused, carried.outcomes?.acceptedIds], [[], [], []], 'every outcome let go before anything owed');
+      assert.ok(JSON.stringify(carried).length <= budget + 32, 'only the raised watermark may have grown');
     });
   });
 
@@ -335,7 +430,7 @@ describe('AggregateActor', () => {
       assert.equal(actor.finished(), true);
       const end = actor.end();
       assert.equal(end.end, 'terminal');
-      assert.deepEqual(end.end === 'terminal' && [end.version, end.code, end.recentOutcomes.map((o) => o.commandId)], [3, 'ACCOUNT_CLOSED', ['a', 'w', 'close']]);
+      assert.deepEqual(end.end === 'terminal' && [end.version, end.code, end.recentOutcomes.map((o) => o.commandId), end.acceptedIds], [3, 'ACCOUNT_CLOSED', ['a', 'w', 'close'], []]);
     });
   });
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TRPCClientError } from '@trpc/client';
 import { commandIdLink, isRetryableError, trpcUrl } from '../../client/index';
+import { uuidV7Time } from '../../core/ids';
 
 describe('the client helper', () => {
   it('finds the tRPC endpoint under a base URL', () => {
@@ -22,6 +23,14 @@ describe('the client helper', () => {
     assert.deepEqual(sent('mutation', 'cart.addItem', { cartId: 'c', commandId: 'mine' }), { cartId: 'c', commandId: 'mine' });
     assert.deepEqual(sent('mutation', 'system.rebuild', { projection: 'carts' }), { projection: 'carts' });
     assert.deepEqual(sent('query', 'cart.get', { cartId: 'c' }), { cartId: 'c' });
+  });
+
+  it('makes time-ordered commandIds (UUIDv7), so an aggregate can refuse a retry older than it remembers', () => {
+    let seen: { commandId?: string } | undefined;
+    const link = commandIdLink()({} as never);
+    link({ op: { id: 1, type: 'mutation', path: 'cart.addItem', input: {}, context: {}, signal: null }, next: (op) => ((seen = op.input as never), undefined as never) });
+    assert.match(seen?.commandId ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(Math.abs(uuidV7Time(seen!.commandId!)! - Date.now()) < 60_000, 'it carries the time it was made');
   });
 
   it('retries what the API calls retryable and what got no answer, nothing else', () => {

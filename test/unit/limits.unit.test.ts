@@ -4,8 +4,9 @@ import { defineAggregate } from '../../core/aggregate';
 import { decideStep, replay, type DecideStepInput } from '../../core/decider';
 import type { CommandEnvelope, EventEnvelope } from '../../core/envelopes';
 import { aggregateLimits as limits, jsonBytes, utf8Bytes } from '../../core/limits';
-import { recordOf, rejectedOutcome } from '../../core/outcomes';
+import { acceptedOutcome, recordOf, rejectedOutcome } from '../../core/outcomes';
 import { linkedAggregates, linkedAggregatesBytes, type AggregateWorkflowInput } from '../../workflows/definitions';
+import { OutcomeMemory } from '../../workflows/outcome-memory';
 import { bulky } from '../support/domains/bulky.config';
 
 const id = (n: number, char = 'x') => `${char}${String(n).padStart(6, '0')}`.padEnd(128, char);
@@ -94,10 +95,25 @@ describe('the bounds an aggregate keeps', () => {
       unpublished.push(event(v));
       bytes += jsonBytes(event(v));
     }
-    // Every remembered outcome at its bound, with the longest command ids.
-    const recentOutcomes = Array.from({ length: limits.dedupeWindow }, (_, i) =>
-      recordOf(rejectedOutcome(command(i), 1_000_000_000, { kind: 'RULE_VIOLATED', code: 'X'.repeat(64), message: '😀'.repeat(1000) })),
-    );
+    // Every remembered outcome at its bound, with the longest command ids: refusals, acceptances
+    // in full (events filling their record), and compact acceptances until their byte bound.
+    const memory = new OutcomeMemory(limits.commandIdRetentionMs, undefined);
+    const at = Date.parse('2026-11-25T10:00:01.000Z');
+    for (let i = 0; i < limits.refusalsKept; i++) {
+      memory.remember(rejectedOutcome(command(i), 1_000_000_000, { kind: 'RULE_VIOLATED', code: 'X'.repeat(64), message: '😀'.repeat(1000) }), at);
+    }
+    const fullAcceptance = (n: number) => {
+      for (let noise = limits.outcomeRecordBytes; ; noise--) {
+        const outcome = acceptedOutcome(command(n), 1_000_000_000, [{ ...event(1_000_000_000), payload: { noise: 'n'.repeat(noise) } }]);
+        if (!('eventsOmitted' in recordOf(outcome))) return outcome;
+      }
+    };
+    const accepted = limits.acceptedOutcomesKept + limits.acceptedIdsKept;
+    for (let i = 0; i < accepted; i++) memory.remember(fullAcceptance(limits.refusalsKept + i), at);
+    const outcomes = memory.carry();
+    assert.equal(outcomes.accepted.length, limits.acceptedOutcomesKept);
+    assert.equal(outcomes.refused.length, limits.refusalsKept);
+    assert.ok(jsonBytes(outcomes.acceptedIds) <= limits.acceptedIdsBytes + 1 && jsonBytes(outcomes.acceptedIds) > limits.acceptedIdsBytes - 200);
     const recentEvents = unpublished.slice(-limits.recentEvents).filter((_, i, all) => jsonBytes(all.slice(i)) <= limits.recentEventsBytes);
     // Processes waiting to start at their bound (the decider refuses a decision that would overflow it).
     const start = (n: number) => ({ workflowType: 'p'.repeat(64), workflowId: id(n, 'p'), input: { pad: '' } });
@@ -109,7 +125,8 @@ describe('the bounds an aggregate keeps', () => {
       aggregateType: 'bulky',
       aggregateId: id(0, 'a'),
       historyBudget: 1_000_000,
-      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, recentOutcomes, recentEvents, pendingStarts },
+      commandIdRetentionMs: limits.commandIdRetentionMs,
+      carried: { snapshot: { state, version: 1_000_000_000 }, mailbox: [], unpublished, outcomes, recentEvents, pendingStarts },
     };
     const carried = jsonBytes(input);
     if (process.env.LF_SHOW_SIZES) console.log(`worst-case hand-over: ${carried} bytes`);
