@@ -146,13 +146,23 @@ async function adminCall<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Operations: health is public, the rest needs an admin token. */
-export const systemRouter = router({
+/**
+ * Operations: health is public, a command's outcome is for whoever may read its aggregate (the
+ * module's `read` rule), the rest needs an admin token.
+ */
+function systemRouterOf(modules: readonly AnyModule[]) {
+  const moduleOf = new Map(modules.map((module) => [module.aggregate.name, module]));
+  return router({
   health: publicProcedure.query(({ ctx }) => checkHealth(ctx)),
   /** What became of a command, by its aggregate and commandId: what a caller told `queued` looks up. */
   commandOutcome: clientProcedure
     .input(commandOutcomeInput)
-    .query(async ({ ctx, input }): Promise<CommandStatus> => statusOf(input, await lookupCommand(ctx.temporal, input.aggregateType, input.aggregateId, input.commandId))),
+    .query(async ({ ctx, input }): Promise<CommandStatus> => {
+      const module = moduleOf.get(input.aggregateType);
+      if (!module) throw new TRPCError({ code: 'NOT_FOUND', message: `no aggregate type '${input.aggregateType}'` });
+      enforceRead(module, ctx.caller, input.aggregateId, 'the outcome of a command');
+      return statusOf(input, await lookupCommand(ctx.temporal, input.aggregateType, input.aggregateId, input.commandId));
+    }),
   /** Per projection: owner, state, checkpoint, stream tail, lag in events and seconds, rate, parked, rebuild progress. */
   projections: adminProcedure.query(({ ctx }) => ctx.admin.statuses()),
   parked: adminProcedure
@@ -173,7 +183,8 @@ export const systemRouter = router({
   gaps: adminProcedure
     .input(projectionInput.extend({ of: z.enum(['live', 'rebuild']).optional(), limit: z.number().int().min(1).max(1000).optional() }))
     .query(({ ctx, input }) => adminCall(() => ctx.admin.gaps(input.projection, { of: input.of, limit: input.limit }))),
-});
+  });
+}
 
 type AggregateRouters<M> = { [K in keyof M]: M[K] extends AnyModule ? ReturnType<typeof aggregateRouter<M[K]>> : never };
 
@@ -187,7 +198,7 @@ export function createRouter<C extends AnyAppConfig>(config: C) {
   const aggregateRouters = Object.fromEntries(
     Object.entries(modules as Record<string, AnyModule>).map(([name, module]) => [name, aggregateRouter(module, projections)]),
   ) as AggregateRouters<ModulesOf<C>>;
-  return router({ ...aggregateRouters, system: systemRouter });
+  return router({ ...aggregateRouters, system: systemRouterOf(Object.values(modules as Record<string, AnyModule>)) });
 }
 
 /** The API's type for an app's config: `type AppRouter = RouterOf<typeof config>` gives its clients full types. */
