@@ -11,10 +11,11 @@ import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
 import { connectRabbit } from '../infra/rabbit';
-import { closeRedis, createRedis } from '../infra/redis';
+import { closeRedis, createRedis, withDeadlines } from '../infra/redis';
 import { connectTemporalLazily } from '../infra/temporal';
 import { createProjectionAdmin, type ProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
+import { apiLimits } from './limits';
 import type { ApiContext } from './trpc';
 import { sleep } from '../infra/deadline';
 
@@ -47,7 +48,9 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
   const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
   for (const client of [redis, subscriber]) client.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet; reconnecting in the background'));
   const rabbit = connectRabbit(config, 'api', log);
-  const readModels = createReadModels(redis, config.REDIS_PREFIX);
+  // Every call the API makes to Redis has a deadline: a paused Redis answers 503, it never piles requests up.
+  const timedRedis = withDeadlines(redis, { timeoutMs: config.API_REDIS_TIMEOUT_MS, maxPending: apiLimits.redisPendingCalls });
+  const readModels = createReadModels(timedRedis, config.REDIS_PREFIX);
   const waiter = createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX, (err) => log.warn({ err }, 'subscribing to read-model notices failed'));
   const bus = createCommandBus(temporal, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -56,8 +59,8 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
     maxQueued: config.COMMAND_QUEUE_TOTAL,
     log,
   });
-  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
-  const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config };
+  const admin = createProjectionAdmin(timedRedis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
+  const base = { temporal, bus, readModels, waiter, admin, redis: timedRedis, rabbit, config };
   return {
     context: (request = {}) => ({ ...base, token: request.token ?? null, correlationId: request.correlationId ?? null, userId: request.userId ?? null }),
     bus,

@@ -12,8 +12,11 @@ import { traceRequest } from '../infra/tracing';
 import { bearerToken, refusal, refusals } from './access';
 import { consoleHeaders, readConsoleFiles } from './console/page';
 import type { LedgerflowContext, RequestIdentity } from './context';
-import { checkHealth } from './health';
+import { recentHealth } from './health';
+import { admit, type Admission } from './admission';
 import { createApiMetrics, type ApiMetrics } from './metrics';
+import { createRateLimiter } from './rate-limit';
+import { createSubscriptionSlots } from './subscriptions';
 import { createRouter, procedurePathsOf } from './router';
 import type { ApiContext } from './trpc';
 
@@ -81,7 +84,7 @@ export const ledgerflowFastify: FastifyPluginAsync<LedgerflowFastifyOptions> = a
     instance.get('/health', async (_request, reply) => {
       // A load balancer stops sending here once the API is draining.
       if (draining) return reply.code(503).send({ ok: false, draining: true });
-      const report = await checkHealth(base);
+      const report = await recentHealth(base);
       return reply.code(report.ok ? 200 : 503).send(report);
     });
   }
@@ -134,6 +137,15 @@ function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, m
       stop();
     });
   });
+  // Before the body is read: a batch over its cap, a caller over its rate, a subscription over its caps.
+  const admission: Admission = {
+    config,
+    limiter: createRateLimiter(ledgerflow.context().redis, { points: config.API_RATE_LIMIT, windowS: config.API_RATE_LIMIT_WINDOW_S, prefix: config.REDIS_PREFIX }),
+    slots: createSubscriptionSlots({ perCaller: config.API_SUBSCRIPTIONS_PER_CALLER, total: config.API_SUBSCRIPTIONS_TOTAL }),
+    isSubscription: (path) => (router._def.procedures as Record<string, { _def?: { type?: string } }>)[path]?._def?.type === 'subscription',
+    refused: (path, code) => metrics.countRequest(path, code),
+  };
+  trpc.addHook('onRequest', (request, reply) => admit(request, reply, admission));
   trpc.addHook('preHandler', (request, reply, next) => {
     if (draining()) return refuseWhileDraining(request, reply);
     traceRequest(request.raw, reply.raw, procedureOf(request) ?? '', next);

@@ -7,8 +7,9 @@ import type { AnyModule, ModuleDocOf, QueryDefinition } from '../core/module';
 import { readsFrom, type AnyProjection } from '../core/projection';
 import { UnknownProjectionError } from '../projectors/admin';
 import { commandRouter } from './aggregate-router';
-import { checkHealth } from './health';
-import { adminProcedure, clientProcedure, mergeRouters, publicProcedure, router } from './trpc';
+import { recentHealth } from './health';
+import { untilIdle } from './subscriptions';
+import { adminProcedure, asUnavailable, clientProcedure, mergeRouters, publicProcedure, router } from './trpc';
 
 /** How long a query with `minVersion` waits for the read model before answering TIMEOUT. */
 export const minVersionTimeoutMs = 5000;
@@ -34,14 +35,21 @@ function getQuery<M extends AnyModule>(module: M) {
  * `<aggregate>.onChange`: the read model each time it reaches a newer version, over server-sent
  * events. Each message is tracked by its version: a client that reconnects sends the last one
  * it saw and receives the current document at once if it is newer, so it never stays behind.
+ * One idle for API_SUBSCRIPTION_IDLE_MS is ended, and its client reconnects.
  */
 function onChangeSubscription<P extends AnyProjection>(aggregate: AnyAggregate, projection: P) {
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, lastEventId: z.string().regex(/^\d+$/).nullish() });
   return clientProcedure.input(input).subscription(async function* ({ input, ctx, signal }) {
     const id = input[aggregate.idField] as string;
     const since = Number(input.lastEventId ?? 0);
-    for await (const { version, doc } of ctx.waiter.changes(projection, aggregate.name, id, since, signal ?? new AbortController().signal)) {
-      yield tracked(String(version), doc);
+    const changes = (until: AbortSignal) => ctx.waiter.changes(projection, aggregate.name, id, since, until);
+    try {
+      for await (const { version, doc } of untilIdle(changes, signal ?? new AbortController().signal, ctx.config.API_SUBSCRIPTION_IDLE_MS)) {
+        yield tracked(String(version), doc);
+      }
+    } catch (error) {
+      // Redis away or slow: a retryable 503 in the stream, on which tRPC's client reconnects.
+      throw asUnavailable(error) ?? error;
     }
   });
 }
@@ -87,7 +95,7 @@ async function adminCall<T>(run: () => Promise<T>): Promise<T> {
 
 /** Operations: health is public, the rest needs an admin token. */
 export const systemRouter = router({
-  health: publicProcedure.query(({ ctx }) => checkHealth(ctx)),
+  health: publicProcedure.query(({ ctx }) => recentHealth(ctx)),
   /** Per projection: owner, state, checkpoint, stream tail, lag in events and seconds, rate, parked, rebuild progress. */
   projections: adminProcedure.query(({ ctx }) => ctx.admin.statuses()),
   parked: adminProcedure

@@ -1,0 +1,91 @@
+/**
+ * What every /trpc request passes before tRPC runs any of it: a cap on a batch's size, the
+ * caller's rate limit (each call of a batch counts), and a slot among the live subscriptions.
+ * Refusals are typed answers in tRPC's error shape: 400 BATCH_TOO_LARGE, 429 RATE_LIMITED or
+ * SUBSCRIPTION_LIMIT (retryable, with Retry-After).
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../core/config';
+import { engineCodes } from '../core/errors';
+import { bearerToken, roleOf } from './access';
+import type { RateLimiter } from './rate-limit';
+import type { SubscriptionSlots } from './subscriptions';
+
+export interface Admission {
+  config: Config;
+  limiter: RateLimiter;
+  slots: SubscriptionSlots;
+  /** Whether a procedure path names a subscription. */
+  isSubscription: (path: string) => boolean;
+  /** Counts a refusal in the API's metrics. */
+  refused: (path: string | undefined, code: string) => void;
+}
+
+/** How long a refused subscription is told to wait before trying again. */
+const subscriptionRetryAfterS = 5;
+
+/**
+ * Who is asking, for the limits: a token the API knows (hashed, never kept), else the address
+ * (an unknown or missing token, or an API without tokens). An unknown token cannot buy a fresh budget.
+ */
+export function callerOf(request: FastifyRequest, config: Config): string {
+  const token = bearerToken(request.headers.authorization) ?? connectionToken(request);
+  if (token !== null && config.API_TOKENS.length > 0 && roleOf(config.API_TOKENS, token) !== null) {
+    return `token:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
+  }
+  return `ip:${request.ip}`;
+}
+
+/** A subscription's token from tRPC's `connectionParams` query parameter, if any. */
+function connectionToken(request: FastifyRequest): string | null {
+  const raw = (request.query as { connectionParams?: unknown }).connectionParams;
+  if (typeof raw !== 'string') return null;
+  try {
+    const token = (JSON.parse(raw) as { token?: unknown } | null)?.token;
+    return typeof token === 'string' ? token : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The procedure paths of a request: a batch (`?batch=1`) names several, comma-separated. */
+function pathsOf(request: FastifyRequest): string[] {
+  const path = (request.params as { path?: string }).path ?? '';
+  return (request.query as { batch?: unknown }).batch === '1' ? path.split(',') : [path];
+}
+
+function refuse(reply: FastifyReply, status: number, trpcCode: string, domainCode: string, message: string, retryAfterS?: number) {
+  if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
+  const retryable = retryAfterS !== undefined;
+  return reply.code(status).send({ error: { message, data: { code: trpcCode, httpStatus: status, domainCode, retryable, commandId: null } } });
+}
+
+/** Admits a /trpc request or answers its refusal (a Fastify onRequest hook: before the body is read). */
+export async function admit(request: FastifyRequest, reply: FastifyReply, admission: Admission): Promise<void> {
+  const { config, limiter, slots } = admission;
+  const paths = pathsOf(request);
+  const path = paths.length === 1 ? paths[0] : undefined;
+  if (paths.length > config.API_MAX_BATCH) {
+    admission.refused(undefined, 'BAD_REQUEST');
+    return refuse(reply, 400, 'BAD_REQUEST', engineCodes.BATCH_TOO_LARGE, `a batch of ${paths.length} calls; at most ${config.API_MAX_BATCH}`);
+  }
+  const caller = callerOf(request, config);
+  const decision = await limiter.take(caller, paths.length);
+  if (!decision.allowed) {
+    admission.refused(path, 'TOO_MANY_REQUESTS');
+    const retryAfterS = Math.ceil(decision.retryAfterMs / 1000);
+    return refuse(reply, 429, 'TOO_MANY_REQUESTS', engineCodes.RATE_LIMITED, `rate limit of ${config.API_RATE_LIMIT} calls per ${config.API_RATE_LIMIT_WINDOW_S} s reached; retry in ${retryAfterS} s`, retryAfterS);
+  }
+  if (path === undefined || !admission.isSubscription(path)) return;
+  const slot = slots.acquire(caller);
+  if ('refused' in slot) {
+    admission.refused(path, 'TOO_MANY_REQUESTS');
+    const message =
+      slot.refused === 'caller'
+        ? `this caller holds ${config.API_SUBSCRIPTIONS_PER_CALLER} live subscriptions already (API_SUBSCRIPTIONS_PER_CALLER)`
+        : `this API process holds ${config.API_SUBSCRIPTIONS_TOTAL} live subscriptions already (API_SUBSCRIPTIONS_TOTAL)`;
+    return refuse(reply, 429, 'TOO_MANY_REQUESTS', engineCodes.SUBSCRIPTION_LIMIT, message, subscriptionRetryAfterS);
+  }
+  reply.raw.once('close', slot.release);
+}
