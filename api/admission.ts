@@ -55,27 +55,38 @@ function pathsOf(request: FastifyRequest): string[] {
   return (request.query as { batch?: unknown }).batch === '1' ? path.split(',') : [path];
 }
 
-function refuse(reply: FastifyReply, status: number, trpcCode: string, domainCode: string, message: string, retryAfterS?: number) {
-  if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
-  const retryable = retryAfterS !== undefined;
-  return reply.code(status).send({ error: { message, data: { code: trpcCode, httpStatus: status, domainCode, retryable, commandId: null } } });
+/** The commandId a single call's JSON body names, so a refusal tells its sender which command to resend. */
+export function commandIdOf(request: FastifyRequest): string | null {
+  try {
+    const body = typeof request.body === 'string' ? (JSON.parse(request.body) as { commandId?: unknown } | null) : null;
+    return typeof body?.commandId === 'string' ? body.commandId : null;
+  } catch {
+    return null; // not JSON: nothing to name
+  }
 }
 
-/** Admits a /trpc request or answers its refusal (a Fastify onRequest hook: before the body is read). */
+function refuse(request: FastifyRequest, reply: FastifyReply, status: number, trpcCode: string, domainCode: string, message: string, retryAfterS?: number) {
+  if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
+  const retryable = retryAfterS !== undefined;
+  const data = { code: trpcCode, httpStatus: status, domainCode, retryable, commandId: commandIdOf(request) };
+  return reply.code(status).send({ error: { message, data } });
+}
+
+/** Admits a /trpc request or answers its refusal (a Fastify preHandler hook: the body is read, nothing of it ran). */
 export async function admit(request: FastifyRequest, reply: FastifyReply, admission: Admission): Promise<void> {
   const { config, limiter, slots } = admission;
   const paths = pathsOf(request);
   const path = paths.length === 1 ? paths[0] : undefined;
   if (paths.length > config.API_MAX_BATCH) {
     admission.refused(undefined, 'BAD_REQUEST');
-    return refuse(reply, 400, 'BAD_REQUEST', engineCodes.BATCH_TOO_LARGE, `a batch of ${paths.length} calls; at most ${config.API_MAX_BATCH}`);
+    return refuse(request, reply, 400, 'BAD_REQUEST', engineCodes.BATCH_TOO_LARGE, `a batch of ${paths.length} calls; at most ${config.API_MAX_BATCH}`);
   }
   const caller = callerOf(request, config);
   const decision = await limiter.take(caller, paths.length);
   if (!decision.allowed) {
     admission.refused(path, 'TOO_MANY_REQUESTS');
     const retryAfterS = Math.ceil(decision.retryAfterMs / 1000);
-    return refuse(reply, 429, 'TOO_MANY_REQUESTS', engineCodes.RATE_LIMITED, `rate limit of ${config.API_RATE_LIMIT} calls per ${config.API_RATE_LIMIT_WINDOW_S} s reached; retry in ${retryAfterS} s`, retryAfterS);
+    return refuse(request, reply, 429, 'TOO_MANY_REQUESTS', engineCodes.RATE_LIMITED, `rate limit of ${config.API_RATE_LIMIT} calls per ${config.API_RATE_LIMIT_WINDOW_S} s reached; retry in ${retryAfterS} s`, retryAfterS);
   }
   if (path === undefined || !admission.isSubscription(path)) return;
   const slot = slots.acquire(caller);
@@ -85,7 +96,7 @@ export async function admit(request: FastifyRequest, reply: FastifyReply, admiss
       slot.refused === 'caller'
         ? `this caller holds ${config.API_SUBSCRIPTIONS_PER_CALLER} live subscriptions already (API_SUBSCRIPTIONS_PER_CALLER)`
         : `this API process holds ${config.API_SUBSCRIPTIONS_TOTAL} live subscriptions already (API_SUBSCRIPTIONS_TOTAL)`;
-    return refuse(reply, 429, 'TOO_MANY_REQUESTS', engineCodes.SUBSCRIPTION_LIMIT, message, subscriptionRetryAfterS);
+    return refuse(request, reply, 429, 'TOO_MANY_REQUESTS', engineCodes.SUBSCRIPTION_LIMIT, message, subscriptionRetryAfterS);
   }
   reply.raw.once('close', slot.release);
 }

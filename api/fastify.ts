@@ -13,7 +13,7 @@ import { bearerToken, refusal, refusals } from './access';
 import { consoleHeaders, readConsoleFiles } from './console/page';
 import type { LedgerflowContext, RequestIdentity } from './context';
 import { recentHealth } from './health';
-import { admit, type Admission } from './admission';
+import { admit, commandIdOf, type Admission } from './admission';
 import { createApiMetrics, type ApiMetrics } from './metrics';
 import { createRateLimiter } from './rate-limit';
 import { createSubscriptionSlots } from './subscriptions';
@@ -137,7 +137,7 @@ function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, m
       stop();
     });
   });
-  // Before the body is read: a batch over its cap, a caller over its rate, a subscription over its caps.
+  // Before any of it runs: a batch over its cap, a caller over its rate, a subscription over its caps.
   const admission: Admission = {
     config,
     limiter: createRateLimiter(ledgerflow.context().redis, { points: config.API_RATE_LIMIT, windowS: config.API_RATE_LIMIT_WINDOW_S, prefix: config.REDIS_PREFIX }),
@@ -145,21 +145,15 @@ function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, m
     isSubscription: (path) => (router._def.procedures as Record<string, { _def?: { type?: string } }>)[path]?._def?.type === 'subscription',
     refused: (path, code) => metrics.countRequest(path, code),
   };
-  trpc.addHook('onRequest', (request, reply) => admit(request, reply, admission));
   trpc.addHook('preHandler', (request, reply, next) => {
     if (draining()) return refuseWhileDraining(request, reply);
     traceRequest(request.raw, reply.raw, procedureOf(request) ?? '', next);
   });
+  trpc.addHook('preHandler', (request, reply) => admit(request, reply, admission));
 
   function refuseWhileDraining(request: FastifyRequest, reply: FastifyReply) {
     // Named, so the sender resends it with the same commandId to another instance.
-    let commandId: string | null = null;
-    try {
-      const body = typeof request.body === 'string' ? (JSON.parse(request.body) as { commandId?: unknown } | null) : null;
-      if (typeof body?.commandId === 'string') commandId = body.commandId;
-    } catch {
-      // not JSON: nothing to name
-    }
+    const commandId = commandIdOf(request);
     metrics.countRequest(undefined, 'SERVICE_UNAVAILABLE');
     const message = 'the API is shutting down: send the command again (same commandId)';
     void reply

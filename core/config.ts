@@ -90,7 +90,7 @@ export const configSchema = z.object({
   COMMAND_QUEUE_PER_AGGREGATE: z.coerce.number().int().min(1).max(100_000).default(1_000),
   COMMAND_QUEUE_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
   /** Calls one caller (a valid token, else an IP) may make per API_RATE_LIMIT_WINDOW_S, shared by every API process through Redis; 0 turns the limit off. */
-  API_RATE_LIMIT: z.coerce.number().int().min(0).max(10_000_000).default(1_000),
+  API_RATE_LIMIT: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   API_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(3_600).default(10),
   /** Calls in one tRPC batch; a larger batch is refused (400 BATCH_TOO_LARGE) before any of it runs. */
   API_MAX_BATCH: z.coerce.number().int().min(1).max(1_000).default(50),

@@ -189,6 +189,14 @@ describe('API bounds (a redis-server of the test’s own, no Temporal)', { timeo
       assert.equal(refused.error?.data.domainCode, 'RATE_LIMITED');
       assert.equal(refused.error?.data.retryable, true);
       assert.ok(Number(refused.retryAfter) > 0 && Number(refused.retryAfter) <= 300, `Retry-After ${refused.retryAfter}`);
+      // A refused command is named, so that its sender resends it with the same id: nothing was sent.
+      const command = await fetch(`${api.url}/trpc/account.deposit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ accountId: 'acc-1', entryId: 'e1', amount: 1, commandId: 'rate-limited-1' }),
+      });
+      assert.equal(command.status, 429);
+      assert.deepEqual(((await command.json()) as { error: Answer['error'] & { data: { commandId: string } } }).error.data.commandId, 'rate-limited-1');
       // A known token has a budget of its own; an unknown one counts as its address.
       assert.notEqual((await call(api, 'account.get', { accountId: 'nobody' }, tokens.alice)).status, 429);
       assert.equal((await call(api, 'account.get', { accountId: 'nobody' }, 'made-up-token')).status, 429);
