@@ -1,0 +1,174 @@
+/**
+ * The API's bounds under load, in a stack the drill owns: 10,000 idle subscriptions held open
+ * (the caps raised for the drill) and one more refused, then Redis paused (SIGSTOP, not
+ * stopped) while commands flow and the subscriptions stay open. The API must stay alive and
+ * answer its health throughout, every refusal must be typed, live subscribers must end at
+ * their account's latest version, and the accounting must find nothing lost or doubled.
+ */
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import ledger from '../support/domains/ledger.config';
+import { eventually, uniqueId } from '../support/stack';
+import { startDrillStack, type DrillStack } from './support/drill-stack';
+import { describeBetween, runFor, startLoad, tallyBetween } from './support/load';
+import { assertAccounted, audit, describeReport, type DrillReport } from './support/verify';
+
+const idleSubscriptions = 10_000;
+/** Subscribers per account the load writes to, whose last event must be the account's last version. */
+const liveSubscribersPerAccount = 2;
+const pauseMs = 10_000;
+const accountReadModel = ledger.modules.account.readModel;
+const env = {
+  API_SUBSCRIPTIONS_TOTAL: String(idleSubscriptions + 100),
+  API_SUBSCRIPTIONS_PER_CALLER: String(idleSubscriptions + 100),
+  // Ten thousand subscriptions from one address within seconds: far over the default rate.
+  API_RATE_LIMIT: '1000000',
+};
+
+/** A subscription over a bare socket (10,000 fetches would cost the test more than the API). */
+interface RawSubscription {
+  socket: Socket;
+  connected: boolean;
+  /** The HTTP status of the answer. */
+  status: number;
+  /** The last event id seen (a version), for the live subscribers only. */
+  lastId: number;
+  pings: number;
+  closed: boolean;
+}
+
+function openRaw(port: number, accountId: string, track: boolean): RawSubscription {
+  const sub: RawSubscription = { socket: connect({ port, host: '127.0.0.1' }), connected: false, status: 0, lastId: 0, pings: 0, closed: false };
+  const path = `/trpc/account.onChange?input=${encodeURIComponent(JSON.stringify({ accountId }))}`;
+  sub.socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n`);
+  let head = '';
+  let tail = '';
+  sub.socket.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (sub.status === 0) {
+      head += text;
+      const status = /^HTTP\/1\.1 (\d+)/.exec(head);
+      if (status) sub.status = Number(status[1]);
+    }
+    if (!sub.connected && (head + text).includes('event: connected')) sub.connected = true;
+    if (text.includes('event: ping')) sub.pings += 1;
+    if (track) {
+      // Event ids are versions; a chunk may end in the middle of one.
+      tail = (tail + text).slice(-4096);
+      for (const match of tail.matchAll(/\nid: (\d+)\n/g)) sub.lastId = Math.max(sub.lastId, Number(match[1]));
+    }
+  });
+  sub.socket.on('error', () => undefined);
+  sub.socket.on('close', () => (sub.closed = true));
+  return sub;
+}
+
+/** The API process's resident memory, in MB, from /proc. */
+function rssMb(pid: number): number {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 }, () => {
+  let stack: DrillStack;
+  const subs: RawSubscription[] = [];
+  const reports: DrillReport[] = [];
+  const figures: string[] = [];
+  before(async () => {
+    stack = await startDrillStack({ env });
+  });
+  after(async () => {
+    for (const sub of subs) sub.socket.destroy();
+    for (const report of reports) console.log(describeReport(report));
+    for (const line of figures) console.log(line);
+    await stack?.stop();
+  });
+
+  it('holds 10,000 idle subscriptions and refuses the next one typed, then rides out a paused Redis under load: alive, typed, nothing lost', async () => {
+    const port = Number(new URL(stack.apiUrl).port);
+    const apiPid = stack.roles.api.child!.pid!;
+    const running = startLoad({ apiUrl: stack.apiUrl, prefix: uniqueId('bounds'), hotSenders: 10, manySenders: 10, accountsPerSender: 3 });
+    try {
+      await runFor(2000);
+      const rssBefore = rssMb(apiPid);
+
+      // Live subscribers on the accounts the load writes to, and 10,000 on accounts nobody writes to.
+      const live = running.accounts.flatMap((accountId) => Array.from({ length: liveSubscribersPerAccount }, () => ({ accountId, sub: openRaw(port, accountId, true) })));
+      subs.push(...live.map((l) => l.sub));
+      const openedAt = Date.now();
+      for (let i = 0; i < idleSubscriptions; i += 500) {
+        const batch = Array.from({ length: Math.min(500, idleSubscriptions - i) }, (_, k) => openRaw(port, `idle-${(i + k) % 1000}`, false));
+        subs.push(...batch);
+        await eventually(async () => (batch.every((sub) => sub.connected || sub.closed) ? true : undefined), 120_000, `subscriptions ${i}..${i + batch.length} open`);
+      }
+      const openMs = Date.now() - openedAt;
+      const idle = subs.slice(live.length);
+      assert.equal(idle.filter((sub) => sub.connected).length, idleSubscriptions, 'every idle subscription is open');
+      const health = await fetch(`${stack.apiUrl}/health`);
+      assert.equal(health.status, 200, 'healthy with 10,000 subscriptions open');
+      const rssOpen = rssMb(apiPid);
+
+      // One more than the caps allow (the live ones count too).
+      const extra = Array.from({ length: 100 - live.length + 1 }, () => openRaw(port, 'idle-extra', false));
+      subs.push(...extra);
+      await eventually(async () => (extra.every((sub) => sub.status !== 0) ? true : undefined), 60_000, 'the extra subscriptions answered');
+      const refused = extra.filter((sub) => sub.status === 429);
+      assert.equal(refused.length, 1, `statuses ${extra.map((sub) => sub.status).join(',')}`);
+
+      // Redis paused under the load and the open subscriptions.
+      const pausedAt = Date.now();
+      stack.redisServer.pause();
+      const healthChecks: { status: number; ms: number }[] = [];
+      const reads: { status: number; domainCode: string | null; ms: number }[] = [];
+      try {
+        while (Date.now() - pausedAt < pauseMs) {
+          const started = Date.now();
+          const answer = await fetch(`${stack.apiUrl}/health`, { signal: AbortSignal.timeout(30_000) });
+          healthChecks.push({ status: answer.status, ms: Date.now() - started });
+          const readStarted = Date.now();
+          const read = await fetch(`${stack.apiUrl}/trpc/account.get?input=${encodeURIComponent(JSON.stringify({ accountId: running.hotAccount }))}`, { signal: AbortSignal.timeout(30_000) });
+          const body = (await read.json()) as { error?: { data?: { domainCode?: string | null } } };
+          reads.push({ status: read.status, domainCode: body.error?.data?.domainCode ?? null, ms: Date.now() - readStarted });
+          await runFor(500);
+        }
+      } finally {
+        stack.redisServer.resume();
+      }
+      const resumedAt = Date.now();
+      const during = tallyBetween(running.tally, pausedAt, resumedAt);
+      assert.ok(healthChecks.length > 0 && healthChecks.every((check) => check.ms < 10_000), `health answered each time: ${JSON.stringify(healthChecks)}`);
+      assert.ok(healthChecks.some((check) => check.status === 503), 'health said Redis was away');
+      const timedOut = reads.filter((read) => read.status === 503 && read.domainCode === 'REDIS_TIMEOUT');
+      assert.ok(timedOut.length > 0, `reads refused 503 REDIS_TIMEOUT: ${JSON.stringify(reads)}`);
+      assert.ok(reads.every((read) => read.status === 200 || (read.status === 503 && read.domainCode !== null)), `every refused read typed: ${JSON.stringify(reads)}`);
+      assert.ok(during.acknowledged > 0, `commands were acknowledged while Redis was paused: ${describeBetween(during)}`);
+
+      await runFor(3000);
+      await running.stop();
+
+      // Live subscribers end at their account's latest version; the idle ones are still open.
+      const versions = new Map<string, number>();
+      for (const accountId of running.accounts) {
+        versions.set(accountId, await eventually(async () => (await stack.readModels.get(accountReadModel, accountId))?.version, 60_000, `${accountId} read`));
+      }
+      await eventually(async () => (live.every(({ accountId, sub }) => sub.lastId === versions.get(accountId)) ? true : undefined), 60_000, 'every live subscriber saw its account’s latest version');
+      assert.equal(idle.filter((sub) => sub.closed).length, 0, 'no idle subscription was dropped');
+      const rssEnd = rssMb(apiPid);
+      const pings = idle.reduce((sum, sub) => sum + sub.pings, 0);
+      figures.push(
+        `api-bounds: ${idleSubscriptions} idle subscriptions opened in ${openMs} ms; API RSS ${rssBefore} MB before, ${rssOpen} MB open (${Math.round(((rssOpen - rssBefore) * 1024) / idleSubscriptions)} KB each), ${rssEnd} MB at the end; ` +
+          `${pings} heartbeats received; 1 over the cap refused 429 SUBSCRIPTION_LIMIT; Redis paused ${resumedAt - pausedAt} ms: health answered ${healthChecks.length}× (slowest ${Math.max(...healthChecks.map((c) => c.ms))} ms), ` +
+          `reads ${timedOut.length}× 503 REDIS_TIMEOUT (slowest ${Math.max(...reads.map((r) => r.ms))} ms), ${describeBetween(during)}`,
+      );
+    } finally {
+      await running.stop();
+    }
+    const report = { ...(await audit(stack, 'redis-paused', running)), fault: figures.at(-1) };
+    reports.push(report);
+    assertAccounted(report);
+    assert.equal(stack.roles.api.crashes, 0, stack.roles.api.tail.join('\n'));
+    assert.equal(stack.roles.api.child?.exitCode, null, 'the API still runs');
+  });
+});
