@@ -96,7 +96,7 @@ export const configSchema = z.object({
   API_MAX_BATCH: z.coerce.number().int().min(1).max(1_000).default(50),
   /** Live subscriptions one API process holds for one caller, and in all, before refusing new ones (429 SUBSCRIPTION_LIMIT). */
   API_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).max(1_000_000).default(100),
-  API_SUBSCRIPTIONS_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  API_SUBSCRIPTIONS_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
   /** A subscription that delivered no event for this long is ended (its client reconnects from its lastEventId). */
   API_SUBSCRIPTION_IDLE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
   /** How long the API waits for any one Redis call before answering 503 REDIS_TIMEOUT. */

@@ -239,8 +239,10 @@ describe('API bounds (a redis-server of the test’s own, no Temporal)', { timeo
           assert.equal(read.error?.data.domainCode, 'REDIS_TIMEOUT');
           assert.equal(read.error?.data.retryable, true);
         }
-        // 500 ms for the read; the rate limiter's own Redis call may wait as long first.
-        assert.ok(tookMs < 5_000, `answered in ${Math.round(tookMs)} ms`);
+        // REDIS_TIMEOUT comes only from the deadline (500 ms, after the limiter's own call may
+        // have waited as long): without it these reads would wait until Redis resumes. The bound
+        // here is generous, for a busy machine.
+        assert.ok(tookMs < 20_000, `answered in ${Math.round(tookMs)} ms`);
         const health = await fetch(`${api.url}/health`);
         assert.equal(health.status, 503, 'health answers, and says Redis is away');
       } finally {
