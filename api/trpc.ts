@@ -84,7 +84,9 @@ const requires = (access: Access) =>
 const unavailable = t.middleware(async ({ next }) => {
   const result = await next();
   if (result.ok || result.error.code !== 'INTERNAL_SERVER_ERROR') return result;
-  throw asUnavailable(result.error.cause) ?? result.error;
+  const away = asUnavailable(result.error.cause);
+  if (!away) return result;
+  throw away;
 });
 
 /**
