@@ -54,6 +54,7 @@ async function holdOpen(port: number, n: number, accountOf: (i: number) => strin
   const open: RawSubscription[] = [];
   let reopened = 0;
   for (let i = 0; i < n; i += 250) {
+    if (i % 2500 === 0) progress(`${i} of ${n} subscriptions open (${reopened} opened again)`);
     let batch = Array.from({ length: Math.min(250, n - i) }, (_, k) => openRaw(port, accountOf(i + k), track));
     for (;;) {
       await eventually(async () => (batch.every((sub) => sub.connected || sub.closed) ? true : undefined), 120_000, `subscriptions ${i}.. open`);
@@ -100,6 +101,10 @@ function openRaw(port: number, accountId: string, track: boolean, lastEventId?: 
   return sub;
 }
 
+const startedAt = Date.now();
+/** A line on the drill's progress (a slow drill shows where its time went). */
+const progress = (what: string) => console.log(`# api-bounds drill +${Math.round((Date.now() - startedAt) / 1000)} s: ${what}`);
+
 /** The API process's resident memory, in MB, from /proc. */
 function rssMb(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
@@ -113,6 +118,7 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
   const figures: string[] = [];
   before(async () => {
     stack = await startDrillStack({ env: settings });
+    progress('stack started');
   });
   after(async () => {
     for (const sub of subs) sub.socket.destroy();
@@ -157,6 +163,7 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
       assert.match(over.text, /"retryable":true/);
 
       // Redis paused under the load and the open subscriptions.
+      progress('one over the cap refused; pausing Redis');
       const pausedAt = Date.now();
       stack.redisServer.pause();
       const healthChecks: { status: number; ms: number }[] = [];
@@ -184,8 +191,10 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
       assert.ok(reads.every((read) => read.status === 200 || (read.status === 503 && read.domainCode !== null)), `every refused read typed: ${JSON.stringify(reads)}`);
       assert.ok(during.acknowledged > 0, `commands were acknowledged while Redis was paused: ${describeBetween(during)}`);
 
+      progress('Redis resumed');
       await runFor(3000);
       await running.stop();
+      progress('load stopped');
 
       // Live subscribers end at their account's latest version; the idle ones are still open.
       const versions = new Map<string, number>();
@@ -209,6 +218,7 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
     } finally {
       await running.stop();
     }
+    progress('auditing');
     const report = { ...(await audit(stack, 'redis-paused', running)), fault: figures.at(-1) };
     reports.push(report);
     assertAccounted(report);
