@@ -202,9 +202,25 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
         versions.set(accountId, await eventually(async () => (await stack.readModels.get(accountReadModel, accountId))?.version, 60_000, `${accountId} read`));
       }
       // One whose stream ended (a read past its deadline while Redis was paused) reconnects from its last id, as tRPC's client does.
-      const liveNow = live.open.map((sub) => (sub.closed ? openRaw(port, sub.accountId, true, sub.lastId) : sub));
-      subs.push(...liveNow.filter((sub) => !live.open.includes(sub)));
-      await eventually(async () => (liveNow.every((sub) => sub.lastId === versions.get(sub.accountId)) ? true : undefined), 60_000, 'every live subscriber saw its account’s latest version');
+      const liveNow = [...live.open];
+      let resumed = 0;
+      const behind = () => liveNow.filter((sub) => sub.lastId !== versions.get(sub.accountId));
+      await eventually(
+        async () => {
+          for (const [i, sub] of liveNow.entries()) {
+            if (!sub.closed) continue;
+            liveNow[i] = openRaw(port, sub.accountId, true, sub.lastId);
+            subs.push(liveNow[i]!);
+            resumed += 1;
+          }
+          return behind().length === 0 ? true : undefined;
+        },
+        60_000,
+        'every live subscriber saw its account’s latest version',
+      ).catch((error: Error) => {
+        const lagging = behind().map((sub) => `${sub.accountId} at ${sub.lastId} of ${versions.get(sub.accountId)} (status ${sub.status}, connected ${sub.connected}, error ${sub.errorCode})`);
+        throw new Error(`${error.message}: ${lagging.length} behind, e.g. ${lagging.slice(0, 5).join('; ')}`);
+      });
       const ended = subs.filter((sub) => sub.closed && sub.connected);
       const errorCodes = [...new Set(ended.map((sub) => sub.errorCode))];
       assert.ok(errorCodes.every((code) => code === 'REDIS_TIMEOUT' || code === 'REDIS_UNAVAILABLE'), `streams ended only with a typed, retryable error: ${errorCodes.join(', ')}`);
@@ -212,7 +228,7 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
       const pings = idle.open.reduce((sum, sub) => sum + sub.pings, 0);
       figures.push(
         `api-bounds: ${idleSubscriptions} idle subscriptions opened in ${openMs} ms (${live.reopened + idle.reopened + extra.reopened} reset while connecting, opened again); API RSS ${rssBefore} MB before, ${rssOpen} MB open (${Math.round(((rssOpen - rssBefore) * 1024) / idleSubscriptions)} KB each), ${rssEnd} MB at the end; ` +
-          `${pings} heartbeats received; ${ended.length} streams ended by an error event (${errorCodes.join(', ') || 'none'}: the client reconnects); 1 over the cap refused 429 SUBSCRIPTION_LIMIT; Redis paused ${resumedAt - pausedAt} ms: health answered ${healthChecks.length}× (slowest ${Math.max(...healthChecks.map((c) => c.ms))} ms), ` +
+          `${pings} heartbeats received; ${resumed} live subscribers resumed from their last id; ${ended.length} streams ended by an error event (${errorCodes.join(', ') || 'none'}: the client reconnects); 1 over the cap refused 429 SUBSCRIPTION_LIMIT; Redis paused ${resumedAt - pausedAt} ms: health answered ${healthChecks.length}× (slowest ${Math.max(...healthChecks.map((c) => c.ms))} ms), ` +
           `reads ${timedOut.length}× 503 REDIS_TIMEOUT (slowest ${Math.max(...reads.map((r) => r.ms))} ms), ${describeBetween(during)}`,
       );
     } finally {
