@@ -161,6 +161,8 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
       assert.equal(over.status, 429, 'one over API_SUBSCRIPTIONS_TOTAL');
       assert.match(over.text, /"domainCode":"SUBSCRIPTION_LIMIT"/);
       assert.match(over.text, /"retryable":true/);
+      // Those above 10,000 close again: room for the live subscribers to reconnect.
+      for (const sub of [...extra.open, over]) sub.socket.destroy();
 
       // Redis paused under the load and the open subscriptions.
       progress('one over the cap refused; pausing Redis');
@@ -208,7 +210,8 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
       await eventually(
         async () => {
           for (const [i, sub] of liveNow.entries()) {
-            if (!sub.closed) continue;
+            if (!sub.closed && sub.status < 400) continue;
+            sub.socket.destroy();
             liveNow[i] = openRaw(port, sub.accountId, true, sub.lastId);
             subs.push(liveNow[i]!);
             resumed += 1;
