@@ -205,7 +205,7 @@ describe('API bounds under load (a stack the drill owns)', { timeout: 600_000 },
       await running.stop();
       progress('load stopped');
 
-      // Live subscribers end at their account's latest version; the idle ones are still open.
+      // Live subscribers end at their account's latest version.
       // Each account's version in its read model, read again on each look (a `wait: 'none'` command may still be decided).
       const versions = new Map<string, number>();
       const readVersions = async () => {
