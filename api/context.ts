@@ -11,11 +11,12 @@ import type { Config } from '../core/config';
 import type { AnyProjection } from '../core/projection';
 import type { Logger } from '../infra/logger';
 import { connectRabbit } from '../infra/rabbit';
-import { closeRedis, createRedis } from '../infra/redis';
+import { closeRedis, createRedis, withDeadlines } from '../infra/redis';
 import { connectTemporalLazily } from '../infra/temporal';
 import { createProjectionAdmin, type ProjectionAdmin } from '../projectors/admin';
 import { createReadModels, createVersionWaiter } from '../projectors/store';
 import { createAuthenticator } from './access';
+import { apiLimits } from './limits';
 import type { ApiContext } from './trpc';
 import { sleep } from '../infra/deadline';
 
@@ -48,7 +49,9 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
   const subscriber = createRedis(config.REDIS_URL, 'ledgerflow-api-subscriber', log);
   for (const client of [redis, subscriber]) client.connect().catch((err: unknown) => log.warn({ err }, 'redis not reachable yet; reconnecting in the background'));
   const rabbit = connectRabbit(config, 'api', log);
-  const readModels = createReadModels(redis, config.REDIS_PREFIX);
+  // Every call the API makes to Redis has a deadline: a paused Redis answers 503, it never piles requests up.
+  const timedRedis = withDeadlines(redis, { timeoutMs: config.API_REDIS_TIMEOUT_MS, maxPending: apiLimits.redisPendingCalls });
+  const readModels = createReadModels(timedRedis, config.REDIS_PREFIX);
   const waiter = createVersionWaiter(subscriber, readModels, config.REDIS_PREFIX, (err) => log.warn({ err }, 'subscribing to read-model notices failed'));
   const bus = createCommandBus(temporal, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -58,8 +61,8 @@ export function createLedgerflowContext(app: AnyAppConfig, config: Config, log: 
     commandIdRetentionMs: config.COMMAND_ID_RETENTION_HOURS * 3_600_000,
     log,
   });
-  const admin = createProjectionAdmin(redis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
-  const base = { temporal, bus, readModels, waiter, admin, redis, rabbit, config, authenticate: createAuthenticator(config) };
+  const admin = createProjectionAdmin(timedRedis, config.REDIS_PREFIX, options.projections ?? projectionsOf(app));
+  const base = { temporal, bus, readModels, waiter, admin, redis: timedRedis, rabbit, config, authenticate: createAuthenticator(config) };
   return {
     context: (request = {}) => ({ ...base, token: request.token ?? null, correlationId: request.correlationId ?? null, userId: request.userId ?? null }),
     bus,

@@ -12,8 +12,11 @@ import { traceRequest } from '../infra/tracing';
 import { bearerToken, isRefusal, refusals, roleRefusal } from './access';
 import { consoleHeaders, readConsoleFiles } from './console/page';
 import type { LedgerflowContext, RequestIdentity } from './context';
-import { checkHealth } from './health';
+import { recentHealth } from './health';
+import { admit, commandIdOf, type Admission } from './admission';
 import { createApiMetrics, type ApiMetrics } from './metrics';
+import { createRateLimiter } from './rate-limit';
+import { createSubscriptionSlots } from './subscriptions';
 import { createRouter, procedurePathsOf } from './router';
 import type { ApiContext } from './trpc';
 
@@ -81,7 +84,7 @@ export const ledgerflowFastify: FastifyPluginAsync<LedgerflowFastifyOptions> = a
     instance.get('/health', async (_request, reply) => {
       // A load balancer stops sending here once the API is draining.
       if (draining) return reply.code(503).send({ ok: false, draining: true });
-      const report = await checkHealth(base);
+      const report = await recentHealth(base);
       return reply.code(report.ok ? 200 : 503).send(report);
     });
   }
@@ -120,7 +123,7 @@ interface TrpcScope extends Pick<LedgerflowFastifyOptions, 'ledgerflow' | 'log' 
 
 /** /trpc in a scope of its own: its body limit, hooks and error answers apply to nothing else of the app's server. */
 function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, metrics, inFlight, draining }: TrpcScope) {
-  const { config } = ledgerflow.context();
+  const { config, authenticate } = ledgerflow.context();
   const procedureOf = (request: FastifyRequest) => (request.params as { path?: string }).path;
 
   // Fastify reads the body: one declaring more than the limit is answered 413 before a byte of it is read.
@@ -135,20 +138,24 @@ function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, m
       stop();
     });
   });
+  // Before any of it runs: a batch over its cap, a caller over its rate, a subscription over its caps.
+  const admission: Admission = {
+    config,
+    authenticate,
+    limiter: createRateLimiter(ledgerflow.context().redis, { points: config.API_RATE_LIMIT, windowS: config.API_RATE_LIMIT_WINDOW_S, prefix: config.REDIS_PREFIX }),
+    slots: createSubscriptionSlots({ perCaller: config.API_SUBSCRIPTIONS_PER_CALLER, total: config.API_SUBSCRIPTIONS_TOTAL }),
+    isSubscription: (path) => (router._def.procedures as Record<string, { _def?: { type?: string } }>)[path]?._def?.type === 'subscription',
+    refused: (path, code) => metrics.countRequest(path, code),
+  };
   trpc.addHook('preHandler', (request, reply, next) => {
     if (draining()) return refuseWhileDraining(request, reply);
     traceRequest(request.raw, reply.raw, procedureOf(request) ?? '', next);
   });
+  trpc.addHook('preHandler', (request, reply) => admit(request, reply, admission));
 
   function refuseWhileDraining(request: FastifyRequest, reply: FastifyReply) {
     // Named, so the sender resends it with the same commandId to another instance.
-    let commandId: string | null = null;
-    try {
-      const body = typeof request.body === 'string' ? (JSON.parse(request.body) as { commandId?: unknown } | null) : null;
-      if (typeof body?.commandId === 'string') commandId = body.commandId;
-    } catch {
-      // not JSON: nothing to name
-    }
+    const commandId = commandIdOf(request);
     metrics.countRequest(undefined, 'SERVICE_UNAVAILABLE');
     const message = 'the API is shutting down: send the command again (same commandId)';
     void reply

@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { Redis } from '../infra/redis';
+import { apiLimits } from './limits';
 
 export interface HealthReport {
   ok: boolean;
@@ -36,4 +37,19 @@ export async function checkHealth(deps: HealthDeps): Promise<HealthReport> {
     }),
   ]);
   return { ok: temporal.ok && redis.ok && rabbitmq.ok, checks: { temporal, redis, rabbitmq } };
+}
+
+const recentReports = new WeakMap<object, { at: number; report: Promise<HealthReport> }>();
+
+/**
+ * The process's latest report if younger than `apiLimits.healthCacheMs` (or still being made), else a
+ * new one. `/health` and `system.health` are public: without this, each call would cost a
+ * round trip to Temporal and to Redis.
+ */
+export function recentHealth(deps: HealthDeps): Promise<HealthReport> {
+  const recent = recentReports.get(deps.temporal);
+  if (recent && performance.now() - recent.at < apiLimits.healthCacheMs) return recent.report;
+  const report = checkHealth(deps);
+  recentReports.set(deps.temporal, { at: performance.now(), report });
+  return report;
 }

@@ -12,8 +12,9 @@ import { lookupCommand, type CommandLookup } from '../commands/lookup';
 import { UnknownProjectionError } from '../projectors/admin';
 import { InvalidCursorError } from '../projectors/store';
 import { commandRouter } from './aggregate-router';
-import { checkHealth } from './health';
-import { adminProcedure, clientProcedure, enforce, mergeRouters, publicProcedure, router } from './trpc';
+import { recentHealth } from './health';
+import { untilIdle } from './subscriptions';
+import { adminProcedure, asUnavailable, clientProcedure, enforce, mergeRouters, publicProcedure, router } from './trpc';
 
 /** How long a query with `minVersion` waits for the read model before answering TIMEOUT. */
 export const minVersionTimeoutMs = 5000;
@@ -51,6 +52,7 @@ function getQuery<M extends AnyModule>(module: M) {
  * `<aggregate>.onChange`: the read model each time it reaches a newer version, over server-sent
  * events. Each message is tracked by its version: a client that reconnects sends the last one
  * it saw and receives the current document at once if it is newer, so it never stays behind.
+ * One idle for API_SUBSCRIPTION_IDLE_MS is ended, and its client reconnects.
  */
 function onChangeSubscription<P extends AnyProjection>(module: AnyModule, aggregate: AnyAggregate, projection: P) {
   const input = z.strictObject({ [aggregate.idField]: aggregate.idSchema, lastEventId: z.string().regex(/^\d+$/).nullish() });
@@ -58,8 +60,14 @@ function onChangeSubscription<P extends AnyProjection>(module: AnyModule, aggreg
     const id = input[aggregate.idField] as string;
     enforceRead(module, ctx.caller, id, `${aggregate.name}.onChange`);
     const since = Number(input.lastEventId ?? 0);
-    for await (const { version, doc } of ctx.waiter.changes(projection, aggregate.name, id, since, signal ?? new AbortController().signal)) {
-      yield tracked(String(version), doc);
+    const changes = (until: AbortSignal) => ctx.waiter.changes(projection, aggregate.name, id, since, until);
+    try {
+      for await (const { version, doc } of untilIdle(changes, signal ?? new AbortController().signal, ctx.config.API_SUBSCRIPTION_IDLE_MS)) {
+        yield tracked(String(version), doc);
+      }
+    } catch (error) {
+      // Redis away or slow: a retryable 503 in the stream, on which tRPC's client reconnects.
+      throw asUnavailable(error) ?? error;
     }
   });
 }
@@ -153,7 +161,7 @@ async function adminCall<T>(run: () => Promise<T>): Promise<T> {
 function systemRouterOf(modules: readonly AnyModule[]) {
   const moduleOf = new Map(modules.map((module) => [module.aggregate.name, module]));
   return router({
-  health: publicProcedure.query(({ ctx }) => checkHealth(ctx)),
+  health: publicProcedure.query(({ ctx }) => recentHealth(ctx)),
   /** What became of a command, by its aggregate and commandId: what a caller told `queued` looks up. */
   commandOutcome: clientProcedure
     .input(commandOutcomeInput)

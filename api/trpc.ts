@@ -3,14 +3,16 @@ import { ClientClosedError, ClientOfflineError, SocketClosedUnexpectedlyError } 
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Config } from '../core/config';
-import type { Redis } from '../infra/redis';
+import { RedisTimeoutError, type Redis } from '../infra/redis';
+import { engineCodes } from '../core/errors';
 import type { ProjectionAdmin } from '../projectors/admin';
 import type { ReadModels, VersionWaiter } from '../projectors/store';
 import type { CommandBus } from '../commands/bus';
 import { anyCause, temporalAway } from '../commands/failures';
 import type { Caller } from '../core/module';
 import { isRefusal, roleRefusal, type Access, type Authenticator, type Refusal } from './access';
-import { commandFacts, RejectionError } from './errors';
+import { commandFacts, RejectionError, toTRPCError } from './errors';
+import { apiLimits } from './limits';
 
 /** What every procedure can reach; built once per request by the HTTP adapter or a caller. */
 export interface ApiContext {
@@ -39,6 +41,8 @@ export interface FieldErrors {
 const t = initTRPC.context<ApiContext>().create({
   // No stack traces on the wire, whatever NODE_ENV says.
   isDev: false,
+  // Heartbeats on every live stream; a client that hears nothing, not even them, reconnects.
+  sse: { ping: { enabled: true, intervalMs: apiLimits.ssePingMs }, client: { reconnectAfterInactivityMs: apiLimits.sseClientInactivityMs } },
   errorFormatter({ shape, error }) {
     const cause = error.cause;
     const rejection = cause instanceof RejectionError ? cause.rejection : null;
@@ -95,12 +99,25 @@ export function enforce(refused: Refusal | null): void {
 const unavailable = t.middleware(async ({ next }) => {
   const result = await next();
   if (result.ok || result.error.code !== 'INTERNAL_SERVER_ERROR') return result;
-  const away = unavailableService(result.error.cause);
+  const away = asUnavailable(result.error.cause);
   if (!away) return result;
-  const { commandId } = commandFacts(result.error.cause);
-  const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
-  throw new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: `${away} is unavailable; ${advice}`, cause: result.error.cause });
+  throw away;
 });
+
+/**
+ * The 503 (retryable) for an error that says a service is away, naming the command it may have
+ * applied; null for another failure. Redis's own: REDIS_TIMEOUT or REDIS_UNAVAILABLE.
+ */
+export function asUnavailable(cause: unknown): TRPCError | null {
+  const away = unavailableService(cause);
+  if (!away) return null;
+  const { commandId } = commandFacts(cause);
+  const advice = commandId ? `retry with the same commandId ${commandId} (it may have been applied)` : 'try again';
+  const message = `${away} is unavailable; ${advice}`;
+  if (away === 'Temporal') return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause });
+  const code = anyCause(cause, (error) => error instanceof RedisTimeoutError) ? engineCodes.REDIS_TIMEOUT : engineCodes.REDIS_UNAVAILABLE;
+  return toTRPCError({ kind: 'UNAVAILABLE', code, message }, commandId ?? undefined);
+}
 
 /** Commands, queries and subscriptions: a client or admin token (none needed when API_TOKENS is unset). */
 export const clientProcedure = t.procedure.use(requires('client')).use(unavailable);
@@ -108,7 +125,10 @@ export const clientProcedure = t.procedure.use(requires('client')).use(unavailab
 export const adminProcedure = t.procedure.use(requires('admin')).use(unavailable);
 
 const redisDown = (error: unknown): boolean =>
-  error instanceof ClientOfflineError || error instanceof ClientClosedError || error instanceof SocketClosedUnexpectedlyError;
+  error instanceof ClientOfflineError ||
+  error instanceof ClientClosedError ||
+  error instanceof SocketClosedUnexpectedlyError ||
+  error instanceof RedisTimeoutError;
 /** The service an error (or one in its cause chain) says is away, or null for another failure. */
 const unavailableService = (error: unknown): 'Redis' | 'Temporal' | null => (anyCause(error, redisDown) ? 'Redis' : temporalAway(error) ? 'Temporal' : null);
 

@@ -117,6 +117,18 @@ export const configSchema = z.object({
   /** Commands one API process holds for one aggregate, and for all together, before refusing (503, retryable). */
   COMMAND_QUEUE_PER_AGGREGATE: z.coerce.number().int().min(1).max(100_000).default(1_000),
   COMMAND_QUEUE_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+  /** Calls one caller (a valid token, else an IP) may make per API_RATE_LIMIT_WINDOW_S, shared by every API process through Redis; 0 turns the limit off. */
+  API_RATE_LIMIT: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
+  API_RATE_LIMIT_WINDOW_S: z.coerce.number().int().min(1).max(3_600).default(10),
+  /** Calls in one tRPC batch; a larger batch is refused (400 BATCH_TOO_LARGE) before any of it runs. */
+  API_MAX_BATCH: z.coerce.number().int().min(1).max(1_000).default(50),
+  /** Live subscriptions one API process holds for one caller, and in all, before refusing new ones (429 SUBSCRIPTION_LIMIT). */
+  API_SUBSCRIPTIONS_PER_CALLER: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  API_SUBSCRIPTIONS_TOTAL: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
+  /** A subscription that delivered no event for this long is ended (its client reconnects from its lastEventId). */
+  API_SUBSCRIPTION_IDLE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
+  /** How long the API waits for any one Redis call before answering 503 REDIS_TIMEOUT. */
+  API_REDIS_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where the worker and the projector serve /metrics and /health (0.0.0.0 in containers). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),

@@ -85,6 +85,16 @@ export const engineCodes = {
    * 1, or a gap): it does not switch until an operator accepts the gaps. In its status (`rebuild.held`).
    */
   REBUILD_HELD_FOR_GAPS: 'REBUILD_HELD_FOR_GAPS',
+  /** Redis is not connected: a read (or the limiter) could not run. Kind UNAVAILABLE. */
+  REDIS_UNAVAILABLE: 'REDIS_UNAVAILABLE',
+  /** Redis did not answer a call within API_REDIS_TIMEOUT_MS (paused, overloaded). Kind UNAVAILABLE. */
+  REDIS_TIMEOUT: 'REDIS_TIMEOUT',
+  /** The caller spent its API_RATE_LIMIT for the window (429, with Retry-After). Kind UNAVAILABLE. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A tRPC batch of more than API_MAX_BATCH calls (400, none of it ran). Kind INVALID_COMMAND. */
+  BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
+  /** The caller, or the API process, holds its bound of live subscriptions (429, with Retry-After). Kind UNAVAILABLE. */
+  SUBSCRIPTION_LIMIT: 'SUBSCRIPTION_LIMIT',
 } as const;
 
 /** A JSON-safe description of a rejection: what the workflow answers and the API reports. */

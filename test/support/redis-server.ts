@@ -7,6 +7,10 @@ export interface OwnRedis {
   port: number;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing (a paused, not a stopped, Redis). */
+  pause(): void;
+  /** SIGCONT: it answers again, the calls sent meanwhile first. */
+  resume(): void;
 }
 
 
@@ -25,6 +29,12 @@ export async function ownRedis(): Promise<OwnRedis> {
       const exited = new Promise((resolve) => child!.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
+    },
+    pause() {
+      child?.kill('SIGSTOP');
+    },
+    resume() {
+      child?.kill('SIGCONT');
     },
   };
   await server.start();

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FastifyRequest } from 'fastify';
 import { generateKeyPair, SignJWT } from 'jose';
 import { createAuthenticator, isRefusal, ruleRefusal } from '../../api/access';
+import { callerOf } from '../../api/admission';
 import { ConfigError, loadConfig } from '../../core/config';
 import { isProcessCommandId, processCommandId } from '../../core/ids';
 import type { Caller } from '../../core/module';
@@ -110,5 +112,26 @@ describe('access rules', () => {
       assert.ok(isProcessCommandId(id) && id.length <= 128, id);
     }
     assert.equal(isProcessCommandId('0193a3f0-7c1e-7a4b-9e1f-2b3c4d5e6f70'), false, 'what the client generates');
+  });
+});
+
+describe('the rate limit\'s caller', () => {
+  const config = loadConfig(env);
+  const authenticate = createAuthenticator(config);
+  const request = (authorization?: string) => ({ headers: authorization ? { authorization } : {}, query: {}, ip: '10.0.0.7' }) as unknown as FastifyRequest;
+
+  it('is the user a verified JWT names, whichever of their tokens they send', async () => {
+    const first = await callerOf(request(`Bearer ${await jwt({ sub: 'ada' })}`), config, authenticate);
+    const second = await callerOf(request(`Bearer ${await jwt({ sub: 'ada', jti: 'another' })}`), config, authenticate);
+    assert.match(first, /^user:/);
+    assert.equal(second, first);
+    assert.notEqual(await callerOf(request(`Bearer ${await jwt({ sub: 'bob' })}`), config, authenticate), first);
+  });
+
+  it('is the address for a forged or expired JWT or none at all, and the token for a static one', async () => {
+    assert.equal(await callerOf(request(`Bearer ${await jwt({ sub: 'ada' }, { key: 'another-secret-of-at-least-32-characters!' })}`), config, authenticate), 'ip:10.0.0.7');
+    assert.equal(await callerOf(request(`Bearer ${await jwt({ sub: 'ada' }, { exp: now() - 3600 })}`), config, authenticate), 'ip:10.0.0.7');
+    assert.equal(await callerOf(request(), config, authenticate), 'ip:10.0.0.7');
+    assert.match(await callerOf(request('Bearer static-client'), config, authenticate), /^token:/);
   });
 });

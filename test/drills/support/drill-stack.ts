@@ -48,7 +48,8 @@ export interface DrillStack {
   stop(): Promise<void>;
 }
 
-export async function startDrillStack(): Promise<DrillStack> {
+/** `env`: settings over the drill's own (e.g. the API's bounds raised for a drill). */
+export async function startDrillStack(options: { env?: Record<string, string> } = {}): Promise<DrillStack> {
   const run = uniqueId('drill');
   const dir = mkdtempSync(join(tmpdir(), 'ledgerflow-drill-'));
   const temporalPort = await freePort();
@@ -66,6 +67,7 @@ export async function startDrillStack(): Promise<DrillStack> {
     API_PORT: String(await freePort()),
     COMMAND_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
+    ...options.env,
   });
   // Operations endpoints on ports of their own: another stack on the machine may hold the defaults.
   const env = envOf(config, {
