@@ -179,8 +179,8 @@ describe('cart API over HTTP (typed tRPC client, real Temporal, RabbitMQ, Redis)
     await eventually(async () => ((await stack.trpc.cart.get.query({ cartId: done })).status === 'checked_out' ? true : undefined), 60_000, 'checked out');
 
     const ours = (carts: { cartId: string }[]) => carts.map((c) => c.cartId).filter((id) => [older, newer, done].includes(id));
-    assert.deepEqual(ours(await stack.trpc.cart.listOpen.query({ limit: 100 })), [older, newer], 'checked-out carts leave the index');
-    assert.deepEqual(ours(await stack.trpc.cart.listOpen.query({ updatedBefore: cutoff, limit: 100 })), [older]);
+    assert.deepEqual(ours((await stack.trpc.cart.listOpen.query({ limit: 100 })).items), [older, newer], 'checked-out carts leave the index');
+    assert.deepEqual(ours((await stack.trpc.cart.listOpen.query({ updatedBefore: cutoff, limit: 100 })).items), [older]);
     const invalid = await rejectionOf(stack.trpc.cart.listOpen.query({ updatedBefore: 'yesterday' }));
     assert.equal(invalid.data?.code, 'BAD_REQUEST');
   });

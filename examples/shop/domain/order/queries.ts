@@ -15,12 +15,15 @@ export const orderQueries = {
       return { items: page.items.filter(isOrderSummary), nextCursor: page.nextCursor };
     },
   }),
-  /** Orders in a status, oldest first (e.g. `created`: waiting to be shipped). */
+  /** Orders in a status, oldest first (e.g. `created`: waiting to be shipped), a page at a time. */
   byStatus: defineQuery({
-    description: 'Orders in a status, oldest first.',
+    description: 'Orders in a status, oldest first, a page at a time.',
     // Every user's orders: staff only.
     access: 'admin',
-    input: z.strictObject({ status, limit: z.number().int().min(1).max(100).optional() }),
-    run: async (read, input) => (await read.list(orderSummaries, 'byStatus', { key: input.status, limit: input.limit ?? 50 })).filter(isOrderSummary),
+    input: z.strictObject({ status, ...pageInput }),
+    run: async (read, input) => {
+      const page = await read.page(orderSummaries, 'byStatus', { key: input.status, limit: input.limit ?? 50, cursor: input.cursor });
+      return { items: page.items.filter(isOrderSummary), nextCursor: page.nextCursor };
+    },
   }),
 };
