@@ -217,6 +217,18 @@ describe('cart decider', () => {
       given(...reopened).when(complete('agg-1.1')).thenRejects('CHECKOUT_MISMATCH');
     });
 
+    it('is cancelled by its customer whatever became of its process: open again, and the process\'s answers after it change nothing', () => {
+      const cancel = (orderId: string): CartCommand => ({ type: 'cancelCheckout', payload: { orderId } });
+      given(...history).when(cancel('agg-1.1')).then([failed('agg-1.1', 'CHECKOUT_CANCELLED', 'cancelled by the customer')]);
+      given(...history).when(cancel('agg-1.2')).thenRejects('CHECKOUT_MISMATCH');
+      given(added('apple', 2, 1999)).when(cancel('agg-1.1')).thenRejects('CHECKOUT_MISMATCH');
+      const cancelled = [...history, failed('agg-1.1', 'CHECKOUT_CANCELLED', 'cancelled by the customer')];
+      assert.equal(given(...cancelled).state().status, 'open');
+      given(...cancelled).when(cancel('agg-1.1')).then([]);
+      given(...cancelled).when(complete('agg-1.1')).thenRejects('CHECKOUT_MISMATCH');
+      given(...cancelled).when(fail('agg-1.1', 'CHECKOUT_MISMATCH', 'the cart no longer waited')).then([]);
+    });
+
     it('starts the checkout process once, under an id derived from its order', () => {
       const start = cart.processes.CheckoutStarted!({
         aggregateId: 'user-1',

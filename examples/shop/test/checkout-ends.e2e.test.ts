@@ -104,6 +104,49 @@ describe('a checkout always finishes (real services, a slow gateway)', { timeout
     assert.equal(done.status, 'checked_out', JSON.stringify(done.lastCheckoutFailure));
   });
 
+  it('cancelled by its customer mid-payment: the process finds the cart no longer waiting and undoes everything', async () => {
+    const { customerId, product } = await shopper();
+    Object.assign(stack.payments.behavior, { delayMs: 3_000 });
+    const { orderId, startedAt } = await checkoutMidPayment(customerId);
+    await stack.trpc.cart.cancelCheckout.mutate({ cartId: customerId, orderId });
+
+    const cart = await cartSettled(customerId, startedAt);
+    assert.deepEqual([cart.status, cart.lastCheckoutFailure?.code], ['open', 'CHECKOUT_CANCELLED']);
+    const result = await resultOf<CheckoutResult>(`checkout:${orderId}`);
+    assert.equal(result.status, 'failed', 'the process did not complete a cancelled checkout');
+    assert.deepEqual(result.unsettled ?? [], [], 'its failure report, after the cancel, changed nothing and was no refusal');
+    assert.deepEqual(await noReservation(product).then((s) => [s.onHand, s.reserved, s.available]), [10, 0, 10]);
+    await orderStatus(orderId, 'cancelled');
+    assert.ok(['refunded', 'voided'].includes((await chargeOutcome(orderId))!), 'the charge is refunded (or voided before it landed)');
+  });
+
+  it('terminated the moment it started (perhaps before any step, when no guard watches it): the customer cancels, and nothing is left reserved, open or stuck', async () => {
+    const { customerId, product } = await shopper();
+    const started = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const orderId = (started.events[0]?.payload as { orderId: string }).orderId;
+    const process = stack.temporal.workflow.getHandle(`checkout:${orderId}`);
+    await eventually(() => process.describe().then(() => true, () => undefined), 60_000, `checkout:${orderId} started`);
+    await process.terminate('terminated before it could finish');
+    await stack.trpc.cart.cancelCheckout.mutate({ cartId: customerId, orderId });
+
+    const cart = await cartSettled(customerId, started.version!);
+    assert.deepEqual([cart.status, cart.lastCheckoutFailure?.orderId], ['open', orderId]);
+    // A guard exists only if the process ran its first step: then its recovery undoes what was done.
+    const guarded = await stack.temporal.workflow.getHandle(`checkout:${orderId}:guard`).describe().then(() => true, () => false);
+    if (guarded) await resultOf(`checkout:${orderId}:recovery`);
+    const stockNow = await eventually(async () => {
+      const s = await stack.trpc.inventory.get.query({ productId: product });
+      return s.reserved === 0 ? s : undefined;
+    }, 120_000, `${product}: nothing reserved`);
+    assert.deepEqual([stockNow.onHand, stockNow.available], [10, 10]);
+    const order = await stack.trpc.order.get.query({ orderId }).catch(() => null);
+    assert.ok(order === null || order.status === 'cancelled', `order ${orderId} is ${order?.status}`);
+    // And the cart checks out again.
+    const again = await stack.trpc.cart.checkout.mutate({ cartId: customerId, shippingAddress: address });
+    const done = await cartSettled(customerId, again.version!);
+    assert.equal(done.status, 'checked_out', JSON.stringify(done.lastCheckoutFailure));
+  });
+
   it('a compensation step refused (the order was shipped meanwhile): the stock follows the order — committed, none left reserved — and the cart opens', async () => {
     const { customerId, product } = await shopper();
     Object.assign(stack.payments.behavior, { delayMs: 3_000, declineAboveCents: 0 });

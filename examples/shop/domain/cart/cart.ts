@@ -36,7 +36,19 @@ export const cartCommands = {
   completeCheckout: z.strictObject({ orderId }),
   /** Sent by the checkout process after it compensated a failed step. */
   failCheckout: z.strictObject({ orderId, code: z.string().min(1).max(64), reason: z.string().max(500) }),
+  /**
+   * Sent by the customer: ends the checkout under way, whatever became of its process (even one
+   * terminated before it ran a step, which no guard watches). A process still running finds the
+   * cart no longer waiting for it (its completeCheckout is refused) and undoes its steps.
+   */
+  cancelCheckout: z.strictObject({ orderId }),
 };
+
+/** The failure a checkout the customer cancelled leaves on the cart. */
+export const checkoutCancelled = { code: 'CHECKOUT_CANCELLED', reason: 'cancelled by the customer' } as const;
+
+/** Commands a cart takes while a checkout is under way: the ones that end it. */
+const endingCheckout: ReadonlySet<string> = new Set(['completeCheckout', 'failCheckout', 'cancelCheckout']);
 
 export const cartErrorCodes = {
   ITEM_NOT_IN_CART: 'ITEM_NOT_IN_CART',
@@ -66,6 +78,9 @@ function requireLine(state: CartState, id: string): CartLine {
   if (!line) throw new DomainError(cartErrorCodes.ITEM_NOT_IN_CART, `item '${id}' is not in the cart`);
   return line;
 }
+
+/** The checkout of `orderId` already failed (or was cancelled): reporting it again changes nothing. */
+const endedBefore = (state: CartState, orderId: string) => state.lastCheckoutFailure?.orderId === orderId && state.pendingOrderId !== orderId;
 
 function requirePending(state: CartState, orderId: string) {
   if (state.status !== 'checkingOut' || state.pendingOrderId !== orderId) {
@@ -101,7 +116,7 @@ export const cart = defineAggregate({
   commands: cartCommands,
   errorCodes: Object.values(cartErrorCodes),
   decide(state, command, { aggregateId }) {
-    if (state.status === 'checkingOut' && command.type !== 'completeCheckout' && command.type !== 'failCheckout') {
+    if (state.status === 'checkingOut' && !endingCheckout.has(command.type)) {
       throw new DomainError(cartErrorCodes.CHECKOUT_IN_PROGRESS, `checkout of order ${state.pendingOrderId} is under way; the cart changes again if it fails`);
     }
     switch (command.type) {
@@ -140,10 +155,15 @@ export const cart = defineAggregate({
         requirePending(state, command.payload.orderId);
         return [{ type: 'CartCheckedOut', payload: { totalItems: totalItems(state), totalCents: totalCents(state), orderId: command.payload.orderId } }];
       case 'failCheckout':
-        // Reported again (its commandId forgotten, or by the process's recovery): that failure.
-        if (state.lastCheckoutFailure?.orderId === command.payload.orderId && state.pendingOrderId !== command.payload.orderId) return [];
+        // Reported again (its commandId forgotten, or by the process's recovery), or the customer
+        // cancelled first: that failure.
+        if (endedBefore(state, command.payload.orderId)) return [];
         requirePending(state, command.payload.orderId);
         return [{ type: 'CheckoutFailed', payload: command.payload }];
+      case 'cancelCheckout':
+        if (endedBefore(state, command.payload.orderId)) return [];
+        requirePending(state, command.payload.orderId);
+        return [{ type: 'CheckoutFailed', payload: { orderId: command.payload.orderId, ...checkoutCancelled } }];
       default:
         return assertNever(command);
     }

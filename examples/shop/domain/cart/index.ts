@@ -13,5 +13,5 @@ export const cartModule = defineModule({
   aggregate: cart,
   readModel: cartProjection,
   queries: cartQueries,
-  access: { owner: ownerIsId, read: 'owner', commands: { addItem: 'owner', removeItem: 'owner', changeQuantity: 'owner', checkout: 'owner' } },
+  access: { owner: ownerIsId, read: 'owner', commands: { addItem: 'owner', removeItem: 'owner', changeQuantity: 'owner', checkout: 'owner', cancelCheckout: 'owner' } },
 });
