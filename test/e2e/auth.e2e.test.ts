@@ -84,6 +84,7 @@ function validInputs(run: string, existing: Existing): Record<string, unknown> {
     'system.parked': { projection: 'accounts' },
     'system.redrive': { projection: 'accounts' },
     'system.rebuild': { projection: 'accounts' },
+    'system.gaps': { projection: 'accounts' },
   };
 }
 
