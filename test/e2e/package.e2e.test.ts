@@ -525,7 +525,7 @@ describe('the two packages, packed and installed into apps outside the repositor
     const result = await timed('the scenario through @ledgerflow/client', () => run(process.execPath, ['--import', 'tsx', 'scenario.ts'], app, env));
     assert.equal(result.code, 0, `the scenario failed:\n${result.out}\n${result.err}\n--- dev:\n${devOutput}`);
     const report = JSON.parse(result.out) as Record<string, any>;
-    assert.match(report.lent.commandId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'the client made a UUID commandId');
+    assert.match(report.lent.commandId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'the client made a UUIDv7 (time-ordered) commandId');
     assert.deepEqual([report.lent.version, report.lent.events[0].type, report.lent.events[0].payload], [2, 'BookLent', { memberId: ids.MEMBER_ID, memberVersion: 1 }]);
     assert.deepEqual(report.retried, report.lent, 'the same commandId answers the same outcome');
     assert.deepEqual(report.read, { bookId: ids.BOOK_ID, title: 'Dune', author: 'Frank Herbert', borrower: ids.MEMBER_ID, lends: 1, version: 2 });

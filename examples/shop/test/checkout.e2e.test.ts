@@ -84,7 +84,8 @@ describe('checkout as a process (typed client, real services)', { timeout: 480_0
     assert.deepEqual([order.customerId, order.customerName, order.status, order.itemCount, order.total], [customerId, 'Ada Lovelace', 'created', 3, 25.5]);
     const active = await stack.trpc.order.activeForCustomer.query({ customerId });
     assert.deepEqual(active.items.map((o) => o.orderId), [orderId]);
-    await eventually(async () => ((await stockOf(book)).version === 3 ? true : undefined), 30_000, 'stock committed');
+    // The reservations are committed one after the other once the cart took the checkout.
+    for (const product of [book, pen]) await eventually(async () => ((await stockOf(product)).version === 3 ? true : undefined), 30_000, `${product}: stock committed`);
     assert.deepEqual(await stockOf(book).then((s) => [s.onHand, s.reserved, s.available]), [3, 0, 3]);
     assert.deepEqual(await stockOf(pen).then((s) => [s.onHand, s.reserved, s.available]), [2, 0, 2]);
     assert.deepEqual(chargesOf(customerId), [[orderId, 'captured', 2550]], 'one charge for this customer, the paid order\'s');
