@@ -102,23 +102,26 @@ export interface IndexQuery {
 }
 
 /** Reads what the projector wrote: the active generation's documents and applied versions. */
+/** The arguments `readIndex` and `readPage` begin with: where the documents are, the index, its score range, how many, which way. */
+function indexRange(keys: ReturnType<typeof projectionKeys>, index: string, query: IndexQuery, limit: number): string[] {
+  return [
+    keys.documentParts[0],
+    keys.indexSuffix(index, query.key),
+    query.min === undefined ? '-inf' : String(query.min),
+    query.max === undefined ? '+inf' : String(query.max),
+    String(limit),
+    query.order ?? 'asc',
+  ];
+}
+
 export function createReadModels(redis: Redis, prefix: string) {
   return {
     /** Documents in a projection's index (under `query.key` for a keyed index), by score. */
     async list<P extends AnyProjection>(projection: P, index: keyof P['indexes'] & string, query: IndexQuery = {}): Promise<DocOf<P>[]> {
       const keys = projectionKeys(prefix, projection.name);
-      const [before, after] = keys.documentParts;
       const raw = (await redis.eval(readIndex, {
         keys: [keys.meta],
-        arguments: [
-          before,
-          keys.indexSuffix(index, query.key),
-          query.min === undefined ? '-inf' : String(query.min),
-          query.max === undefined ? '+inf' : String(query.max),
-          String(query.limit ?? 100),
-          query.order ?? 'asc',
-          after,
-        ],
+        arguments: [...indexRange(keys, index, query, query.limit ?? 100), keys.documentParts[1]],
       })) as (string | null)[];
       return raw.filter((doc): doc is string => doc !== null).map((doc) => JSON.parse(doc) as DocOf<P>);
     },
@@ -132,20 +135,9 @@ export function createReadModels(redis: Redis, prefix: string) {
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
       if (query.cursor !== undefined && after === null) throw new InvalidCursorError();
       const keys = projectionKeys(prefix, projection.name);
-      const [before, rest] = keys.documentParts;
       const [ids, scores, docs] = (await redis.eval(readPage, {
         keys: [keys.meta],
-        arguments: [
-          before,
-          keys.indexSuffix(index, query.key),
-          query.min === undefined ? '-inf' : String(query.min),
-          query.max === undefined ? '+inf' : String(query.max),
-          String(limit),
-          query.order ?? 'asc',
-          rest,
-          after?.id ?? '',
-          after?.score ?? '0',
-        ],
+        arguments: [...indexRange(keys, index, query, limit), keys.documentParts[1], after?.id ?? '', after?.score ?? '0'],
       })) as [string[], string[], (string | null)[]];
       const items = docs.filter((doc): doc is string => doc !== null).map((doc) => JSON.parse(doc) as DocOf<P>);
       const last = ids.length - 1;
