@@ -5,19 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { envOf, eventually, freePort, startLedgerStack, uniqueId, type LedgerStack } from '../support/stack';
 import { publishAccountFiller } from '../support/stream';
+import { cliEntry as cli, runCli as run } from '../support/cli';
 
-const cli = join(__dirname, '..', '..', 'bin', 'ledgerflow.ts');
 
-function run(env: NodeJS.ProcessEnv, ...args: string[]) {
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.once('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
   let stack: LedgerStack;

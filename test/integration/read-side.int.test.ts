@@ -6,8 +6,6 @@
  * list queries page with a cursor.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Connection } from 'rabbitmq-client';
 import { z } from 'zod';
@@ -25,20 +23,9 @@ import { createReadModels, InvalidCursorError } from '../../projectors/store';
 import { ledgerConfigPath } from '../support/apps';
 import ledger from '../support/domains/ledger.config';
 import { deleteKeys, envOf, eventually, uniqueId } from '../support/stack';
+import { runCli } from '../support/cli';
 
-const cli = join(__dirname, '..', '..', 'bin', 'ledgerflow.ts');
 
-/** Runs the `ledgerflow` CLI from its sources. */
-function runCli(env: NodeJS.ProcessEnv, ...args: string[]) {
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.once('exit', (code) => resolve({ code, out, err }));
-  });
-}
 
 const source = <const N extends string, E extends Record<string, z.ZodObject>>(name: N, events: E): ProjectionSource<N, E> => ({ name, events, upcasters: {} });
 const customer = source('customer', { CustomerRegistered: z.object({ name: z.string() }), CustomerRenamed: z.object({ name: z.string() }) });
