@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON, historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { Resource } from '@opentelemetry/resources';
 import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -36,7 +37,9 @@ export type ReplayOptions = Omit<Partial<ReplayWorkerOptions>, 'workflowsPath' |
 
 /**
  * Replays each history with the app's current workflow code (its config file, or a loaded app)
- * and answers the ones that fail: none when the release is safe to deploy over them.
+ * and answers the ones that fail: none when the release is safe to deploy over them. A history
+ * whose first workflow task never completed (a run fetched the moment it started) holds no
+ * decision of its code and is passed over.
  */
 export async function replayHistories(app: string | LoadedApp, histories: Record<string, History>, options: ReplayOptions = {}): Promise<ReplayFailure[]> {
   const { tracing = 'both', ...workerOptions } = options;
@@ -44,7 +47,11 @@ export async function replayHistories(app: string | LoadedApp, histories: Record
   const failures: ReplayFailure[] = [];
   for (const mode of tracing === 'both' ? (['off', 'on'] as const) : [tracing]) {
     // Each under the workflow id it ran with (a process's guard is named after it); failures by the history's name.
-    const named = Object.entries(histories).map(([name, history]) => ({ name, workflowId: recordedWorkflowId(history) ?? name, history }));
+    // A run whose first workflow task has not completed holds nothing its code decided (and the
+    // SDK's replayer waits forever on it): there is nothing to replay.
+    const named = Object.entries(histories)
+      .filter(([, history]) => hasCompletedTask(history))
+      .map(([name, history]) => ({ name, workflowId: recordedWorkflowId(history) ?? name, history }));
     const iterable = named.map(({ workflowId, history }) => ({ workflowId, history }));
     let replayed = 0;
     // Bundled as the worker bundles it (with tracing's interceptors when on); a traced bundle's spans are never exported on replay.
@@ -57,6 +64,9 @@ export async function replayHistories(app: string | LoadedApp, histories: Record
   }
   return failures;
 }
+
+const hasCompletedTask = (history: History): boolean =>
+  (history.events ?? []).some((event) => event.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
 
 /** The workflow id a history's run was started with (recorded in its first event). */
 const recordedWorkflowId = (history: History): string | undefined => history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? undefined;
