@@ -51,7 +51,7 @@ export function createDelivery(client: Client, taskQueue: string, commandIdReten
     new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
       workflowId: workflowIdOf(envelope.aggregateType, envelope.aggregateId),
       taskQueue,
-      args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId, recordDecisions: true, ...(commandIdRetentionMs ? { commandIdRetentionMs } : {}) }],
+      args: [{ aggregateType: envelope.aggregateType, aggregateId: envelope.aggregateId, recordDecisions: true, decideInActivity: true, ...(commandIdRetentionMs ? { commandIdRetentionMs } : {}) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       // A closed aggregate is never started again empty under the same id; only one that ended
       // without ever accepting a command is (after it was looked at: see `deliver`).

@@ -54,7 +54,7 @@ export const aggregateLimits = {
   /**
    * How long a decide step waits for the other aggregates its commands read (lookups): a command
    * whose lookups have not answered by then is refused, retryable (`LOOKUP_UNAVAILABLE`), and
-   * the rest of the mailbox is decided. Well inside the decide local activity's 10 s.
+   * the rest of the mailbox is decided. Well inside the decide activity's 10 s.
    */
   lookupMs: 3_000,
   /** Temporal's default payload limit (`limit.blobSize.error`). */

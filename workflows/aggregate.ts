@@ -30,6 +30,7 @@ import {
   AggregateType,
   AggregateVersion,
   buffersQuery,
+  decideTaskQueueOf,
   legacyCommandSignal,
   outcomeQuery,
   recentEventsQuery,
@@ -50,14 +51,19 @@ const { publishEvents } = proxyActivities<Activities>({
 });
 
 /**
- * Deciding runs as a local activity so that its result is recorded in the history: a replay
+ * Deciding runs in an activity so that its result is recorded in the history: a replay
  * (another worker, a restart, a deploy that changed `decide`) takes the recorded decisions and
  * never decides again, so the state stays the fold of the events already decided.
+ *
+ * Runs started by this release decide in a regular activity, on the task queue's decide queue
+ * (`decideTaskQueueOf`): its result arrives as a history event, in the order it happened. Runs
+ * from before decided in a local activity and keep doing so until their next hand-over. A local
+ * activity's marker can be recorded one workflow task before the workflow sees its result (the
+ * SDK completes a task that answered a query while the activity finished), and that history
+ * then fails to replay: TMPRL1100, "Update machine does not handle this event".
  */
-const { decideCommands } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '100 milliseconds', maximumAttempts: 3 },
-});
+const decideOptions = { startToCloseTimeout: '10 seconds', retry: { initialInterval: '100 milliseconds', maximumAttempts: 3 } } as const;
+const { decideCommands: decideInLocalActivity } = proxyLocalActivities<Activities>(decideOptions);
 
 const publishGrace = '10 seconds';
 /** What a hand-over may carry; by the limits' construction it never comes near. */
@@ -81,6 +87,10 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   }
   // Runs that began before decisions were recorded replay exactly as they were written.
   const recorded = input.recordDecisions === true;
+  const decideCommands =
+    input.decideInActivity === true
+      ? proxyActivities<Activities>({ ...decideOptions, taskQueue: decideTaskQueueOf(workflowInfo().taskQueue) }).decideCommands
+      : decideInLocalActivity;
   const retentionMs = retentionOf(input);
   const actor = new AggregateActor({ aggregate, aggregateId: input.aggregateId, recorded, carried: input.carried, retentionMs });
   const handOverDue = () => {
@@ -212,7 +222,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
     }
     const handed = actor.handOver();
     // The next run records its decisions whatever this one did: a run from before moves over here.
-    const next = { aggregateType: input.aggregateType, aggregateId: input.aggregateId, historyBudget: input.historyBudget, recordDecisions: true as const, commandIdRetentionMs: retentionMs };
+    const next = { aggregateType: input.aggregateType, aggregateId: input.aggregateId, historyBudget: input.historyBudget, recordDecisions: true as const, decideInActivity: true as const, commandIdRetentionMs: retentionMs };
     if (!recorded) await continueAsNew<AggregateWorkflow>({ ...next, carried: handed });
     const { carried, trimmed } = fitted(handed, carryBudget);
     if (trimmed) log.error('hand-over came near the payload limit; the oldest remembered outcomes were let go', { bytes: jsonBytes(carried) });

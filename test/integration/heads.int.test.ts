@@ -74,7 +74,7 @@ describe('an aggregate’s history and lookups at their edges', { timeout: 480_0
     await stack.temporal.workflow.start(aggregateWorkflowType, {
       workflowId: `holder:${holderId}`,
       taskQueue: uniqueId('nobody-polls'),
-      args: [{ aggregateType: 'holder', aggregateId: holderId, recordDecisions: true }],
+      args: [{ aggregateType: 'holder', aggregateId: holderId, recordDecisions: true, decideInActivity: true }],
     });
     const bus = busOf();
     const accountId = uniqueId('asking');

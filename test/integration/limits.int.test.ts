@@ -44,7 +44,7 @@ describe('an aggregate at its bounds (a broker node of the test’s own)', { tim
       startWorkflowOperation: new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
         workflowId,
         taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-        args: [{ aggregateType: 'bulky', aggregateId: bulkyId, historyBudget: 40, recordDecisions: true }],
+        args: [{ aggregateType: 'bulky', aggregateId: bulkyId, historyBudget: 40, recordDecisions: true, decideInActivity: true }],
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });

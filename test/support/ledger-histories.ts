@@ -64,7 +64,7 @@ export async function recordLedgerScenarios(stack: Pick<LedgerStack, 'temporal' 
             startWorkflowOperation: new WithStartWorkflowOperation<AggregateWorkflow>(aggregateWorkflowType, {
               workflowId: `account:${long}`,
               taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-              args: [{ aggregateType: 'account', aggregateId: long, historyBudget: 60, recordDecisions: true }],
+              args: [{ aggregateType: 'account', aggregateId: long, historyBudget: 60, recordDecisions: true, decideInActivity: true }],
               workflowIdConflictPolicy: 'USE_EXISTING',
             }),
           })
