@@ -12,6 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { engineCodes } from '../../core/errors';
 import { aggregateLimits as limits } from '../../core/limits';
 import { outcomeQuery, versionQuery } from '../../workflows/definitions';
+import { replayHistories, type History } from '../../testing/replay';
 import { loadTestApp } from '../support/apps';
 import { eventually, startTestStack, uniqueId, type TestStack } from '../support/stack';
 import { startLoad, type AccountCommand } from './support/load';
@@ -53,6 +54,7 @@ describe('a retry after the dedupe window’s count is exhausted', { timeout: 60
     const handle = stack.temporal.workflow.getHandle(`account:${hot}`);
     let figures = '';
     const retried: Record<string, number> = {};
+    const histories: Record<string, History> = {};
     try {
       const first = Array.from({ length: early }, () => {
         const commandId = uuidv7();
@@ -108,18 +110,21 @@ describe('a retry after the dedupe window’s count is exhausted', { timeout: 60
       assert.ok(handOvers >= 1, `the hot account handed over (${figures})`);
     } finally {
       await running.stop();
-      // Kept for a replay (`replayHistories`): every run of the hot aggregate, one file each.
-      const keep = process.env.LF_KEEP_HISTORY;
-      if (keep) {
-        for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = 'account:${hot}'` })) {
-          const history = await stack.temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-          writeFileSync(`${keep}-${run.runId}.json`, JSON.stringify(history));
-        }
+      // Every run of the hot aggregate, for the replay below (and kept when LF_KEEP_HISTORY names a place).
+      for await (const run of stack.temporal.workflow.list({ query: `WorkflowId = 'account:${hot}'` })) {
+        const history = await stack.temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+        histories[run.runId] = history;
+        if (process.env.LF_KEEP_HISTORY) writeFileSync(`${process.env.LF_KEEP_HISTORY}-${run.runId}.json`, JSON.stringify(history));
       }
     }
     const report = { ...(await audit(stack, 'dedupe', running)), fault: figures };
     console.log(describeReport(report));
     assertAccounted(report);
     assert.deepEqual(retried, { [engineCodes.COMMAND_ID_EXPIRED]: early }, `every late retry refused COMMAND_ID_EXPIRED, none decided again: ${figures}`);
+    // A worker that evicted the hot aggregate (a restart, a deploy, a query on a cold worker)
+    // replays these histories: each must replay. Polled by queries while it decided, as here,
+    // a run that decided in a local activity did not (TMPRL1100, "Update machine does not handle this event").
+    assert.ok(Object.keys(histories).length >= 2, 'the hot account’s runs were read back');
+    assert.deepEqual(await replayHistories(stack.app, histories, { tracing: 'off' }), [], 'every run of the hot aggregate replays');
   });
 });
