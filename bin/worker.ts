@@ -11,7 +11,6 @@ import { createCommandBus } from '../commands/bus';
 import { freePort } from '../infra/net';
 import { connectTemporal } from '../infra/temporal';
 import { aggregatesOf, projectionsOf } from '../core/app';
-import { decideTaskQueueOf } from '../workflows/definitions';
 import { loadConfig, type Config } from '../core/config';
 import { loadApp, workflowEntryOf, type LoadedApp } from '../infra/app-loader';
 import { createLogger, temporalLogger, type Logger } from '../infra/logger';
@@ -132,23 +131,25 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
   const tracing = workerTracing();
   const prebuilt = options.workflowBundlePath && (tracing ? tracedBundlePathOf(options.workflowBundlePath) : options.workflowBundlePath);
   if (prebuilt && !existsSync(prebuilt)) throw new Error(`no workflow bundle at ${prebuilt}: run ledgerflow build`);
-  const engineActivities = createActivities({
-    publisher,
-    exchange: config.EVENTS_EXCHANGE,
-    aggregates: aggregatesOf(app.config),
-    lookup: createAggregateLookup(temporal),
-    heads,
-    bus,
-    metrics: options.metrics,
-    log: options.log,
-  });
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowBundle: prebuilt ? { codePath: prebuilt } : await bundleApp(app, { traced: tracing !== undefined, log: options.log }),
     ...(tracing && { interceptors: { activity: tracing.activity }, sinks: tracing.sinks }),
-    activities: { ...app.config.activities({ log: options.log ?? silentLog, env: options.env ?? process.env }), ...engineActivities },
+    activities: {
+      ...app.config.activities({ log: options.log ?? silentLog, env: options.env ?? process.env }),
+      ...createActivities({
+        publisher,
+        exchange: config.EVENTS_EXCHANGE,
+        aggregates: aggregatesOf(app.config),
+        lookup: createAggregateLookup(temporal),
+        heads,
+        bus,
+        metrics: options.metrics,
+        log: options.log,
+      }),
+    },
     maxCachedWorkflows: 2000,
     // On SIGTERM (the Runtime's default signals) the worker stops polling and lets the tasks it
     // holds finish, a publish included; past the grace an activity is cancelled and retried
@@ -156,22 +157,7 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
     shutdownGraceTime: '10s',
     shutdownForceTime: '25s',
   });
-  // Aggregates decide on a queue of their own (see workflows/aggregate.ts), so a decide never
-  // waits for an activity slot behind publishes that a broker outage holds up.
-  const decider = await Worker.create({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: decideTaskQueueOf(config.TEMPORAL_TASK_QUEUE),
-    ...(tracing && { interceptors: { activity: tracing.activity } }),
-    activities: { decideCommands: engineActivities.decideCommands },
-    shutdownGraceTime: '10s',
-    shutdownForceTime: '25s',
-  });
   let running: Promise<void> | undefined;
-  // The two stop together: whichever stops (a signal, a fatal error), the other follows.
-  const stopBoth = () => {
-    for (const each of [worker, decider]) if (each.getState() === 'RUNNING') each.shutdown();
-  };
   const close = async () => {
     await publisher.close();
     await rabbit.close();
@@ -182,16 +168,14 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
   return {
     worker,
     run() {
-      running ??= Promise.all([worker.run().finally(stopBoth), decider.run().finally(stopBoth)])
-        .then(() => undefined)
-        .finally(close);
+      running ??= worker.run().finally(close);
       return running;
     },
     async shutdown() {
-      stopBoth();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await (running ?? close());
     },
-    readiness: () => ({ running: worker.getState() === 'RUNNING' && decider.getState() === 'RUNNING', rabbitmq: rabbit.ready }),
+    readiness: () => ({ running: worker.getState() === 'RUNNING', rabbitmq: rabbit.ready }),
   };
 }
 

@@ -50,7 +50,7 @@ async function waitForHealth(apiUrl: string, isAlive: () => boolean, timeoutMs =
 
 /** `nodeArgs`: flags for each process's node, e.g. to profile them. */
 export async function startProcesses(config: Config, temporal: Client, cleanup: Cleanup, nodeArgs: readonly string[] = []): Promise<Deployment> {
-  const env = envOf(config);
+  const env = envOf(config, { LEDGERFLOW_CONFIG: shopConfigPath });
   const apiUrl = `http://127.0.0.1:${config.API_PORT}`;
   const spawnWorker = async () => {
     const since = Date.now();
