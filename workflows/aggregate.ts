@@ -30,7 +30,6 @@ import {
   AggregateType,
   AggregateVersion,
   buffersQuery,
-  decideTaskQueueOf,
   legacyCommandSignal,
   outcomeQuery,
   recentEventsQuery,
@@ -55,14 +54,15 @@ const { publishEvents } = proxyActivities<Activities>({
  * (another worker, a restart, a deploy that changed `decide`) takes the recorded decisions and
  * never decides again, so the state stays the fold of the events already decided.
  *
- * Runs started by this release decide in a regular activity, on the task queue's decide queue
- * (`decideTaskQueueOf`): its result arrives as a history event, in the order it happened. Runs
+ * Runs started by this release decide in a regular activity (dispatched eagerly, on the
+ * workflow's own task queue): its result arrives as a history event, in the order it happened. Runs
  * from before decided in a local activity and keep doing so until their next hand-over. A local
  * activity's marker can be recorded one workflow task before the workflow sees its result (the
  * SDK completes a task that answered a query while the activity finished), and that history
  * then fails to replay: TMPRL1100, "Update machine does not handle this event".
  */
 const decideOptions = { startToCloseTimeout: '10 seconds', retry: { initialInterval: '100 milliseconds', maximumAttempts: 3 } } as const;
+const { decideCommands: decideInActivity } = proxyActivities<Activities>(decideOptions);
 const { decideCommands: decideInLocalActivity } = proxyLocalActivities<Activities>(decideOptions);
 
 const publishGrace = '10 seconds';
@@ -89,7 +89,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   const recorded = input.recordDecisions === true;
   const decideCommands =
     input.decideInActivity === true
-      ? proxyActivities<Activities>({ ...decideOptions, taskQueue: decideTaskQueueOf(workflowInfo().taskQueue) }).decideCommands
+      ? decideInActivity
       : decideInLocalActivity;
   const retentionMs = retentionOf(input);
   const actor = new AggregateActor({ aggregate, aggregateId: input.aggregateId, recorded, carried: input.carried, retentionMs });

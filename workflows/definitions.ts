@@ -106,7 +106,7 @@ export interface AggregateWorkflowInput {
   recordDecisions?: true;
   /**
    * Set by every client of this release (and carried across hand-overs): the run decides in a
-   * regular activity on the decide queue (`decideTaskQueueOf`). Runs started before it decide
+   * regular activity. Runs started before it decide
    * in a local activity until their next hand-over, as their histories say.
    */
   decideInActivity?: true;
@@ -119,12 +119,6 @@ export interface AggregateWorkflowInput {
    */
   commandIdRetentionMs?: number;
 }
-
-/**
- * Where an aggregate's decide activities run: a queue of their own beside the worker's task
- * queue, so a decide never waits behind publishes held up by a broker outage.
- */
-export const decideTaskQueueOf = (taskQueue: string): string => `${taskQueue}-decide`;
 
 /** The aggregate workflow's signature, for clients that start it. */
 export type AggregateWorkflow = (input: AggregateWorkflowInput) => Promise<AggregateEnd>;
