@@ -168,7 +168,8 @@ function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, m
     const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
     const code = fastifyRefusals[status] ?? (status < 500 ? 'BAD_REQUEST' : 'INTERNAL_SERVER_ERROR');
     metrics.countRequest(undefined, code);
-    if (status >= 500) log.error({ err: error, url: request.url }, 'request failed');
+    // The path only: a subscription's query string may hold its token (connectionParams).
+    if (status >= 500) log.error({ err: error, path: request.url.split('?')[0] }, 'request failed');
     let message = status >= 500 ? 'internal error' : error.message;
     if (status === 413) {
       const declared = request.headers['content-length'];
@@ -186,7 +187,9 @@ function trpcScope(trpc: FastifyInstance, { ledgerflow, log, identify, router, m
       maxBodySize: config.API_MAX_BODY_BYTES,
       createContext: async ({ req, info }): Promise<ApiContext> => {
         // A browser's EventSource cannot send headers: subscriptions may carry the token in connectionParams.
-        const connectionToken = info.type === 'subscription' ? (info.connectionParams?.token ?? null) : null;
+        // Any JSON may arrive there: a token that is not a string is no token (401, not a 500).
+        const param: unknown = info.type === 'subscription' ? info.connectionParams?.token : undefined;
+        const connectionToken = typeof param === 'string' ? param : null;
         const correlationId = req.headers['x-correlation-id'];
         const identity: RequestIdentity = {
           token: bearerToken(req.headers.authorization) ?? connectionToken,

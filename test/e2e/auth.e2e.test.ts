@@ -327,9 +327,14 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
   });
 
   it('accepts a subscription token in connectionParams (what httpSubscriptionLink sends), and only for subscriptions', async () => {
-    const params = (token: string) => `?connectionParams=${encodeURIComponent(JSON.stringify({ token }))}`;
-    const subscribe = (token: string) => callProcedure(api, 'account.onChange', 'subscription', {}, params(token));
+    const params = (token: unknown) => `?connectionParams=${encodeURIComponent(JSON.stringify({ token }))}`;
+    const subscribe = (token: unknown) => callProcedure(api, 'account.onChange', 'subscription', {}, params(token));
     assert.deepEqual(await subscribe('not-a-token'), { status: 401, code: 'UNAUTHORIZED' });
+    // A malformed path (an escape that does not decode) is the caller's error, not the server's.
+    const malformed = await fetch(`${api}/trpc/account.onChange%E0%A4%A${params(tokens.client)}`);
+    assert.ok(malformed.status >= 400 && malformed.status < 500, `a malformed path answered ${malformed.status}`);
+    // A token that is not a string is no token (once a 500).
+    for (const token of [5, { token: tokens.client }, [tokens.client], true]) assert.deepEqual(await subscribe(token), { status: 401, code: 'UNAUTHORIZED' }, JSON.stringify(token));
     assert.deepEqual(await subscribe(tokens.metrics), { status: 403, code: 'FORBIDDEN' });
     // Past authorization: the empty input is what is refused now.
     assert.deepEqual(await subscribe(tokens.client), { status: 400, code: 'BAD_REQUEST' });
