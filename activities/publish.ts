@@ -1,5 +1,6 @@
 import { SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Publisher } from 'rabbitmq-client';
 import type { EventEnvelope } from '../core/envelopes';
 import { routingKeyOf } from '../core/ids';
@@ -9,6 +10,12 @@ import { contextOf, tracer, tracingEnabled } from '../infra/tracing';
 export interface PublishDeps {
   publisher: Publisher;
   exchange: string;
+  /**
+   * Whether the broker connection is up. While it is not, a publish fails at once (Temporal
+   * retries it) instead of holding an activity slot until its timeout, which would keep the
+   * aggregates' decide activities waiting behind it for the whole outage.
+   */
+  connected?: () => boolean;
   metrics?: WorkerMetrics;
 }
 
@@ -69,7 +76,7 @@ export function messageOf(event: EventEnvelope, exchange: string, routingKey = r
   };
 }
 
-export function createPublishActivities({ publisher, exchange, metrics }: PublishDeps) {
+export function createPublishActivities({ publisher, exchange, connected, metrics }: PublishDeps) {
   return {
     /**
      * Publishes a batch of events in version order and resolves once the broker confirmed every
@@ -79,6 +86,7 @@ export function createPublishActivities({ publisher, exchange, metrics }: Publis
       const started = performance.now();
       const log = activityLog();
       try {
+        if (connected && !connected()) throw ApplicationFailure.retryable('RabbitMQ is not connected: the publish is retried', 'BROKER_UNAVAILABLE');
         await Promise.all(
           events.map(async (event) => {
             const routingKey = routingKeyOf(event.aggregateType, event.type);

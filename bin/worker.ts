@@ -141,6 +141,7 @@ export async function createAggregateWorker(app: LoadedApp, config: Config, opti
       ...app.config.activities({ log: options.log ?? silentLog, env: options.env ?? process.env }),
       ...createActivities({
         publisher,
+        connected: () => rabbit.ready,
         exchange: config.EVENTS_EXCHANGE,
         aggregates: aggregatesOf(app.config),
         lookup: createAggregateLookup(temporal),
