@@ -55,6 +55,18 @@ function connectionToken(request: FastifyRequest): string | null {
   }
 }
 
+/** Whether a subscription's connectionParams name a token that is not a string (a number, an object, ...). */
+function connectionTokenMalformed(request: FastifyRequest): boolean {
+  const raw = (request.query as { connectionParams?: unknown }).connectionParams;
+  if (typeof raw !== 'string') return false;
+  try {
+    const token = (JSON.parse(raw) as { token?: unknown } | null)?.token;
+    return token !== undefined && token !== null && typeof token !== 'string';
+  } catch {
+    return false; // not JSON: tRPC refuses it (400)
+  }
+}
+
 /** The procedure paths of a request: a batch (`?batch=1`) names several, comma-separated. */
 function pathsOf(request: FastifyRequest): string[] {
   const path = (request.params as { path?: string }).path ?? '';
@@ -71,7 +83,7 @@ export function commandIdOf(request: FastifyRequest): string | null {
   }
 }
 
-function refuse(request: FastifyRequest, reply: FastifyReply, status: number, trpcCode: string, domainCode: string, message: string, retryAfterS?: number) {
+function refuse(request: FastifyRequest, reply: FastifyReply, status: number, trpcCode: string, domainCode: string | null, message: string, retryAfterS?: number) {
   if (retryAfterS !== undefined) reply.header('retry-after', String(retryAfterS));
   const retryable = retryAfterS !== undefined;
   const data = { code: trpcCode, httpStatus: status, domainCode, retryable, commandId: commandIdOf(request) };
@@ -86,6 +98,10 @@ export async function admit(request: FastifyRequest, reply: FastifyReply, admiss
   if (paths.length > config.API_MAX_BATCH) {
     admission.refused(undefined, 'BAD_REQUEST');
     return refuse(request, reply, 400, 'BAD_REQUEST', engineCodes.BATCH_TOO_LARGE, `a batch of ${paths.length} calls; at most ${config.API_MAX_BATCH}`);
+  }
+  if (path !== undefined && admission.isSubscription(path) && connectionTokenMalformed(request)) {
+    admission.refused(path, 'UNAUTHORIZED');
+    return refuse(request, reply, 401, 'UNAUTHORIZED', null, 'connectionParams.token must be a string: the token, as the Authorization header would carry it');
   }
   const caller = await callerOf(request, config, admission.authenticate);
   const decision = await limiter.take(caller, paths.length);

@@ -334,7 +334,12 @@ describe('roles and tokens (API_TOKENS with admin, client and metrics tokens)', 
     const malformed = await fetch(`${api}/trpc/account.onChange%E0%A4%A${params(tokens.client)}`);
     assert.ok(malformed.status >= 400 && malformed.status < 500, `a malformed path answered ${malformed.status}`);
     // A token that is not a string is no token (once a 500).
-    for (const token of [5, { token: tokens.client }, [tokens.client], true]) assert.deepEqual(await subscribe(token), { status: 401, code: 'UNAUTHORIZED' }, JSON.stringify(token));
+    // Refused before the stream opens: a plain 401 with tRPC's error body.
+    for (const token of [5, { token: tokens.client }, [tokens.client], true]) {
+      const response = await fetch(`${api}/trpc/account.onChange${params(token)}`, { headers: { accept: 'text/event-stream' } });
+      const body = (await response.json()) as { error?: { data?: { code?: string } } };
+      assert.deepEqual({ status: response.status, code: body.error?.data?.code }, { status: 401, code: 'UNAUTHORIZED' }, JSON.stringify(token));
+    }
     assert.deepEqual(await subscribe(tokens.metrics), { status: 403, code: 'FORBIDDEN' });
     // Past authorization: the empty input is what is refused now.
     assert.deepEqual(await subscribe(tokens.client), { status: 400, code: 'BAD_REQUEST' });
