@@ -43,28 +43,27 @@ export async function callerOf(request: FastifyRequest, config: Config, authenti
   return `ip:${request.ip}`;
 }
 
+/** What a subscription's `connectionParams` query parameter names as its token: any JSON value, or undefined. */
+function connectionParamsToken(request: FastifyRequest): unknown {
+  const raw = (request.query as { connectionParams?: unknown }).connectionParams;
+  if (typeof raw !== 'string') return undefined;
+  try {
+    return (JSON.parse(raw) as { token?: unknown } | null)?.token;
+  } catch {
+    return undefined; // not JSON: tRPC refuses it (400)
+  }
+}
+
 /** A subscription's token from tRPC's `connectionParams` query parameter, if any. */
 function connectionToken(request: FastifyRequest): string | null {
-  const raw = (request.query as { connectionParams?: unknown }).connectionParams;
-  if (typeof raw !== 'string') return null;
-  try {
-    const token = (JSON.parse(raw) as { token?: unknown } | null)?.token;
-    return typeof token === 'string' ? token : null;
-  } catch {
-    return null;
-  }
+  const token = connectionParamsToken(request);
+  return typeof token === 'string' ? token : null;
 }
 
 /** Whether a subscription's connectionParams name a token that is not a string (a number, an object, ...). */
 function connectionTokenMalformed(request: FastifyRequest): boolean {
-  const raw = (request.query as { connectionParams?: unknown }).connectionParams;
-  if (typeof raw !== 'string') return false;
-  try {
-    const token = (JSON.parse(raw) as { token?: unknown } | null)?.token;
-    return token !== undefined && token !== null && typeof token !== 'string';
-  } catch {
-    return false; // not JSON: tRPC refuses it (400)
-  }
+  const token = connectionParamsToken(request);
+  return token !== undefined && token !== null && typeof token !== 'string';
 }
 
 /** The procedure paths of a request: a batch (`?batch=1`) names several, comma-separated. */
