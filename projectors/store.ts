@@ -101,7 +101,6 @@ export interface IndexQuery {
   order?: 'asc' | 'desc';
 }
 
-/** Reads what the projector wrote: the active generation's documents and applied versions. */
 /** The arguments `readIndex` and `readPage` begin with: where the documents are, the index, its score range, how many, which way. */
 function indexRange(keys: ReturnType<typeof projectionKeys>, index: string, query: IndexQuery, limit: number): string[] {
   return [
@@ -114,6 +113,7 @@ function indexRange(keys: ReturnType<typeof projectionKeys>, index: string, quer
   ];
 }
 
+/** Reads what the projector wrote: the active generation's documents and applied versions. */
 export function createReadModels(redis: Redis, prefix: string) {
   return {
     /** Documents in a projection's index (under `query.key` for a keyed index), by score. */

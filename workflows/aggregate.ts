@@ -87,10 +87,7 @@ async function runAggregate(aggregates: Readonly<Record<string, AnyAggregate>>, 
   }
   // Runs that began before decisions were recorded replay exactly as they were written.
   const recorded = input.recordDecisions === true;
-  const decideCommands =
-    input.decideInActivity === true
-      ? decideInActivity
-      : decideInLocalActivity;
+  const decideCommands = input.decideInActivity === true ? decideInActivity : decideInLocalActivity;
   const retentionMs = retentionOf(input);
   const actor = new AggregateActor({ aggregate, aggregateId: input.aggregateId, recorded, carried: input.carried, retentionMs });
   const handOverDue = () => {

@@ -106,8 +106,8 @@ export interface AggregateWorkflowInput {
   recordDecisions?: true;
   /**
    * Set by every client of this release (and carried across hand-overs): the run decides in a
-   * regular activity. Runs started before it decide
-   * in a local activity until their next hand-over, as their histories say.
+   * regular activity. Runs started before it decide in a local activity until their next
+   * hand-over, as their histories say.
    */
   decideInActivity?: true;
   carried?: CarriedState;

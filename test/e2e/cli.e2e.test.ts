@@ -7,8 +7,6 @@ import { envOf, eventually, freePort, startLedgerStack, uniqueId, type LedgerSta
 import { publishAccountFiller } from '../support/stream';
 import { cliEntry as cli, runCli as run } from '../support/cli';
 
-
-
 describe('the admin CLI (ledgerflow)', { timeout: 600_000 }, () => {
   let stack: LedgerStack;
   let env: NodeJS.ProcessEnv;

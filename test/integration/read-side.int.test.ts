@@ -25,8 +25,6 @@ import ledger from '../support/domains/ledger.config';
 import { deleteKeys, envOf, eventually, uniqueId } from '../support/stack';
 import { runCli } from '../support/cli';
 
-
-
 const source = <const N extends string, E extends Record<string, z.ZodObject>>(name: N, events: E): ProjectionSource<N, E> => ({ name, events, upcasters: {} });
 const customer = source('customer', { CustomerRegistered: z.object({ name: z.string() }), CustomerRenamed: z.object({ name: z.string() }) });
 const order = source('order', { OrderCreated: z.object({ customerId: z.string(), at: z.number() }) });
